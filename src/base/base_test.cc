@@ -1,0 +1,78 @@
+#include "base/base.h"
+
+#include <gtest/gtest.h>
+
+namespace firebreak {
+namespace {
+
+std::string Hex(const Digest& d) { return HexEncode(DigestBytes(d)); }
+
+TEST(Sha256, KnownAnswers) {
+  // FIPS 180-2 examples.
+  EXPECT_EQ(Hex(Sha256("")), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(Hex(Sha256("abc")), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  Sha256Hasher h;
+  EXPECT_EQ(h.Hash2("a", "bc"), Sha256("abc"));
+  EXPECT_EQ(h.Hash3("a", "b", "c"), Sha256("abc"));
+}
+
+TEST(HmacSha256, Rfc4231Case2) {
+  HmacSha256 mac("Jefe");
+  std::string expected = "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843";
+  EXPECT_EQ(Hex(mac.Mac("what do ya want for nothing?")), expected);
+  // The context is reusable.
+  EXPECT_EQ(Hex(mac.Mac("what do ya want for nothing?")), expected);
+  EXPECT_EQ(Hex(HmacSha256Once("Jefe", "what do ya want for nothing?")), expected);
+}
+
+TEST(Encoding, HexRoundTripAndErrors) {
+  EXPECT_EQ(HexEncode("\x01\xab"), "01ab");
+  EXPECT_EQ(HexDecode("01AB").value(), "\x01\xab");
+  EXPECT_FALSE(HexDecode("abc").has_value());
+  EXPECT_FALSE(HexDecode("zz").has_value());
+}
+
+TEST(Encoding, Base64Rfc4648Vectors) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"", ""},         {"f", "Zg=="},         {"fo", "Zm8="},         {"foo", "Zm9v"},
+      {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="}, {"foobar", "Zm9vYmFy"},
+  };
+  for (auto [plain, enc] : cases) {
+    EXPECT_EQ(Base64Encode(plain), enc);
+    auto back = Base64Decode(enc);
+    ASSERT_TRUE(back.has_value()) << enc;
+    EXPECT_EQ(*back, plain);
+  }
+}
+
+TEST(Encoding, Base64RejectsNonCanonical) {
+  EXPECT_FALSE(Base64Decode("Zg=").has_value());     // length
+  EXPECT_FALSE(Base64Decode("Zh==").has_value());    // trailing bits
+  EXPECT_FALSE(Base64Decode("Z===").has_value());    // too much padding
+  EXPECT_FALSE(Base64Decode("Zg==Zm8=").has_value());  // padding in the middle
+  EXPECT_FALSE(Base64Decode("Zm9*").has_value());    // alphabet
+}
+
+TEST(Error, ContextAndMacros) {
+  auto fails = []() -> Result<int> { return tl::make_unexpected(NotFound("x")); };
+  auto caller = [&]() -> Result<int> {
+    FB_ASSIGN_OR_RETURN(int v, fails());
+    return v + 1;
+  };
+  auto r = caller();
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(r.error().WithContext("loading").ToString(), "not-found: loading: x");
+}
+
+TEST(Files, AtomicWriteThenRead) {
+  std::string path = testing::TempDir() + "/fb_files_test.txt";
+  ASSERT_TRUE(WriteFileAtomically(path, "hello").has_value());
+  EXPECT_EQ(ReadFile(path).value(), "hello");
+  auto missing = ReadFile(path + ".missing");
+  ASSERT_FALSE(missing.has_value());
+  EXPECT_EQ(missing.error().code(), ErrorCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace firebreak

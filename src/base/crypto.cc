@@ -1,0 +1,126 @@
+#include "base/crypto.h"
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+#include <openssl/rand.h>
+
+#include <cstdio>
+#include <cstdlib>
+
+namespace firebreak {
+namespace {
+
+[[noreturn]] void DieOpenSsl(const char* what) {
+  std::fprintf(stderr, "firebreak: OpenSSL failure in %s\n", what);
+  std::abort();
+}
+
+void Check(int ok, const char* what) {
+  if (ok != 1) DieOpenSsl(what);
+}
+
+}  // namespace
+
+std::string_view DigestBytes(const Digest& d) {
+  return {reinterpret_cast<const char*>(d.data()), d.size()};
+}
+
+Sha256Hasher::Sha256Hasher() {
+  md_ = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  ctx_ = EVP_MD_CTX_new();
+  if (md_ == nullptr || ctx_ == nullptr) DieOpenSsl("Sha256Hasher");
+}
+
+Sha256Hasher::~Sha256Hasher() {
+  EVP_MD_CTX_free(ctx_);
+  EVP_MD_free(md_);
+}
+
+void Sha256Hasher::Begin() { Check(EVP_DigestInit_ex2(ctx_, md_, nullptr), "DigestInit"); }
+
+void Sha256Hasher::Update(std::string_view data) {
+  Check(EVP_DigestUpdate(ctx_, data.data(), data.size()), "DigestUpdate");
+}
+
+Digest Sha256Hasher::Finish() {
+  Digest d;
+  unsigned int len = 0;
+  Check(EVP_DigestFinal_ex(ctx_, d.data(), &len), "DigestFinal");
+  return d;
+}
+
+Digest Sha256Hasher::Hash(std::string_view data) {
+  Begin();
+  Update(data);
+  return Finish();
+}
+
+Digest Sha256Hasher::Hash2(std::string_view a, std::string_view b) {
+  Begin();
+  Update(a);
+  Update(b);
+  return Finish();
+}
+
+Digest Sha256Hasher::Hash3(std::string_view a, std::string_view b, std::string_view c) {
+  Begin();
+  Update(a);
+  Update(b);
+  Update(c);
+  return Finish();
+}
+
+Digest Sha256(std::string_view data) {
+  thread_local Sha256Hasher hasher;
+  return hasher.Hash(data);
+}
+
+HmacSha256::HmacSha256(std::string_view key) {
+  EVP_MAC* mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+  if (mac == nullptr) DieOpenSsl("EVP_MAC_fetch");
+  ctx_ = EVP_MAC_CTX_new(mac);
+  EVP_MAC_free(mac);
+  if (ctx_ == nullptr) DieOpenSsl("EVP_MAC_CTX_new");
+  char digest_name[] = "SHA256";
+  OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest_name, 0),
+      OSSL_PARAM_construct_end(),
+  };
+  Check(EVP_MAC_init(ctx_, reinterpret_cast<const unsigned char*>(key.data()), key.size(), params),
+        "EVP_MAC_init");
+}
+
+HmacSha256::~HmacSha256() { EVP_MAC_CTX_free(ctx_); }
+
+Digest HmacSha256::Mac(std::string_view data) {
+  // Re-initialising with a null key keeps the key and resets the state.
+  Check(EVP_MAC_init(ctx_, nullptr, 0, nullptr), "EVP_MAC_init");
+  Check(EVP_MAC_update(ctx_, reinterpret_cast<const unsigned char*>(data.data()), data.size()),
+        "EVP_MAC_update");
+  Digest d;
+  size_t len = 0;
+  Check(EVP_MAC_final(ctx_, d.data(), &len, d.size()), "EVP_MAC_final");
+  return d;
+}
+
+Digest HmacSha256Once(std::string_view key, std::string_view data) {
+  HmacSha256 mac(key);
+  return mac.Mac(data);
+}
+
+Result<std::string> RandomBytes(size_t n) {
+  std::string out(n, '\0');
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(out.data()), static_cast<int>(n)) != 1) {
+    return tl::make_unexpected(Unavailable("the system random number generator failed"));
+  }
+  return out;
+}
+
+bool ConstantTimeEquals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+}  // namespace firebreak

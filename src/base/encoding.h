@@ -1,0 +1,26 @@
+// Hex and base64 (RFC 4648, standard alphabet with padding) encoding.
+//
+// Decoding rejects anything that is not canonical: wrong length, characters
+// outside the alphabet, missing or misplaced padding, non-zero trailing bits.
+// Thread model: pure functions, thread-safe.
+//
+//   std::string b64 = Base64Encode(bytes);
+//   FB_ASSIGN_OR_RETURN(std::string raw, Base64Decode(b64));
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "base/error.h"
+
+namespace firebreak {
+
+std::string HexEncode(std::string_view bytes);
+Result<std::string> HexDecode(std::string_view hex);
+
+std::string Base64Encode(std::string_view bytes);
+Result<std::string> Base64Decode(std::string_view text);
+
+}  // namespace firebreak

@@ -1,0 +1,21 @@
+// Small file helpers with `Result` errors naming the path and errno text.
+//
+// Thread model: thread-safe.
+//
+//   FB_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "base/error.h"
+
+namespace firebreak {
+
+Result<std::string> ReadFile(const std::string& path);
+
+// Writes `data` to `path` through a temporary file, fsync and rename, so a
+// reader sees the old contents or the new, never a torn file.
+Status WriteFileAtomically(const std::string& path, std::string_view data, int mode = 0644);
+
+}  // namespace firebreak
