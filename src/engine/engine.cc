@@ -1,0 +1,325 @@
+#include "engine/engine.h"
+
+#include <algorithm>
+
+namespace firebreak::engine {
+
+using policy::Attr;
+using policy::Cond;
+using policy::CondId;
+using policy::CondOp;
+using policy::EnumKind;
+using policy::PolicySet;
+
+namespace {
+
+constexpr Truth kF = Truth::kFalse;
+constexpr Truth kT = Truth::kTrue;
+constexpr Truth kU = Truth::kUnknown;
+
+Truth FromBool(bool b) { return b ? kT : kF; }
+Truth Negate(Truth t) { return t == kU ? kU : (t == kT ? kF : kT); }
+
+// The values of enum attribute `attr` for which `id` may be other than false:
+// used to index rules by purpose and requester type. Conservative: anything
+// it cannot see through allows every value.
+Mask Possible(const PolicySet& set, CondId id, Attr attr, Mask all) {
+  const Cond& c = set.cond(id);
+  switch (c.op) {
+    case CondOp::kFalse:
+      return 0;
+    case CondOp::kEnumIn:
+      return c.attr == attr ? c.mask : all;
+    case CondOp::kAnd: {
+      Mask m = all;
+      for (CondId k : c.children) m &= Possible(set, k, attr, all);
+      return m;
+    }
+    case CondOp::kOr: {
+      Mask m = 0;
+      for (CondId k : c.children) m |= Possible(set, k, attr, all);
+      return m;
+    }
+    default:
+      return all;
+  }
+}
+
+}  // namespace
+
+std::shared_ptr<const Engine> Engine::Compile(std::shared_ptr<const PolicySet> set) {
+  return std::shared_ptr<const Engine>(new Engine(std::move(set)));
+}
+
+Engine::Engine(std::shared_ptr<const PolicySet> set) : set_(std::move(set)) {
+  const policy::Schema& s = *set_->schema;
+  size_t purposes = s.Values(EnumKind::kPurpose).size();
+  org_types_ = s.Values(EnumKind::kOrgType).size();
+  forbids_.resize(purposes * org_types_);
+  permits_.resize(purposes * org_types_);
+  Mask all_p = s.All(EnumKind::kPurpose);
+  Mask all_o = s.All(EnumKind::kOrgType);
+  for (uint32_t i = 0; i < set_->rules.size(); ++i) {
+    const policy::Rule& r = set_->rules[i];
+    Mask mp = Possible(*set_, r.cond, Attr::kPurpose, all_p);
+    Mask mo = Possible(*set_, r.cond, Attr::kRequesterOrgType, all_o);
+    auto& index = policy::IsForbid(r.kind) ? forbids_ : permits_;
+    for (size_t p = 0; p < purposes; ++p) {
+      if (!(mp >> p & 1)) continue;
+      for (size_t o = 0; o < org_types_; ++o) {
+        if (mo >> o & 1) index[p * org_types_ + o].push_back(i);
+      }
+    }
+  }
+}
+
+const std::vector<uint32_t>& Engine::Bucket(const std::vector<std::vector<uint32_t>>& index,
+                                            const Request& r, uint8_t purpose) const {
+  return index[size_t(purpose) * org_types_ + r.org_type];
+}
+
+Truth Engine::Evaluate(CondId id, const Request& request, uint8_t purpose) const {
+  return Eval(id, request, purpose, nullptr);
+}
+
+Truth Engine::Eval(CondId id, const Request& r, uint8_t purpose, const CaseFacts* kase) const {
+  const Cond& c = set_->cond(id);
+  switch (c.op) {
+    case CondOp::kTrue: return kT;
+    case CondOp::kFalse: return kF;
+    case CondOp::kAnd: {
+      Truth out = kT;
+      for (CondId k : c.children) {
+        Truth t = Eval(k, r, purpose, kase);
+        if (t == kF) return kF;
+        if (t == kU) out = kU;
+      }
+      return out;
+    }
+    case CondOp::kOr: {
+      Truth out = kF;
+      for (CondId k : c.children) {
+        Truth t = Eval(k, r, purpose, kase);
+        if (t == kT) return kT;
+        if (t == kU) out = kU;
+      }
+      return out;
+    }
+    case CondOp::kNot:
+      return Negate(Eval(c.children[0], r, purpose, kase));
+    case CondOp::kSome: {
+      if (!r.has_subject) return kU;
+      Truth out = kF;
+      for (const CaseFacts& each : r.cases) {
+        Truth t = Eval(c.children[0], r, purpose, &each);
+        if (t == kT) return kT;
+        if (t == kU) out = kU;
+      }
+      return out;
+    }
+    case CondOp::kEvery: {
+      if (!r.has_subject) return kU;
+      Truth out = kT;
+      for (const CaseFacts& each : r.cases) {
+        Truth t = Eval(c.children[0], r, purpose, &each);
+        if (t == kF) return kF;
+        if (t == kU) out = kU;
+      }
+      return out;
+    }
+    case CondOp::kKnown:
+      switch (c.attr) {
+        case Attr::kSubject: return FromBool(r.has_subject);
+        case Attr::kRecord: return FromBool(r.has_record);
+        case Attr::kRecordCase: return FromBool(r.has_record && r.has_record_case);
+        case Attr::kContext: return FromBool(r.context[c.context].present);
+        default: return kT;
+      }
+    case CondOp::kBoolAttr:
+      switch (c.attr) {
+        case Attr::kSubjectRegularisationPending:
+          return r.has_subject ? FromBool(r.regularisation_pending) : kU;
+        case Attr::kSubjectSubjectInitiated:
+          return r.has_subject ? FromBool(r.subject_initiated) : kU;
+        case Attr::kSubjectConsentToIe:
+          return r.has_subject ? FromBool(r.consent_to_ie) : kU;
+        case Attr::kContext: {
+          const ContextValue& v = r.context[c.context];
+          return v.present ? FromBool(v.boolean) : kU;
+        }
+        default: return kU;
+      }
+    case CondOp::kEnumIn: {
+      int value = -1;
+      switch (c.attr) {
+        case Attr::kRequesterOrgType: value = r.org_type; break;
+        case Attr::kRequesterRole: value = r.user_role; break;
+        case Attr::kPurpose: value = purpose; break;
+        case Attr::kDeclaredPurpose: value = r.purpose; break;
+        case Attr::kAction: value = r.action; break;
+        case Attr::kLegalBasis: value = r.legal_basis; break;
+        case Attr::kSubjectConcern: value = r.has_subject ? r.concern : -1; break;
+        case Attr::kCaseType: value = kase ? kase->type : -1; break;
+        case Attr::kCaseStatus: value = kase ? kase->status : -1; break;
+        case Attr::kCaseRole: value = kase ? kase->role : -1; break;
+        case Attr::kRecordCollectedAs: value = r.has_record ? r.collected_as : -1; break;
+        case Attr::kRecordCaseType:
+          value = r.has_record && r.has_record_case ? r.record_case_type : -1;
+          break;
+        case Attr::kRecordCaseStatus:
+          value = r.has_record && r.has_record_case ? r.record_case_status : -1;
+          break;
+        case Attr::kContext: {
+          const ContextValue& v = r.context[c.context];
+          if (!v.present) return kU;
+          return FromBool(v.mask & c.mask);
+        }
+        default: break;
+      }
+      if (value < 0) return kU;
+      return FromBool(c.mask >> value & 1);
+    }
+    case CondOp::kSetHasAny:
+    case CondOp::kSetHasAll:
+    case CondOp::kSetIsEmpty: {
+      Mask set = 0;
+      switch (c.attr) {
+        case Attr::kCategories: set = r.categories; break;
+        case Attr::kSubjectRoles:
+          if (!r.has_subject) return kU;
+          set = r.roles;
+          break;
+        case Attr::kSubjectFlags:
+          if (!r.has_subject) return kU;
+          set = r.flags;
+          break;
+        case Attr::kContext: {
+          const ContextValue& v = r.context[c.context];
+          if (!v.present) return kU;
+          set = v.mask;
+          break;
+        }
+        default: return kU;
+      }
+      if (c.op == CondOp::kSetHasAny) return FromBool(set & c.mask);
+      if (c.op == CondOp::kSetHasAll) return FromBool((set & c.mask) == c.mask);
+      return FromBool(set == 0);
+    }
+    case CondOp::kIdIn: {
+      const std::string* value = &r.org;
+      if (c.attr == Attr::kContext) {
+        const ContextValue& v = r.context[c.context];
+        if (!v.present) return kU;
+        value = &v.id;
+      }
+      return FromBool(std::binary_search(c.ids.begin(), c.ids.end(), *value));
+    }
+    case CondOp::kIntCmp: {
+      const ContextValue& v = r.context[c.context];
+      if (!v.present) return kU;
+      switch (c.cmp) {
+        case policy::CmpOp::kEq: return FromBool(v.number == c.number);
+        case policy::CmpOp::kNe: return FromBool(v.number != c.number);
+        case policy::CmpOp::kLt: return FromBool(v.number < c.number);
+        case policy::CmpOp::kLe: return FromBool(v.number <= c.number);
+        case policy::CmpOp::kGt: return FromBool(v.number > c.number);
+        case policy::CmpOp::kGe: return FromBool(v.number >= c.number);
+      }
+      return kU;
+    }
+  }
+  return kU;
+}
+
+Decision Engine::Decide(const Request& r) const {
+  Decision d;
+  d.purpose = r.purpose;
+  // 1. Normalisation: judge purpose by use. Every applicable normalisation
+  //    applies once; disagreeing targets deny.
+  for (uint32_t i = 0; i < set_->normalisations.size(); ++i) {
+    const policy::Normalisation& n = set_->normalisations[i];
+    if (!(n.from >> r.purpose & 1)) continue;
+    if (Eval(n.cond, r, r.purpose, nullptr) == kF) continue;
+    if (!d.normalisations.empty() && n.to != d.purpose) d.conflicting_normalisations = true;
+    d.purpose = static_cast<uint8_t>(n.to);
+    d.normalisations.push_back(i);
+  }
+  if (d.conflicting_normalisations) {
+    d.withheld = r.categories;
+    return d;
+  }
+  // 2. Any matching forbid denies (matching on true or unknown: fail closed).
+  for (uint32_t i : Bucket(forbids_, r, d.purpose)) {
+    const policy::Rule& rule = set_->rules[i];
+    Truth t = Eval(rule.cond, r, d.purpose, nullptr);
+    if (t == kF) continue;
+    d.rules.push_back(i);
+    d.obligations |= rule.obligations;
+    if (t == kU) d.unknown_rules.push_back(i);
+  }
+  if (!d.rules.empty()) {
+    d.withheld = r.categories;
+    return d;
+  }
+  // 3. Matching permits grant categories; any of them may withhold some.
+  Mask grant = 0, withhold = 0;
+  for (uint32_t i : Bucket(permits_, r, d.purpose)) {
+    const policy::Rule& rule = set_->rules[i];
+    if (Eval(rule.cond, r, d.purpose, nullptr) != kT) continue;
+    d.rules.push_back(i);
+    grant |= rule.grant;
+    withhold |= rule.withhold;
+    d.obligations |= rule.obligations;
+  }
+  if (d.rules.empty()) {
+    d.withheld = r.categories;
+    return d;  // 4. No agreement covers this request.
+  }
+  d.permit = true;
+  d.disclosed = r.categories & grant & ~withhold;
+  d.withheld = r.categories & ~d.disclosed;
+  return d;
+}
+
+boost::json::object Engine::ToJson(const Decision& d, const Request& r) const {
+  namespace json = boost::json;
+  const policy::Schema& s = *set_->schema;
+  auto names = [&](EnumKind k, Mask m) {
+    json::array a;
+    for (const std::string& n : s.Names(k, m)) a.emplace_back(n);
+    return a;
+  };
+  json::object o;
+  if (!r.id.empty()) o["id"] = r.id;
+  o["decision"] = d.permit ? "permit" : "deny";
+  o["disclosed"] = names(EnumKind::kCategory, d.disclosed);
+  o["withheld"] = names(EnumKind::kCategory, d.withheld);
+  json::array rules, reasons;
+  if (d.conflicting_normalisations) {
+    rules.emplace_back("firebreak.conflicting_normalisations");
+    reasons.emplace_back("The request matches normalisations that judge its purpose differently.");
+  } else if (d.rules.empty()) {
+    reasons.emplace_back("No agreement covers this request.");
+  }
+  for (uint32_t i : d.rules) {
+    const policy::Rule& rule = set_->rules[i];
+    rules.emplace_back(rule.name);
+    bool unknown = std::find(d.unknown_rules.begin(), d.unknown_rules.end(), i) != d.unknown_rules.end();
+    reasons.emplace_back(unknown ? rule.because + " (matched because facts it needs are unknown)"
+                                 : rule.because);
+  }
+  o["rules"] = std::move(rules);
+  o["reasons"] = std::move(reasons);
+  o["obligations"] = names(EnumKind::kObligation, d.obligations);
+  o["purpose"] = s.Values(EnumKind::kPurpose)[d.purpose];
+  o["declared_purpose"] = s.Values(EnumKind::kPurpose)[r.purpose];
+  if (!d.normalisations.empty()) {
+    json::array n;
+    for (uint32_t i : d.normalisations) n.emplace_back(set_->normalisations[i].name);
+    o["normalised_by"] = std::move(n);
+  }
+  o["policy_hash"] = set_->hash;
+  return o;
+}
+
+}  // namespace firebreak::engine

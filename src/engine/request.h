@@ -1,0 +1,73 @@
+// A decision request in the engine's form: every enumerated value is an index
+// into the schema, every set a bit mask. Built from the wire form of DESIGN §2
+// by `ParseRequest`, which rejects anything outside the schema and names the
+// field ("subject.cases[1].status: `charged2` is not a case_status").
+//
+// Thread model: plain values, thread-compatible.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/json/value.hpp>
+
+#include "base/error.h"
+#include "policy/ir.h"
+
+namespace firebreak::engine {
+
+using policy::Mask;
+
+struct CaseFacts {
+  uint8_t type = 0;
+  uint8_t status = 0;
+  uint8_t role = 0;
+};
+
+struct ContextValue {
+  bool present = false;
+  bool boolean = false;
+  int64_t number = 0;  // int, or timestamp as Unix seconds
+  Mask mask = 0;       // enum (one bit) or set of enum
+  std::string id;
+};
+
+struct Request {
+  std::string id;  // optional request id, echoed in the decision
+  std::string org;
+  uint8_t org_type = 0;
+  uint8_t user_role = 0;
+  uint8_t purpose = 0;  // as declared
+  uint8_t action = 0;
+  uint8_t legal_basis = 0;
+  Mask categories = 0;
+
+  bool has_subject = false;
+  Mask roles = 0;  // the listed roles together with the roles of the cases
+  Mask flags = 0;
+  uint8_t concern = 0;
+  bool regularisation_pending = false;
+  bool subject_initiated = false;
+  bool consent_to_ie = false;
+  std::vector<CaseFacts> cases;
+
+  bool has_record = false;
+  uint8_t collected_as = 0;
+  bool has_record_case = false;
+  uint8_t record_case_type = 0;
+  uint8_t record_case_status = 0;
+
+  std::vector<ContextValue> context;  // one per schema context variable
+};
+
+// Parses the wire form. Errors are `InvalidArgument` whose message starts with
+// the field path.
+Result<Request> ParseRequest(const boost::json::value& json, const policy::Schema& schema);
+Result<Request> ParseRequestText(std::string_view text, const policy::Schema& schema);
+
+// The wire form of `request` (the inverse of ParseRequest).
+boost::json::object RequestToJson(const Request& request, const policy::Schema& schema);
+
+}  // namespace firebreak::engine
