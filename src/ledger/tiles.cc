@@ -38,6 +38,59 @@ std::string TileRef::Path() const {
   return level == kEntriesLevel ? EntryBundlePath(index, width) : TilePath(level, index, width);
 }
 
+std::optional<TileRef> ParseTilePath(std::string_view path) {
+  const std::string_view original = path;
+  if (path.substr(0, 5) != "tile/") return std::nullopt;
+  path.remove_prefix(5);
+  TileRef ref{0, 0, kTileWidth};
+  size_t slash = path.find('/');
+  if (slash == std::string_view::npos) return std::nullopt;
+  std::string_view level = path.substr(0, slash);
+  path.remove_prefix(slash + 1);
+  if (level == "entries") {
+    ref.level = kEntriesLevel;
+  } else if (level.size() == 1 && level[0] >= '0' && level[0] <= '0' + kMaxTileLevel) {
+    ref.level = level[0] - '0';
+  } else {
+    return std::nullopt;
+  }
+  size_t dot = path.find(".p/");
+  std::string_view index = path.substr(0, dot);
+  if (dot != std::string_view::npos) {
+    std::string_view w = path.substr(dot + 3);
+    if (w.empty() || w.size() > 3 || w[0] == '0') return std::nullopt;
+    uint64_t width = 0;
+    for (char c : w) {
+      if (c < '0' || c > '9') return std::nullopt;
+      width = width * 10 + static_cast<uint64_t>(c - '0');
+    }
+    if (width >= kTileWidth) return std::nullopt;
+    ref.width = width;
+  }
+  // Groups "xDDD/" then a final "DDD".
+  uint64_t n = 0;
+  while (true) {
+    bool last = index.size() == 3;
+    if (last) {
+      if (index.find('x') != std::string_view::npos) return std::nullopt;
+    } else if (index.size() < 5 || index[0] != 'x' || index[4] != '/') {
+      return std::nullopt;
+    }
+    std::string_view digits = last ? index : index.substr(1, 3);
+    for (char c : digits) {
+      if (c < '0' || c > '9') return std::nullopt;
+    }
+    n = n * 1000 + static_cast<uint64_t>((digits[0] - '0') * 100 + (digits[1] - '0') * 10 +
+                                         (digits[2] - '0'));
+    if (last) break;
+    index.remove_prefix(5);
+  }
+  ref.index = n;
+  // Only the canonical spelling (no leading zero groups) names a tile.
+  if (ref.Path() != original) return std::nullopt;
+  return ref;
+}
+
 std::vector<TileRef> TilesForSize(uint64_t size, bool with_bundles) {
   std::vector<TileRef> out;
   auto add_level = [&](int level, uint64_t nodes) {

@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -52,6 +53,10 @@ struct TileRef {
   std::string Path() const;
   bool operator==(const TileRef&) const = default;
 };
+
+// Parses a tile or bundle path ("tile/1/x001/234.p/7", "tile/entries/005");
+// nullopt unless it is exactly in the tlog-tiles form.
+std::optional<TileRef> ParseTilePath(std::string_view path);
 
 // Every tile a tree of `size` leaves has, level 0 first within each level
 // ascending; `with_bundles` adds the entry bundles (level kEntriesLevel) first.

@@ -1,0 +1,392 @@
+#include "ledger/appender.h"
+
+#include <cstring>
+
+#include "ledger/checkpoint.h"
+
+namespace firebreak::ledger {
+namespace {
+
+// A write-ahead batch (docs/log-format.md):
+//   "FBW1" | first index u64 BE | count u32 BE | payload length u32 BE |
+//   payload (count × (u16 BE length ‖ entry)) | tree root after the batch (32)
+constexpr std::string_view kWalMagic = "FBW1";
+constexpr size_t kWalHeaderSize = 20;
+constexpr size_t kWalReadChunk = size_t{64} << 20;
+constexpr const char* kPositionPath = "wal/position";
+
+void PutBe(std::string& out, uint64_t v, int bytes) {
+  for (int i = bytes - 1; i >= 0; --i) out += static_cast<char>((v >> (8 * i)) & 0xff);
+}
+
+uint64_t GetBe(std::string_view in, size_t off, int bytes) {
+  uint64_t v = 0;
+  for (int i = 0; i < bytes; ++i) v = (v << 8) | static_cast<unsigned char>(in[off + i]);
+  return v;
+}
+
+struct WalHeader {
+  uint64_t first_index;
+  uint64_t count;
+  uint64_t payload_len;
+};
+
+std::optional<WalHeader> ParseWalHeader(std::string_view h) {
+  if (h.size() < kWalHeaderSize || h.substr(0, 4) != kWalMagic) return std::nullopt;
+  return WalHeader{GetBe(h, 4, 8), GetBe(h, 12, 4), GetBe(h, 16, 4)};
+}
+
+// Parses "<size> <offset>\n".
+std::optional<std::pair<uint64_t, uint64_t>> ParsePosition(std::string_view s) {
+  uint64_t a = 0, b = 0;
+  size_t i = 0;
+  auto num = [&](uint64_t& v) {
+    size_t start = i;
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9') v = v * 10 + static_cast<uint64_t>(s[i++] - '0');
+    return i > start;
+  };
+  if (!num(a) || i >= s.size() || s[i++] != ' ' || !num(b)) return std::nullopt;
+  return std::make_pair(a, b);
+}
+
+}  // namespace
+
+Status Appender::InitLog(LogStorage& storage, const NoteSigner& signer) {
+  Checkpoint cp{signer.name(), 0, EmptyRoot(), {}};
+  const NoteSigner* signers[] = {&signer};
+  FB_ASSIGN_OR_RETURN(std::string note, SignNote(cp.Text(), signers));
+  return storage.WriteCheckpoint(note);
+}
+
+Appender::Appender(LogStorage& storage, const NoteSigner& signer, AppenderOptions options)
+    : storage_(storage), signer_(signer), options_(options) {}
+
+Result<std::unique_ptr<Appender>> Appender::Open(LogStorage& storage, const NoteSigner& signer,
+                                                 AppenderOptions options) {
+  std::unique_ptr<Appender> a(new Appender(storage, signer, options));
+  FB_RETURN_IF_ERROR(a->Recover());
+  a->last_publish_ = std::chrono::steady_clock::now();
+  a->sequencer_ = std::thread([p = a.get()] { p->SequencerLoop(); });
+  a->publisher_ = std::thread([p = a.get()] { p->PublisherLoop(); });
+  return a;
+}
+
+Appender::~Appender() { (void)Close(); }
+
+Status Appender::Recover() {
+  // 1. The latest checkpoint and its tiles are the trusted prefix.
+  FB_ASSIGN_OR_RETURN(std::string note, storage_.ReadFile("checkpoint"));
+  auto key = NoteVerifier::FromKeyText(signer_.VerifierKeyText());
+  if (!key) return tl::make_unexpected(key.error());
+  auto cp = OpenCheckpoint(note, *key);
+  if (!cp) {
+    return tl::make_unexpected(
+        DataLoss("the log's checkpoint does not verify with this key: " + cp.error().message()));
+  }
+  FileReader read = [this](const std::string& p) { return storage_.ReadFile(p); };
+  auto tiler = Tiler::Resume(cp->size, read);
+  if (!tiler) return tl::make_unexpected(tiler.error().WithContext("resuming the tiles"));
+  tiler_ = std::move(*tiler);
+  TileNodeReader nodes(read, cp->size);
+  FB_ASSIGN_OR_RETURN(compact_, CompactRange::FromTree(cp->size, nodes.AsNodeReader()));
+  Sha256Hasher hasher;
+  if (compact_.Root(hasher) != cp->root || tiler_.Root(hasher) != cp->root) {
+    return tl::make_unexpected(DataLoss("the tiles do not match the checkpoint root"));
+  }
+
+  // 2. Find the checkpoint's size in the write-ahead log (hint, else scan).
+  FB_ASSIGN_OR_RETURN(uint64_t wal_size, storage_.WalSize());
+  uint64_t offset = 0;
+  uint64_t index = 0;
+  if (auto hint = storage_.ReadFile(kPositionPath)) {
+    if (auto pos = ParsePosition(*hint); pos && pos->first <= cp->size && pos->second <= wal_size) {
+      FB_ASSIGN_OR_RETURN(std::string h, storage_.ReadWal(pos->second, kWalHeaderSize));
+      auto header = ParseWalHeader(h);
+      if ((header && header->first_index == pos->first) ||
+          (pos->second == wal_size && pos->first == cp->size)) {
+        offset = pos->second;
+        index = pos->first;
+      }
+    }
+  }
+  while (index < cp->size) {
+    FB_ASSIGN_OR_RETURN(std::string h, storage_.ReadWal(offset, kWalHeaderSize));
+    auto header = ParseWalHeader(h);
+    if (!header || header->first_index != index) {
+      return tl::make_unexpected(DataLoss("the write-ahead log lacks entries " +
+                                          std::to_string(index) + ".. that the checkpoint (size " +
+                                          std::to_string(cp->size) + ") covers"));
+    }
+    offset += kWalHeaderSize + header->payload_len + kHashSize;
+    index += header->count;
+  }
+  if (index != cp->size) {
+    return tl::make_unexpected(DataLoss("the write-ahead log's batches do not end at the "
+                                        "checkpoint size " + std::to_string(cp->size)));
+  }
+
+  // 3. Replay every intact batch after it; cut the first torn one and the rest.
+  std::vector<Batch> recovered;
+  while (offset < wal_size) {
+    FB_ASSIGN_OR_RETURN(std::string h, storage_.ReadWal(offset, kWalHeaderSize));
+    auto header = ParseWalHeader(h);
+    bool ok = header && header->first_index == index && header->count > 0 &&
+              header->payload_len <= kWalReadChunk &&
+              offset + kWalHeaderSize + header->payload_len + kHashSize <= wal_size;
+    Batch b;
+    if (ok) {
+      FB_ASSIGN_OR_RETURN(std::string body,
+                          storage_.ReadWal(offset + kWalHeaderSize, header->payload_len + kHashSize));
+      auto entries = ParseBundle(std::string_view(body).substr(0, header->payload_len));
+      ok = body.size() == header->payload_len + kHashSize && entries &&
+           entries->size() == header->count;
+      if (ok) {
+        CompactRange trial = compact_;
+        for (std::string_view e : *entries) {
+          b.leaves.push_back(HashLeaf(hasher, e));
+          trial.Append(hasher, b.leaves.back());
+        }
+        b.root = trial.Root(hasher);
+        ok = std::memcmp(b.root.data(), body.data() + header->payload_len, kHashSize) == 0;
+        if (ok) {
+          compact_ = std::move(trial);
+          body.resize(header->payload_len);
+          b.payload = std::move(body);
+        }
+      }
+    }
+    if (!ok) {
+      FB_RETURN_IF_ERROR(storage_.TruncateWal(offset));
+      break;
+    }
+    offset += kWalHeaderSize + header->payload_len + kHashSize;
+    index += header->count;
+    b.end_size = index;
+    b.wal_end = offset;
+    recovered.push_back(std::move(b));
+  }
+  wal_offset_ = offset;
+  next_index_ = sequenced_size_ = index;
+  published_size_ = cp->size;
+  checkpoint_ = note;
+  // 4. Publish what was sequenced but not yet published.
+  if (!recovered.empty()) FB_RETURN_IF_ERROR(PublishBatches(std::move(recovered)));
+  return Ok();
+}
+
+Status Appender::Failed() const {
+  if (failure_) return tl::make_unexpected(*failure_);
+  return Ok();
+}
+
+Result<uint64_t> Appender::Enqueue(std::string_view entry) {
+  if (entry.size() > kMaxEntrySize) {
+    return tl::make_unexpected(InvalidArgument("entry of " + std::to_string(entry.size()) +
+                                               " bytes exceeds the 65,535-byte limit"));
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  FB_RETURN_IF_ERROR(Failed());
+  if (stopping_) return tl::make_unexpected(FailedPrecondition("the log is closing"));
+  AppendToBundle(pending_, entry);
+  ++pending_count_;
+  uint64_t index = next_index_++;
+  work_cv_.notify_one();
+  return index;
+}
+
+Status Appender::WaitSequenced(uint64_t index) {
+  std::unique_lock<std::mutex> lock(mu_);
+  sequenced_cv_.wait(lock, [&] { return sequenced_size_ > index || failure_ || sequencer_done_; });
+  if (sequenced_size_ > index) return Ok();
+  FB_RETURN_IF_ERROR(Failed());
+  return tl::make_unexpected(FailedPrecondition("index " + std::to_string(index) +
+                                                " was never queued"));
+}
+
+Result<uint64_t> Appender::Add(std::string_view entry) {
+  FB_ASSIGN_OR_RETURN(uint64_t index, Enqueue(entry));
+  FB_RETURN_IF_ERROR(WaitSequenced(index));
+  return index;
+}
+
+Status Appender::WaitPublished(uint64_t index) {
+  std::unique_lock<std::mutex> lock(mu_);
+  published_cv_.wait(lock, [&] {
+    return published_size_ > index || failure_ || publisher_done_ ||
+           (sequencer_done_ && sequenced_size_ <= index);
+  });
+  if (published_size_ > index) return Ok();
+  FB_RETURN_IF_ERROR(Failed());
+  return tl::make_unexpected(FailedPrecondition("index " + std::to_string(index) +
+                                                " will not be published"));
+}
+
+Result<std::string> Appender::Publish() {
+  std::unique_lock<std::mutex> lock(mu_);
+  uint64_t target = next_index_;
+  lock.unlock();
+  if (target > 0) FB_RETURN_IF_ERROR(WaitSequenced(target - 1));
+  lock.lock();
+  force_publish_ = true;
+  publish_cv_.notify_all();
+  published_cv_.wait(lock, [&] { return published_size_ >= target || failure_; });
+  FB_RETURN_IF_ERROR(Failed());
+  return checkpoint_;
+}
+
+Status Appender::Close() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+    work_cv_.notify_all();
+    publish_cv_.notify_all();
+  }
+  if (sequencer_.joinable()) sequencer_.join();
+  if (publisher_.joinable()) publisher_.join();
+  std::lock_guard<std::mutex> lock(mu_);
+  published_cv_.notify_all();
+  sequenced_cv_.notify_all();
+  return Failed();
+}
+
+uint64_t Appender::sequenced_size() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return sequenced_size_;
+}
+
+uint64_t Appender::published_size() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return published_size_;
+}
+
+std::string Appender::checkpoint() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return checkpoint_;
+}
+
+void Appender::SequencerLoop() {
+  Sha256Hasher hasher;
+  for (;;) {
+    std::unique_lock<std::mutex> lock(mu_);
+    work_cv_.wait(lock, [&] { return pending_count_ > 0 || stopping_ || failure_; });
+    if (failure_ || (pending_count_ == 0 && stopping_)) break;
+    Batch b;
+    b.payload.swap(pending_);
+    uint64_t count = pending_count_;
+    pending_count_ = 0;
+    uint64_t first = sequenced_size_;
+    lock.unlock();
+
+    b.leaves.reserve(count);
+    size_t off = 0;
+    while (off < b.payload.size()) {
+      size_t len = (size_t{static_cast<unsigned char>(b.payload[off])} << 8) |
+                   static_cast<unsigned char>(b.payload[off + 1]);
+      b.leaves.push_back(HashLeaf(hasher, std::string_view(b.payload).substr(off + 2, len)));
+      compact_.Append(hasher, b.leaves.back());
+      off += 2 + len;
+    }
+    b.root = compact_.Root(hasher);
+    std::string record;
+    record.reserve(kWalHeaderSize + b.payload.size() + kHashSize);
+    record += kWalMagic;
+    PutBe(record, first, 8);
+    PutBe(record, count, 4);
+    PutBe(record, b.payload.size(), 4);
+    record += b.payload;
+    record += DigestBytes(b.root);
+    Status st = storage_.AppendWal(record);
+
+    lock.lock();
+    if (!st) {
+      failure_ = st.error().WithContext("write-ahead log");
+      sequenced_cv_.notify_all();
+      published_cv_.notify_all();
+      publish_cv_.notify_all();
+      break;
+    }
+    wal_offset_ += record.size();
+    sequenced_size_ = first + count;
+    b.end_size = sequenced_size_;
+    b.wal_end = wal_offset_;
+    to_publish_.push_back(std::move(b));
+    sequenced_cv_.notify_all();
+    publish_cv_.notify_all();
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  sequencer_done_ = true;
+  sequenced_cv_.notify_all();
+  publish_cv_.notify_all();
+}
+
+void Appender::PublisherLoop() {
+  for (;;) {
+    std::unique_lock<std::mutex> lock(mu_);
+    publish_cv_.wait(lock, [&] {
+      return !to_publish_.empty() || sequencer_done_ || failure_;
+    });
+    if (failure_) break;
+    if (to_publish_.empty()) {
+      if (sequencer_done_) break;
+      continue;
+    }
+    // Batch up to the interval, unless asked to publish now or stopping.
+    publish_cv_.wait_until(lock, last_publish_ + options_.publish_interval,
+                           [&] { return force_publish_ || stopping_ || failure_.has_value(); });
+    if (failure_) break;
+    std::vector<Batch> batches(std::make_move_iterator(to_publish_.begin()),
+                               std::make_move_iterator(to_publish_.end()));
+    to_publish_.clear();
+    force_publish_ = false;
+    lock.unlock();
+    Status st = PublishBatches(std::move(batches));
+    lock.lock();
+    last_publish_ = std::chrono::steady_clock::now();
+    if (!st) {
+      failure_ = st.error().WithContext("publishing");
+      sequenced_cv_.notify_all();
+      work_cv_.notify_all();
+      published_cv_.notify_all();
+      break;
+    }
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  publisher_done_ = true;
+  published_cv_.notify_all();
+}
+
+Status Appender::PublishBatches(std::vector<Batch> batches) {
+  if (batches.empty()) return Ok();
+  Sha256Hasher hasher;
+  for (const Batch& b : batches) {
+    size_t off = 0;
+    for (const Hash& leaf : b.leaves) {
+      size_t len = (size_t{static_cast<unsigned char>(b.payload[off])} << 8) |
+                   static_cast<unsigned char>(b.payload[off + 1]);
+      tiler_.Append(hasher, std::string_view(b.payload).substr(off + 2, len), leaf);
+      off += 2 + len;
+    }
+  }
+  const Batch& last = batches.back();
+  Hash root = tiler_.Root(hasher);
+  if (root != last.root || tiler_.size() != last.end_size) {
+    // Two independent computations disagree: never sign.
+    return tl::make_unexpected(Internal("tile root differs from the sequenced root at size " +
+                                        std::to_string(last.end_size) + "; not signing"));
+  }
+  std::vector<TileFile> files = tiler_.Flush();
+  files.push_back({kPositionPath, std::to_string(last.end_size) + " " +
+                                      std::to_string(last.wal_end) + "\n"});
+  FB_RETURN_IF_ERROR(storage_.WriteFiles(files));
+  Checkpoint cp{signer_.name(), last.end_size, root, {}};
+  const NoteSigner* signers[] = {&signer_};
+  FB_ASSIGN_OR_RETURN(std::string note, SignNote(cp.Text(), signers));
+  FB_RETURN_IF_ERROR(storage_.WriteCheckpoint(note));
+  std::lock_guard<std::mutex> lock(mu_);
+  published_size_ = last.end_size;
+  checkpoint_ = std::move(note);
+  published_cv_.notify_all();
+  return Ok();
+}
+
+}  // namespace firebreak::ledger

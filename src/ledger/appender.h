@@ -1,0 +1,134 @@
+// The appender: many callers add entries concurrently; one sequencer thread
+// writes them to the write-ahead log in batches with one fdatasync each
+// (group commit) and acknowledges each entry's index once it is durable
+// (**sequenced**); one publisher thread materialises tiles and bundles from
+// the sequenced batches and signs a checkpoint covering them within
+// `publish_interval` (**published**).
+//
+// Recovery (`Open`): the latest checkpoint's tiles are the trusted prefix;
+// the write-ahead log after it is replayed batch by batch, each batch checked
+// against the tree root it recorded; the first torn or corrupt batch and all
+// after it are cut. Every sequenced entry is therefore still at its index,
+// and the next checkpoint extends the last one (the log never signs two
+// inconsistent checkpoints: every root is computed from the previous
+// checkpoint's own tiles, twice — by the compact range and by the tiles —
+// and signing stops if they disagree).
+//
+// Error model: `Error`s; after any storage failure the appender fails closed:
+// every later call returns that error.
+// Thread model: thread-safe. `storage` and `signer` must outlive the appender.
+//
+//   FB_ASSIGN_OR_RETURN(auto log, Appender::Open(storage, signer));
+//   FB_ASSIGN_OR_RETURN(uint64_t index, log->Add(entry));  // durable
+//   FB_RETURN_IF_ERROR(log->WaitPublished(index));          // in a checkpoint
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "base/error.h"
+#include "ledger/compact_range.h"
+#include "ledger/note.h"
+#include "ledger/storage.h"
+#include "ledger/tiles.h"
+
+namespace firebreak::ledger {
+
+struct AppenderOptions {
+  // A sequenced entry is published within about this long (plus the time to
+  // write its tiles).
+  std::chrono::milliseconds publish_interval{500};
+};
+
+class Appender {
+ public:
+  // Writes the signed checkpoint of the empty tree into a new log.
+  static Status InitLog(LogStorage& storage, const NoteSigner& signer);
+
+  // Recovers the log and starts the sequencer and publisher threads. The
+  // checkpoint must be signed by `signer`, whose name is the origin.
+  static Result<std::unique_ptr<Appender>> Open(LogStorage& storage, const NoteSigner& signer,
+                                                AppenderOptions options = {});
+
+  ~Appender();
+  Appender(const Appender&) = delete;
+  Appender& operator=(const Appender&) = delete;
+
+  // Adds `entry` and returns its index once it is durable (sequenced).
+  // kInvalidArgument if the entry exceeds 65,535 bytes.
+  Result<uint64_t> Add(std::string_view entry);
+  // Queues `entry` and returns the index it will have; it is durable only
+  // after WaitSequenced(index) returns Ok.
+  Result<uint64_t> Enqueue(std::string_view entry);
+  Status WaitSequenced(uint64_t index);
+  // Blocks until a signed checkpoint covering `index` is published.
+  Status WaitPublished(uint64_t index);
+  // Publishes now: returns a checkpoint covering everything sequenced so far.
+  Result<std::string> Publish();
+  // Drains, publishes a final checkpoint and stops the threads.
+  Status Close();
+
+  uint64_t sequenced_size() const;
+  uint64_t published_size() const;
+  std::string checkpoint() const;
+
+ private:
+  struct Batch {
+    std::string payload;       // bundle encoding of the entries
+    std::vector<Hash> leaves;  // their leaf hashes
+    uint64_t end_size;         // tree size after the batch
+    uint64_t wal_end;          // WAL offset after the batch
+    Hash root;                 // tree root after the batch
+  };
+
+  Appender(LogStorage& storage, const NoteSigner& signer, AppenderOptions options);
+  Status Recover();
+  void SequencerLoop();
+  void PublisherLoop();
+  // Materialises `batches` and signs and writes a checkpoint. Publisher only.
+  Status PublishBatches(std::vector<Batch> batches);
+  Status Failed() const;  // REQUIRES: mu_ held
+
+  LogStorage& storage_;
+  const NoteSigner& signer_;
+  const AppenderOptions options_;
+
+  // Owned by the sequencer thread (or Open before it starts).
+  CompactRange compact_;
+  uint64_t wal_offset_ = 0;
+  // Owned by the publisher thread (or Open before it starts).
+  Tiler tiler_;
+
+  mutable std::mutex mu_;
+  std::condition_variable work_cv_;       // sequencer: pending entries or stop
+  std::condition_variable sequenced_cv_;  // waiters on sequenced
+  std::condition_variable publish_cv_;    // publisher: batches, force or stop
+  std::condition_variable published_cv_;  // waiters on published
+  std::string pending_;                   // bundle encoding of queued entries
+  uint64_t pending_count_ = 0;
+  uint64_t next_index_ = 0;
+  uint64_t sequenced_size_ = 0;
+  uint64_t published_size_ = 0;
+  std::deque<Batch> to_publish_;
+  bool force_publish_ = false;
+  bool stopping_ = false;
+  bool sequencer_done_ = false;
+  bool publisher_done_ = false;
+  std::optional<Error> failure_;
+  std::string checkpoint_;
+  std::chrono::steady_clock::time_point last_publish_;
+
+  std::thread sequencer_;
+  std::thread publisher_;
+};
+
+}  // namespace firebreak::ledger

@@ -1,0 +1,303 @@
+#include "ledger/appender.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "base/files.h"
+#include "ledger/verify.h"
+
+namespace firebreak::ledger {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string EntryFor(uint64_t i) { return "{\"decision\":\"permit\",\"n\":" + std::to_string(i) + "}"; }
+
+NoteVerifier KeyOf(const NoteSigner& s) { return *NoteVerifier::FromKeyText(s.VerifierKeyText()); }
+
+FileReader ReaderOf(LogStorage& s) {
+  return [&s](const std::string& p) { return s.ReadFile(p); };
+}
+
+std::vector<std::string> TilePathsOf(MemoryStorage& s) {
+  std::vector<std::string> out;
+  for (const auto& [p, _] : s.FilesForTest()) {
+    if (p.rfind("tile/", 0) == 0) out.push_back(p);
+  }
+  return out;
+}
+
+class TempDir {
+ public:
+  TempDir() {
+    path_ = fs::temp_directory_path() /
+            ("firebreak-ledger-" + std::to_string(::getpid()) + "-" + std::to_string(counter_++));
+    fs::remove_all(path_);
+  }
+  ~TempDir() { fs::remove_all(path_); }
+  std::string str() const { return path_.string(); }
+
+ private:
+  static inline int counter_ = 0;
+  fs::path path_;
+};
+
+TEST(AppenderTest, ConcurrentAddsGetDistinctDurableIndicesAndPublish) {
+  MemoryStorage storage;
+  auto signer = NoteSigner::Generate("firebreak.example/test");
+  ASSERT_TRUE(signer);
+  ASSERT_TRUE(Appender::InitLog(storage, *signer));
+  auto log = Appender::Open(storage, *signer, {std::chrono::milliseconds(20)});
+  ASSERT_TRUE(log) << log.error().ToString();
+  constexpr int kThreads = 4, kPerThread = 300;
+  std::vector<std::vector<std::pair<uint64_t, std::string>>> got(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        std::string e = "t" + std::to_string(t) + "-" + std::to_string(i);
+        auto index = (*log)->Add(e);
+        ASSERT_TRUE(index) << index.error().ToString();
+        ASSERT_LT(*index, (*log)->sequenced_size() + 0 + 1 + kThreads * kPerThread);
+        got[t].emplace_back(*index, e);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  std::set<uint64_t> indices;
+  for (const auto& v : got) {
+    for (const auto& [i, e] : v) indices.insert(i);
+  }
+  EXPECT_EQ(indices.size(), size_t{kThreads * kPerThread});
+  EXPECT_EQ(*indices.rbegin(), uint64_t{kThreads * kPerThread - 1});
+  ASSERT_TRUE((*log)->WaitPublished(kThreads * kPerThread - 1));
+  ASSERT_TRUE((*log)->Close());
+
+  NoteVerifier key = KeyOf(*signer);
+  auto report = VerifyLog(ReaderOf(storage), key, "", nullptr, TilePathsOf(storage));
+  ASSERT_TRUE(report) << report.error().ToString();
+  EXPECT_EQ(report->checkpoint.size, uint64_t{kThreads * kPerThread});
+  // Every acknowledged entry is at its index.
+  TileNodeReader nodes(ReaderOf(storage), report->checkpoint.size);
+  for (const auto& v : got) {
+    for (const auto& [i, e] : v) {
+      auto proof = InclusionProof(i, report->checkpoint.size, nodes.AsNodeReader());
+      ASSERT_TRUE(proof);
+      EXPECT_TRUE(VerifyInclusion(i, report->checkpoint.size, HashLeaf(e), *proof,
+                                  report->checkpoint.root));
+    }
+  }
+}
+
+TEST(AppenderTest, EnqueueThenWaitAndOversizedEntries) {
+  MemoryStorage storage;
+  auto signer = NoteSigner::Generate("firebreak.example/test");
+  ASSERT_TRUE(Appender::InitLog(storage, *signer));
+  auto log = Appender::Open(storage, *signer, {std::chrono::milliseconds(1000)});
+  ASSERT_TRUE(log);
+  EXPECT_EQ((*log)->Add(std::string(65536, 'x')).error().code(), ErrorCode::kInvalidArgument);
+  EXPECT_TRUE((*log)->Add(std::string(65535, 'x')));
+  uint64_t last = 0;
+  for (int i = 0; i < 1000; ++i) last = *(*log)->Enqueue(EntryFor(i));
+  EXPECT_EQ(last, 1000u);
+  ASSERT_TRUE((*log)->WaitSequenced(last));
+  auto cp = (*log)->Publish();
+  ASSERT_TRUE(cp);
+  EXPECT_EQ((*log)->published_size(), 1001u);
+  auto opened = OpenCheckpoint(*cp, KeyOf(*signer));
+  ASSERT_TRUE(opened);
+  EXPECT_EQ(opened->size, 1001u);
+}
+
+// A copy of the storage taken while entries are sequenced but not yet
+// published is what a crash leaves: reopening publishes them, consistently.
+TEST(AppenderTest, RecoveryPublishesSequencedEntries) {
+  MemoryStorage storage;
+  auto signer = NoteSigner::Generate("firebreak.example/test");
+  ASSERT_TRUE(Appender::InitLog(storage, *signer));
+  NoteVerifier key = KeyOf(*signer);
+  std::string first_cp;
+  MemoryStorage crashed;
+  {
+    auto log = Appender::Open(storage, *signer, {std::chrono::hours(1)});
+    ASSERT_TRUE(log);
+    for (int i = 0; i < 300; ++i) ASSERT_TRUE((*log)->Add(EntryFor(i)));
+    first_cp = *(*log)->Publish();
+    for (int i = 300; i < 700; ++i) ASSERT_TRUE((*log)->Add(EntryFor(i)));
+    EXPECT_EQ((*log)->published_size(), 300u);
+    crashed.FilesForTest() = storage.FilesForTest();
+    crashed.WalForTest() = storage.WalForTest();
+  }
+  // Tear the tail as a crash in mid-write would: half of a new batch.
+  std::string torn = "FBW1" + std::string(8, '\0') + "garbage";
+  crashed.WalForTest() += torn;
+  auto log = Appender::Open(crashed, *signer, {std::chrono::milliseconds(10)});
+  ASSERT_TRUE(log) << log.error().ToString();
+  EXPECT_EQ((*log)->sequenced_size(), 700u);
+  EXPECT_EQ((*log)->published_size(), 700u);
+  EXPECT_EQ(*(*log)->Add("after"), 700u);
+  ASSERT_TRUE((*log)->Close());
+  auto report = VerifyLog(ReaderOf(crashed), key, first_cp, nullptr, TilePathsOf(crashed));
+  ASSERT_TRUE(report) << report.error().ToString();
+  EXPECT_EQ(report->checkpoint.size, 701u);
+  EXPECT_TRUE(report->old_checked);
+}
+
+TEST(AppenderTest, PosixLogSurvivesReopenAndTornTail) {
+  TempDir dir;
+  auto signer = NoteSigner::Generate("firebreak.example/posix");
+  ASSERT_TRUE(PosixStorage::Create(dir.str()));
+  EXPECT_EQ(PosixStorage::Create(dir.str()).error().code(), ErrorCode::kAlreadyExists);
+  std::string cp1;
+  {
+    auto storage = PosixStorage::Open(dir.str());
+    ASSERT_TRUE(storage) << storage.error().ToString();
+    // A second writer is refused.
+    EXPECT_EQ(PosixStorage::Open(dir.str()).error().code(), ErrorCode::kUnavailable);
+    ASSERT_TRUE(Appender::InitLog(**storage, *signer));
+    auto log = Appender::Open(**storage, *signer);
+    ASSERT_TRUE(log);
+    for (int i = 0; i < 600; ++i) ASSERT_TRUE((*log)->Add(EntryFor(i)));
+    cp1 = *(*log)->Publish();
+    for (int i = 600; i < 1000; ++i) ASSERT_TRUE((*log)->Add(EntryFor(i)));
+    ASSERT_TRUE((*log)->Close());
+  }
+  // Append a torn batch by hand.
+  {
+    auto wal = ReadFile(dir.str() + "/wal/log");
+    ASSERT_TRUE(wal);
+    std::string tail = wal->substr(0, 37);  // a header and a bit: torn
+    ASSERT_TRUE(WriteFileAtomically(dir.str() + "/wal/log", *wal + tail));
+  }
+  auto storage = PosixStorage::Open(dir.str());
+  ASSERT_TRUE(storage);
+  auto log = Appender::Open(**storage, *signer);
+  ASSERT_TRUE(log) << log.error().ToString();
+  EXPECT_EQ((*log)->sequenced_size(), 1000u);
+  EXPECT_EQ(*(*log)->Add("x"), 1000u);
+  ASSERT_TRUE((*log)->Close());
+  NoteVerifier key = KeyOf(*signer);
+  auto report = VerifyLog([&](const std::string& p) { return (*storage)->ReadFile(p); }, key, cp1,
+                          nullptr);
+  ASSERT_TRUE(report) << report.error().ToString();
+  EXPECT_EQ(report->checkpoint.size, 1001u);
+  EXPECT_FALSE(fs::exists(dir.str() + "/key"));
+}
+
+// ---- Tamper tests: verify must fail on every change. ----
+
+class TamperTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    signer_.emplace(*NoteSigner::Generate("firebreak.example/tamper"));
+    ASSERT_TRUE(Appender::InitLog(storage_, *signer_));
+    auto log = Appender::Open(storage_, *signer_, {std::chrono::hours(1)});
+    ASSERT_TRUE(log);
+    // Several checkpoints, so older partial tiles exist too.
+    for (int i = 0; i < 700; ++i) {
+      ASSERT_TRUE((*log)->Add(EntryFor(i)));
+      if (i == 99 || i == 300 || i == 555) {
+        std::string cp = *(*log)->Publish();
+        if (i == 300) old_checkpoint_ = cp;
+      }
+    }
+    ASSERT_TRUE((*log)->Publish());
+    ASSERT_TRUE((*log)->Close());
+    key_.emplace(KeyOf(*signer_));
+    ASSERT_TRUE(Verify()) << Verify().error().ToString();
+  }
+
+  Result<VerifyReport> Verify() {
+    return VerifyLog(ReaderOf(storage_), *key_, old_checkpoint_, nullptr, TilePathsOf(storage_));
+  }
+
+  MemoryStorage storage_;
+  std::optional<NoteSigner> signer_;
+  std::optional<NoteVerifier> key_;
+  std::string old_checkpoint_;
+};
+
+TEST_F(TamperTest, FlippingAByteOfAnyFileFails) {
+  std::mt19937 rng(5);
+  int flips = 0;
+  std::vector<std::string> paths;
+  for (const auto& [p, _] : storage_.FilesForTest()) {
+    if (p != "wal/position") paths.push_back(p);
+  }
+  ASSERT_GT(paths.size(), 10u);
+  for (const std::string& path : paths) {
+    std::string& data = storage_.FilesForTest()[path];
+    std::vector<size_t> positions = {0, data.size() / 2, data.size() - 1};
+    for (int k = 0; k < 3; ++k) positions.push_back(rng() % data.size());
+    for (size_t pos : positions) {
+      for (unsigned char bit : {0x01, 0x80}) {
+        data[pos] = static_cast<char>(data[pos] ^ bit);
+        auto r = Verify();
+        EXPECT_FALSE(r) << "flipping bit " << int(bit) << " of byte " << pos << " of " << path
+                        << " went unnoticed";
+        data[pos] = static_cast<char>(data[pos] ^ bit);
+        ++flips;
+      }
+    }
+  }
+  EXPECT_GT(flips, 100);
+  ASSERT_TRUE(Verify());
+}
+
+TEST_F(TamperTest, TruncatingOrDroppingABundleFails) {
+  for (const char* path : {"tile/entries/000", "tile/entries/002.p/188"}) {
+    std::string saved = storage_.FilesForTest()[path];
+    storage_.FilesForTest()[path] = saved.substr(0, saved.size() - 1);
+    EXPECT_FALSE(Verify()) << path;
+    // Dropping the last entry whole (a clean cut) also fails.
+    auto entries = ParseBundle(saved);
+    ASSERT_TRUE(entries);
+    storage_.FilesForTest()[path] =
+        saved.substr(0, saved.size() - entries->back().size() - 2);
+    EXPECT_FALSE(Verify()) << path;
+    storage_.FilesForTest().erase(path);
+    EXPECT_FALSE(Verify()) << path;
+    storage_.FilesForTest()[path] = saved;
+  }
+  ASSERT_TRUE(Verify());
+}
+
+TEST_F(TamperTest, ResignedRewrittenHistoryFailsAgainstAnOldCheckpoint) {
+  // The operator rewrites entry 7 and re-signs everything with the log key.
+  MemoryStorage rewritten;
+  ASSERT_TRUE(Appender::InitLog(rewritten, *signer_));
+  {
+    auto log = Appender::Open(rewritten, *signer_, {std::chrono::hours(1)});
+    ASSERT_TRUE(log);
+    for (int i = 0; i < 700; ++i) ASSERT_TRUE((*log)->Add(i == 7 ? "{\"decision\":\"deny\"}" : EntryFor(i)));
+    ASSERT_TRUE((*log)->Close());
+  }
+  // On its own the rewritten log is well formed...
+  ASSERT_TRUE(VerifyLog(ReaderOf(rewritten), *key_, "", nullptr));
+  // ...but not against a checkpoint anyone kept from before.
+  auto r = VerifyLog(ReaderOf(rewritten), *key_, old_checkpoint_, nullptr);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message().find("not consistent"), std::string::npos) << r.error().message();
+  // A shorter log than an old checkpoint also fails.
+  MemoryStorage shorter;
+  ASSERT_TRUE(Appender::InitLog(shorter, *signer_));
+  {
+    auto log = Appender::Open(shorter, *signer_);
+    for (int i = 0; i < 100; ++i) ASSERT_TRUE((*log)->Add(EntryFor(i)));
+    ASSERT_TRUE((*log)->Close());
+  }
+  EXPECT_FALSE(VerifyLog(ReaderOf(shorter), *key_, old_checkpoint_, nullptr));
+  // And a checkpoint signed by another key does not verify at all.
+  auto other = NoteSigner::Generate("firebreak.example/tamper");
+  NoteVerifier other_key = KeyOf(*other);
+  EXPECT_FALSE(VerifyLog(ReaderOf(storage_), other_key, "", nullptr));
+}
+
+}  // namespace
+}  // namespace firebreak::ledger
