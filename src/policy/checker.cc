@@ -484,10 +484,11 @@ class Checker {
       return Bad(span);
     }
     auto mismatch = [&](const std::string& what) {
+      std::string type = info.group ? "group (subject, record or record.case)"
+                                    : TypeName(info.type, info.kind);
+      bool vowel = std::string_view("aeiou").find(type[0]) != std::string_view::npos;
       sink_.Error(DiagnosticId::kTypeMismatch, span,
-                  fmt::format("{}: `{}` is a {}", what, a.attr.Dotted(),
-                              info.group ? "group (subject, record or record.case)"
-                                         : TypeName(info.type, info.kind)));
+                  fmt::format("{}: `{}` is {} {}", what, a.attr.Dotted(), vowel ? "an" : "a", type));
       return Bad(span);
     };
     if (info.group) {

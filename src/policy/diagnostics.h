@@ -53,8 +53,7 @@ namespace firebreak::policy {
   X(kPinRemoved, "E305")                                                       \
   X(kPinAltered, "E306")                                                       \
   X(kBadPin, "E307")                                                           \
-  X(kBadLayer, "E308")                                                         \
-  X(kIoError, "E309")
+  X(kBadLayer, "E308")
 
 enum class DiagnosticId {
 #define FB_DIAG_ENUM(name, code) name,

@@ -625,6 +625,12 @@ class Parser {
           l.boolean = t.keyword == Keyword::kTrue;
           break;
         }
+        // A clause keyword starting a new line means the value is missing;
+        // taking it as a value would only cascade into confusing errors.
+        if (FindClauseSyntax(t.keyword) && pos_ > 0 &&
+            lex_.tokens[pos_ - 1].span.line != t.span.line) {
+          Fail("a value");
+        }
         ExpectName("a value");
         return FinishName(l);
       default:

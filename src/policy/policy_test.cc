@@ -1,0 +1,184 @@
+// Tests of the policy language front end: golden diagnostics for every
+// diagnostic id, formatter idempotence and hash stability, parsing details.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <set>
+
+#include "base/files.h"
+#include "policy/policy.h"
+
+namespace firebreak::policy {
+namespace {
+namespace fs = std::filesystem;
+
+const std::string kSourceDir = FIREBREAK_SOURCE_DIR;
+const std::string kGoldenDir = kSourceDir + "/src/policy/testdata/diagnostics";
+
+std::string Relative(std::string text) {
+  std::string prefix = kSourceDir + "/";
+  for (size_t pos; (pos = text.find(prefix)) != std::string::npos;) text.erase(pos, prefix.size());
+  return text;
+}
+
+std::vector<std::string> GoldenCases() {
+  std::vector<std::string> out;
+  for (const auto& e : fs::directory_iterator(kGoldenDir)) {
+    std::string name = e.path().filename().string();
+    if (e.is_directory() && name[0] != '_') out.push_back(name);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+class GoldenDiagnostics : public testing::TestWithParam<std::string> {};
+
+// Each case directory is a pack whose expected.txt holds the exact rendered
+// diagnostics. FIREBREAK_UPDATE_GOLDEN=1 rewrites them.
+TEST_P(GoldenDiagnostics, MatchesExpected) {
+  std::string dir = kGoldenDir + "/" + GetParam();
+  auto loaded = LoadPolicySet({dir});
+  ASSERT_TRUE(loaded.has_value()) << loaded.error().ToString();
+  EXPECT_FALSE(loaded->ok()) << "the case must produce diagnostics";
+  std::string got = Relative(loaded->Render());
+  // The case is named after the id it exercises (e203_… → E203).
+  std::string id = "E" + GetParam().substr(1, 3);
+  EXPECT_NE(got.find("[" + id + "]"), std::string::npos) << got;
+  std::string golden_path = dir + "/expected.txt";
+  if (std::getenv("FIREBREAK_UPDATE_GOLDEN")) {
+    ASSERT_TRUE(WriteFileAtomically(golden_path, got).has_value());
+  }
+  auto want = ReadFile(golden_path);
+  ASSERT_TRUE(want.has_value()) << "missing " << golden_path
+                                << " (run with FIREBREAK_UPDATE_GOLDEN=1 to create it)";
+  EXPECT_EQ(got, *want);
+}
+
+INSTANTIATE_TEST_SUITE_P(AllIds, GoldenDiagnostics, testing::ValuesIn(GoldenCases()),
+                         [](const auto& info) { return info.param; });
+
+TEST(GoldenDiagnostics, EveryIdHasACase) {
+  std::set<std::string> covered;
+  for (const std::string& c : GoldenCases()) covered.insert("E" + c.substr(1, 3));
+  std::vector<std::string> all = {
+#define FB_DIAG_CODE(name, code) code,
+      FB_DIAGNOSTIC_IDS(FB_DIAG_CODE)
+#undef FB_DIAG_CODE
+  };
+  for (const std::string& id : all) EXPECT_TRUE(covered.count(id)) << "no golden case for " << id;
+}
+
+Module ParseText(SourceManager& sources, DiagnosticSink& sink, const std::string& text) {
+  FileId id = sources.Add("test.fbp", text);
+  return Parse(sources, id, sink);
+}
+
+// Formatting every policy file in the repository is idempotent, and
+// re-parsing the formatted text gives the same canonical items.
+TEST(Formatter, IdempotentOnEveryShippedFile) {
+  std::vector<std::string> files;
+  for (const std::string& root : {kSourceDir + "/policies", kGoldenDir + "/_schema"}) {
+    if (!fs::exists(root)) continue;
+    auto found = FindPolicyFiles(root);
+    ASSERT_TRUE(found.has_value());
+    files.insert(files.end(), found->begin(), found->end());
+  }
+  ASSERT_FALSE(files.empty());
+  for (const std::string& f : files) {
+    SourceManager sources;
+    DiagnosticSink sink;
+    Module m = ParseText(sources, sink, ReadFile(f).value());
+    ASSERT_FALSE(sink.has_errors()) << f << "\n" << RenderDiagnostics(sources, sink);
+    std::string once = FormatModule(m);
+    Module m2 = ParseText(sources, sink, once);
+    ASSERT_FALSE(sink.has_errors()) << f << " formatted:\n" << once;
+    EXPECT_EQ(FormatModule(m2), once) << f;
+    ASSERT_EQ(m.items.size(), m2.items.size()) << f;
+    for (size_t i = 0; i < m.items.size(); ++i) {
+      EXPECT_EQ(CanonicalItem(m, m.items[i]), CanonicalItem(m2, m2.items[i])) << f;
+    }
+  }
+}
+
+TEST(Formatter, KeepsCommentsAndCanonicalClauseOrder) {
+  SourceManager sources;
+  DiagnosticSink sink;
+  Module m = ParseText(sources, sink,
+                       "# leading\npermit   p1{because \"why\"  # trailing\n"
+                       "grant [b,a]\n  # before when\n when purpose==x}\n");
+  ASSERT_FALSE(sink.has_errors()) << RenderDiagnostics(sources, sink);
+  EXPECT_EQ(FormatModule(m),
+            "# leading\npermit p1 {\n  # before when\n  when purpose == x\n  grant [b, a]\n"
+            "  because \"why\"  # trailing\n}\n");
+  // The canonical form sorts lists and drops comments.
+  EXPECT_EQ(CanonicalItem(m, m.items[0]),
+            "permit p1 {\n  when purpose == x\n  grant [a, b]\n  because \"why\"\n}\n");
+}
+
+TEST(Formatter, BreaksLongConditionsAtTopLevelOperators) {
+  SourceManager sources;
+  DiagnosticSink sink;
+  std::string cond =
+      "purpose in [immigration-enforcement, immigration-status-check] and subject.roles has_any "
+      "[victim, witness, patient, pupil] and (action == referral or action == status-check)";
+  Module m = ParseText(sources, sink, "forbid f {\n  when " + cond + "\n  because \"x\"\n}\n");
+  ASSERT_FALSE(sink.has_errors());
+  std::string out = FormatModule(m);
+  EXPECT_NE(out.find("\n      and subject.roles"), std::string::npos) << out;
+  EXPECT_NE(out.find("\n      and (action == referral or action == status-check)"),
+            std::string::npos)
+      << out;
+}
+
+TEST(Parser, PrecedenceAndQuantifierScope) {
+  SourceManager sources;
+  DiagnosticSink sink;
+  Module m = ParseText(sources, sink,
+                       "forbid f {\n  when not a.b or c.d and some case where case.role == victim "
+                       "and e\n  because \"x\"\n}\n");
+  ASSERT_FALSE(sink.has_errors());
+  const Clause* when = m.items[0].Find(Keyword::kWhen);
+  // `or` binds loosest; the quantifier's body is one comparison.
+  EXPECT_EQ(FormatExpr(m, when->expr),
+            "not a.b or c.d and some case where case.role == victim and e");
+  const Expr& top = m.expr(when->expr);
+  ASSERT_TRUE(std::holds_alternative<OrExpr>(top.node));
+  const auto& rhs = m.expr(std::get<OrExpr>(top.node).children[1]);
+  ASSERT_TRUE(std::holds_alternative<AndExpr>(rhs.node));
+  EXPECT_EQ(std::get<AndExpr>(rhs.node).children.size(), 3u);
+}
+
+TEST(Parser, ReportsEveryBrokenItemInOneRun) {
+  SourceManager sources;
+  DiagnosticSink sink;
+  ParseText(sources, sink,
+            "forbid a {\n  when ==\n  because \"x\"\n}\n\nforbid b {\n  when purpose ==\n"
+            "  because \"x\"\n}\n\nforbid c {\n  when true\n  because \"ok\"\n}\n");
+  EXPECT_EQ(sink.diagnostics().size(), 2u) << RenderDiagnostics(sources, sink);
+}
+
+TEST(Timestamps, RoundTripAndReject) {
+  int64_t t = 0;
+  ASSERT_TRUE(ParseTimestamp("2024-03-08T12:34:56Z", &t));
+  EXPECT_EQ(t, 1709901296);
+  EXPECT_EQ(FormatTimestamp(t, false), "2024-03-08T12:34:56Z");
+  ASSERT_TRUE(ParseTimestamp("1970-01-01", &t));
+  EXPECT_EQ(t, 0);
+  ASSERT_TRUE(ParseTimestamp("2000-02-29", &t));
+  EXPECT_EQ(FormatTimestamp(t, true), "2000-02-29");
+  EXPECT_FALSE(ParseTimestamp("2023-02-29", &t));
+  EXPECT_FALSE(ParseTimestamp("2023-13-01", &t));
+  EXPECT_FALSE(ParseTimestamp("2023-01-01T24:00:00Z", &t));
+  EXPECT_FALSE(ParseTimestamp("2023-01-01T00:00:00", &t));
+}
+
+TEST(Suggest, FindsNearNames) {
+  EXPECT_EQ(Suggest("victm", {"victim", "witness"}), "victim");
+  EXPECT_EQ(Suggest("zzzzzz", {"victim", "witness"}), "");
+}
+
+}  // namespace
+}  // namespace firebreak::policy
