@@ -1,0 +1,249 @@
+// The in-memory twin of the SQLite store: the same contract over maps, for
+// tests. A transaction (`Bulk`) snapshots the state and restores it if the
+// body fails.
+#include <algorithm>
+#include <mutex>
+#include <tuple>
+#include <unordered_map>
+
+#include "store/store.h"
+
+namespace firebreak::store {
+namespace {
+
+struct CredentialKey {
+  CredentialKind kind;
+  std::string digest;
+  bool operator<(const CredentialKey& o) const {
+    return std::tie(kind, digest) < std::tie(o.kind, o.digest);
+  }
+};
+
+struct State {
+  std::map<std::string, Organisation> orgs;
+  std::map<CredentialKey, std::string> credentials;
+  std::map<std::string, std::string> field_categories;
+  std::map<int64_t, Subject> subjects;
+  std::map<std::string, int64_t> by_reference;
+  std::multimap<std::string, int64_t> by_identity;
+  std::map<std::string, Case> cases;
+  // subject id → (case id, role)
+  std::multimap<int64_t, std::pair<std::string, std::string>> participants;
+  std::map<int64_t, Record> records;
+  std::multimap<int64_t, int64_t> records_by_subject;
+  std::map<std::string, Receipt> receipts;
+  int64_t next_subject = 1;
+  int64_t next_record = 1;
+};
+
+class MemoryStore : public Store {
+ public:
+  Status PutOrganisation(const Organisation& org) override {
+    std::lock_guard lock(mu_);
+    if (org.id.empty()) return tl::make_unexpected(InvalidArgument("organisation id is empty"));
+    s_.orgs[org.id] = org;
+    return Ok();
+  }
+
+  Status AddCredential(std::string_view org_id, CredentialKind kind,
+                       std::string_view sha256_hex) override {
+    std::lock_guard lock(mu_);
+    if (!s_.orgs.count(std::string(org_id))) {
+      return tl::make_unexpected(InvalidArgument("no organisation `" + std::string(org_id) + "`"));
+    }
+    CredentialKey key{kind, std::string(sha256_hex)};
+    if (s_.credentials.count(key)) {
+      return tl::make_unexpected(AlreadyExists("credential already registered"));
+    }
+    s_.credentials[key] = std::string(org_id);
+    return Ok();
+  }
+
+  Status SetFieldCategory(std::string_view field, std::string_view category) override {
+    std::lock_guard lock(mu_);
+    s_.field_categories[std::string(field)] = std::string(category);
+    return Ok();
+  }
+
+  Result<int64_t> AddSubject(const Subject& subject) override {
+    std::lock_guard lock(mu_);
+    if (s_.by_reference.count(subject.reference)) {
+      return tl::make_unexpected(
+          AlreadyExists("subject reference `" + subject.reference + "` already exists"));
+    }
+    Subject s = subject;
+    s.id = s_.next_subject++;
+    s_.by_reference[s.reference] = s.id;
+    s_.by_identity.emplace(IdentityKey(s.given_name, s.family_name, s.date_of_birth), s.id);
+    s_.subjects[s.id] = std::move(s);
+    return s_.next_subject - 1;
+  }
+
+  Status PutCase(const Case& c) override {
+    std::lock_guard lock(mu_);
+    s_.cases[c.id] = c;
+    return Ok();
+  }
+
+  Status AddParticipant(std::string_view case_id, int64_t subject_id,
+                        std::string_view role) override {
+    std::lock_guard lock(mu_);
+    if (!s_.cases.count(std::string(case_id))) {
+      return tl::make_unexpected(InvalidArgument("no case `" + std::string(case_id) + "`"));
+    }
+    if (!s_.subjects.count(subject_id)) {
+      return tl::make_unexpected(InvalidArgument("no subject " + std::to_string(subject_id)));
+    }
+    auto range = s_.participants.equal_range(subject_id);
+    for (auto it = range.first; it != range.second; ++it) {
+      if (it->second.first == case_id && it->second.second == role) {
+        return tl::make_unexpected(AlreadyExists("participant already recorded"));
+      }
+    }
+    s_.participants.emplace(subject_id, std::make_pair(std::string(case_id), std::string(role)));
+    return Ok();
+  }
+
+  Result<int64_t> AddRecord(const Record& record) override {
+    std::lock_guard lock(mu_);
+    if (!s_.subjects.count(record.subject_id)) {
+      return tl::make_unexpected(InvalidArgument("no subject " + std::to_string(record.subject_id)));
+    }
+    if (!record.case_id.empty() && !s_.cases.count(record.case_id)) {
+      return tl::make_unexpected(InvalidArgument("no case `" + record.case_id + "`"));
+    }
+    Record r = record;
+    r.id = s_.next_record++;
+    r.case_type.clear();
+    r.case_status.clear();
+    s_.records_by_subject.emplace(r.subject_id, r.id);
+    s_.records[r.id] = std::move(r);
+    return s_.next_record - 1;
+  }
+
+  Status PutReceipt(const Receipt& receipt) override {
+    std::lock_guard lock(mu_);
+    if (s_.receipts.count(receipt.id)) {
+      return tl::make_unexpected(AlreadyExists("receipt `" + receipt.id + "` already exists"));
+    }
+    if (!s_.orgs.count(receipt.org_id)) {
+      return tl::make_unexpected(InvalidArgument("no organisation `" + receipt.org_id + "`"));
+    }
+    s_.receipts[receipt.id] = receipt;
+    return Ok();
+  }
+
+  Status Bulk(const std::function<Status()>& body) override {
+    std::unique_lock bulk(bulk_mu_);
+    State saved;
+    {
+      std::lock_guard lock(mu_);
+      saved = s_;
+    }
+    Status st = body();
+    if (!st) {
+      std::lock_guard lock(mu_);
+      s_ = std::move(saved);
+    }
+    return st;
+  }
+
+  Result<std::optional<Organisation>> FindOrganisationByCredential(
+      CredentialKind kind, std::string_view sha256_hex) override {
+    std::lock_guard lock(mu_);
+    auto it = s_.credentials.find(CredentialKey{kind, std::string(sha256_hex)});
+    if (it == s_.credentials.end()) return std::optional<Organisation>();
+    return std::optional<Organisation>(s_.orgs.at(it->second));
+  }
+
+  Result<std::optional<Organisation>> GetOrganisation(std::string_view id) override {
+    std::lock_guard lock(mu_);
+    auto it = s_.orgs.find(std::string(id));
+    if (it == s_.orgs.end()) return std::optional<Organisation>();
+    return std::optional<Organisation>(it->second);
+  }
+
+  Result<std::optional<Subject>> FindSubjectByReference(std::string_view reference) override {
+    std::lock_guard lock(mu_);
+    auto it = s_.by_reference.find(std::string(reference));
+    if (it == s_.by_reference.end()) return std::optional<Subject>();
+    return std::optional<Subject>(s_.subjects.at(it->second));
+  }
+
+  Result<std::vector<Subject>> MatchIdentity(std::string_view given_name,
+                                             std::string_view family_name,
+                                             std::string_view date_of_birth) override {
+    std::lock_guard lock(mu_);
+    std::vector<Subject> out;
+    auto range = s_.by_identity.equal_range(IdentityKey(given_name, family_name, date_of_birth));
+    for (auto it = range.first; it != range.second; ++it) out.push_back(s_.subjects.at(it->second));
+    std::sort(out.begin(), out.end(), [](const Subject& a, const Subject& b) { return a.id < b.id; });
+    return out;
+  }
+
+  Result<std::vector<Participation>> SubjectCases(int64_t subject_id) override {
+    std::lock_guard lock(mu_);
+    std::vector<Participation> out;
+    auto range = s_.participants.equal_range(subject_id);
+    for (auto it = range.first; it != range.second; ++it) {
+      const Case& c = s_.cases.at(it->second.first);
+      out.push_back({c.id, c.type, c.status, it->second.second});
+    }
+    std::sort(out.begin(), out.end(), [](const Participation& a, const Participation& b) {
+      return std::tie(a.case_id, a.role) < std::tie(b.case_id, b.role);
+    });
+    return out;
+  }
+
+  Result<std::vector<Record>> SubjectRecords(int64_t subject_id) override {
+    std::lock_guard lock(mu_);
+    std::vector<Record> out;
+    auto range = s_.records_by_subject.equal_range(subject_id);
+    for (auto it = range.first; it != range.second; ++it) {
+      Record r = s_.records.at(it->second);
+      if (!r.case_id.empty()) {
+        const Case& c = s_.cases.at(r.case_id);
+        r.case_type = c.type;
+        r.case_status = c.status;
+      }
+      out.push_back(std::move(r));
+    }
+    std::sort(out.begin(), out.end(), [](const Record& a, const Record& b) { return a.id < b.id; });
+    return out;
+  }
+
+  Result<std::map<std::string, std::string>> FieldCategories() override {
+    std::lock_guard lock(mu_);
+    return s_.field_categories;
+  }
+
+  Result<std::optional<Receipt>> GetReceipt(std::string_view id) override {
+    std::lock_guard lock(mu_);
+    auto it = s_.receipts.find(std::string(id));
+    if (it == s_.receipts.end()) return std::optional<Receipt>();
+    return std::optional<Receipt>(it->second);
+  }
+
+  Result<Counts> CountAll() override {
+    std::lock_guard lock(mu_);
+    Counts c;
+    c.organisations = int64_t(s_.orgs.size());
+    c.subjects = int64_t(s_.subjects.size());
+    c.cases = int64_t(s_.cases.size());
+    c.participants = int64_t(s_.participants.size());
+    c.records = int64_t(s_.records.size());
+    c.receipts = int64_t(s_.receipts.size());
+    return c;
+  }
+
+ private:
+  std::mutex bulk_mu_;  // one transaction at a time
+  std::mutex mu_;
+  State s_;
+};
+
+}  // namespace
+
+std::unique_ptr<Store> NewMemoryStore() { return std::make_unique<MemoryStore>(); }
+
+}  // namespace firebreak::store

@@ -1,0 +1,58 @@
+// Parts of the store contract shared by every implementation.
+#include "store/store.h"
+
+#include <cctype>
+
+namespace firebreak::store {
+
+std::string_view ScopeName(Scope s) {
+  switch (s) {
+    case Scope::kRequester: return "requester";
+    case Scope::kHolder: return "holder";
+    case Scope::kAdmin: return "admin";
+  }
+  return "requester";
+}
+
+bool ParseScope(std::string_view name, Scope* out) {
+  for (Scope s : {Scope::kRequester, Scope::kHolder, Scope::kAdmin}) {
+    if (ScopeName(s) == name) {
+      *out = s;
+      return true;
+    }
+  }
+  return false;
+}
+
+namespace {
+void AppendFolded(std::string& out, std::string_view name) {
+  bool space = false;
+  for (char c : name) {
+    unsigned char u = static_cast<unsigned char>(c);
+    // Letters (including UTF-8 continuation and lead bytes) are kept; any
+    // other run becomes one space, so "O'Neill", "O Neill" and " o neill "
+    // match.
+    if (std::isalpha(u) || u >= 0x80) {
+      if (space && !out.empty() && out.back() != '|') out += ' ';
+      space = false;
+      out += static_cast<char>(std::tolower(u));
+    } else {
+      space = true;
+    }
+  }
+}
+}  // namespace
+
+std::string IdentityKey(std::string_view given_name, std::string_view family_name,
+                        std::string_view date_of_birth) {
+  std::string key;
+  key.reserve(given_name.size() + family_name.size() + date_of_birth.size() + 2);
+  AppendFolded(key, given_name);
+  key += '|';
+  AppendFolded(key, family_name);
+  key += '|';
+  key += date_of_birth;
+  return key;
+}
+
+}  // namespace firebreak::store

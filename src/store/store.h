@@ -1,0 +1,166 @@
+// Front door of `store`: what the holder knows. Organisations and their
+// credentials, subjects (people in the holder's records) with the facts of
+// DESIGN §2, cases and the subjects' roles in them, records collected in a
+// capacity (role + case) whose fields a field map assigns to data
+// categories, and the receipts handed out for decisions.
+//
+// Two implementations behind one narrow interface: SQLite embedded (WAL,
+// foreign keys, versioned migrations) for a single gateway, and an in-memory
+// twin for tests; a PostgreSQL backend can follow without touching callers.
+// The store speaks codes as strings; it knows no policy schema.
+//
+// Error model: every database failure is an `Error` (kIo, kDataLoss,
+// kInvalidArgument for a broken constraint); "not there" is an empty
+// optional, never an error.
+// Thread model: thread-safe. Reads run concurrently; writes are serialised.
+//
+//   FB_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, OpenSqliteStore("force.db"));
+//   FB_ASSIGN_OR_RETURN(std::optional<Subject> s, store->FindSubjectByReference("SFK-0001"));
+//   FB_ASSIGN_OR_RETURN(std::vector<Participation> cases, store->SubjectCases(s->id));
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/error.h"
+
+namespace firebreak::store {
+
+// What an authenticated organisation may call.
+enum class Scope : uint8_t {
+  kRequester,  // an outside body: POST /v1/disclosures
+  kHolder,     // the holder's own systems: POST /v1/decisions
+  kAdmin,      // the holder's DPO: policy reload
+};
+std::string_view ScopeName(Scope s);
+bool ParseScope(std::string_view name, Scope* out);
+
+struct Organisation {
+  std::string id;    // e.g. "ie-ice-south"
+  std::string type;  // an org_type code, e.g. "home-office-immigration-enforcement"
+  std::string name;  // display name
+  Scope scope = Scope::kRequester;
+};
+
+enum class CredentialKind : uint8_t {
+  kCertificate,  // SHA-256 of the client certificate's DER
+  kToken,        // SHA-256 of the bearer token; the token itself is never stored
+};
+
+struct Subject {
+  int64_t id = 0;          // assigned by the store
+  std::string reference;   // the holder's reference, unique ("SFK-000123")
+  std::string given_name;
+  std::string family_name;
+  std::string date_of_birth;  // YYYY-MM-DD
+  std::string concern = "none";  // none, doubts-only, confirmed-record, self-disclosed
+  bool regularisation_pending = false;
+  bool subject_initiated = false;
+  bool consent_to_ie = false;
+  std::vector<std::string> flags;          // domestic-abuse, child, ...
+  std::vector<std::string> service_roles;  // roles outside any case: patient, pupil, ...
+};
+
+struct Case {
+  std::string id;      // the holder's crime reference
+  std::string type;    // case_type code
+  std::string status;  // case_status code
+};
+
+// A subject's role in one case, with the case's type and status.
+struct Participation {
+  std::string case_id;
+  std::string case_type;
+  std::string case_status;
+  std::string role;
+};
+
+struct Field {
+  std::string name;   // mapped to a category by the field map
+  std::string value;
+};
+
+// Data about one subject, collected in one capacity.
+struct Record {
+  int64_t id = 0;  // assigned by the store
+  int64_t subject_id = 0;
+  std::string kind;          // "victim-statement", "custody-record", ...
+  std::string collected_as;  // the role it was collected in
+  std::string case_id;       // empty when not collected for a case
+  std::vector<Field> fields;
+  // Filled on reads when `case_id` is set.
+  std::string case_type;
+  std::string case_status;
+};
+
+struct Receipt {
+  std::string id;  // opaque, unguessable
+  uint64_t log_index = 0;
+  std::string org_id;  // who it was issued to
+  int64_t created = 0;  // Unix seconds
+};
+
+struct Counts {
+  int64_t organisations = 0, subjects = 0, cases = 0, participants = 0, records = 0,
+          receipts = 0;
+};
+
+// Canonical identity key for matching: names case-folded with runs of
+// non-letters collapsed to one space, then the date of birth.
+std::string IdentityKey(std::string_view given_name, std::string_view family_name,
+                        std::string_view date_of_birth);
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // ---- Writes. kAlreadyExists for a duplicate key, kInvalidArgument for a
+  // reference to something that does not exist.
+  virtual Status PutOrganisation(const Organisation& org) = 0;
+  virtual Status AddCredential(std::string_view org_id, CredentialKind kind,
+                               std::string_view sha256_hex) = 0;
+  virtual Status SetFieldCategory(std::string_view field, std::string_view category) = 0;
+  virtual Result<int64_t> AddSubject(const Subject& subject) = 0;
+  virtual Status PutCase(const Case& c) = 0;
+  virtual Status AddParticipant(std::string_view case_id, int64_t subject_id,
+                                std::string_view role) = 0;
+  virtual Result<int64_t> AddRecord(const Record& record) = 0;
+  virtual Status PutReceipt(const Receipt& receipt) = 0;
+  // Runs `body` (which calls the writes above) as one transaction: all of its
+  // writes or none. Other writers wait.
+  virtual Status Bulk(const std::function<Status()>& body) = 0;
+
+  // ---- Reads.
+  virtual Result<std::optional<Organisation>> FindOrganisationByCredential(
+      CredentialKind kind, std::string_view sha256_hex) = 0;
+  virtual Result<std::optional<Organisation>> GetOrganisation(std::string_view id) = 0;
+  virtual Result<std::optional<Subject>> FindSubjectByReference(std::string_view reference) = 0;
+  // Subjects whose IdentityKey equals that of the query, by id.
+  virtual Result<std::vector<Subject>> MatchIdentity(std::string_view given_name,
+                                                     std::string_view family_name,
+                                                     std::string_view date_of_birth) = 0;
+  // The subject's roles in cases, ordered by case id then role.
+  virtual Result<std::vector<Participation>> SubjectCases(int64_t subject_id) = 0;
+  // The subject's records by id, with case type and status filled in.
+  virtual Result<std::vector<Record>> SubjectRecords(int64_t subject_id) = 0;
+  // field name → category.
+  virtual Result<std::map<std::string, std::string>> FieldCategories() = 0;
+  virtual Result<std::optional<Receipt>> GetReceipt(std::string_view id) = 0;
+  virtual Result<Counts> CountAll() = 0;
+};
+
+// Opens (creating if needed) the SQLite store at `path` and brings its schema
+// up to the current version. kFailedPrecondition if the file was written by
+// a newer version.
+Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path);
+
+// The in-memory twin: same contract, nothing persisted.
+std::unique_ptr<Store> NewMemoryStore();
+
+}  // namespace firebreak::store

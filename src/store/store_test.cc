@@ -1,0 +1,303 @@
+// The store contract, run against both implementations.
+#include "store/store.h"
+
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+namespace firebreak::store {
+namespace {
+
+class StoreTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == "memory") {
+      store_ = NewMemoryStore();
+    } else {
+      dir_ = std::filesystem::temp_directory_path() /
+             ("store_test_" + std::to_string(getpid()) + "_" +
+              ::testing::UnitTest::GetInstance()->current_test_info()->name());
+      std::filesystem::remove_all(dir_);
+      std::filesystem::create_directories(dir_);
+      auto s = OpenSqliteStore((dir_ / "store.db").string());
+      ASSERT_TRUE(s) << s.error().ToString();
+      store_ = std::move(*s);
+    }
+  }
+  void TearDown() override {
+    store_.reset();
+    if (!dir_.empty()) std::filesystem::remove_all(dir_);
+  }
+
+  int64_t AddPerson(const std::string& ref, const std::string& given, const std::string& family,
+                    const std::string& dob) {
+    Subject s;
+    s.reference = ref;
+    s.given_name = given;
+    s.family_name = family;
+    s.date_of_birth = dob;
+    auto id = store_->AddSubject(s);
+    EXPECT_TRUE(id) << id.error().ToString();
+    return id ? *id : 0;
+  }
+
+  std::filesystem::path dir_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST(IdentityKeyTest, FoldsCaseAndPunctuation) {
+  EXPECT_EQ(IdentityKey("Mary-Jane", "O'Neill", "1990-01-02"), "mary jane|o neill|1990-01-02");
+  EXPECT_EQ(IdentityKey("  mary jane ", "O NEILL", "1990-01-02"),
+            IdentityKey("Mary-Jane", "O'Neill", "1990-01-02"));
+  EXPECT_NE(IdentityKey("Mary", "Jane", "1990-01-02"), IdentityKey("Mary Jane", "", "1990-01-02"));
+}
+
+TEST_P(StoreTest, OrganisationsAndCredentials) {
+  ASSERT_TRUE(store_->PutOrganisation({"ie", "home-office-immigration-enforcement", "IE",
+                                       Scope::kRequester}));
+  ASSERT_TRUE(store_->AddCredential("ie", CredentialKind::kToken, "aa11"));
+  ASSERT_TRUE(store_->AddCredential("ie", CredentialKind::kCertificate, "bb22"));
+  auto dup = store_->AddCredential("ie", CredentialKind::kToken, "aa11");
+  ASSERT_FALSE(dup);
+  EXPECT_EQ(dup.error().code(), ErrorCode::kAlreadyExists);
+  EXPECT_FALSE(store_->AddCredential("nobody", CredentialKind::kToken, "cc33"));
+
+  auto found = store_->FindOrganisationByCredential(CredentialKind::kToken, "aa11");
+  ASSERT_TRUE(found && *found);
+  EXPECT_EQ((*found)->id, "ie");
+  EXPECT_EQ((*found)->type, "home-office-immigration-enforcement");
+  EXPECT_EQ((*found)->scope, Scope::kRequester);
+  // A token digest is not a certificate digest.
+  auto wrong_kind = store_->FindOrganisationByCredential(CredentialKind::kCertificate, "aa11");
+  ASSERT_TRUE(wrong_kind);
+  EXPECT_FALSE(*wrong_kind);
+
+  // Updating an organisation keeps its credentials.
+  ASSERT_TRUE(store_->PutOrganisation({"ie", "home-office-visas", "UKVI", Scope::kHolder}));
+  auto again = store_->FindOrganisationByCredential(CredentialKind::kCertificate, "bb22");
+  ASSERT_TRUE(again && *again);
+  EXPECT_EQ((*again)->type, "home-office-visas");
+  EXPECT_EQ((*again)->scope, Scope::kHolder);
+  auto none = store_->GetOrganisation("council");
+  ASSERT_TRUE(none);
+  EXPECT_FALSE(*none);
+}
+
+TEST_P(StoreTest, SubjectsCasesRecords) {
+  Subject s;
+  s.reference = "SFK-1";
+  s.given_name = "Ana";
+  s.family_name = "Pereira";
+  s.date_of_birth = "1988-04-01";
+  s.concern = "confirmed-record";
+  s.regularisation_pending = true;
+  s.flags = {"domestic-abuse", "vulnerable"};
+  auto id = store_->AddSubject(s);
+  ASSERT_TRUE(id);
+  auto dup = store_->AddSubject(s);
+  ASSERT_FALSE(dup);
+  EXPECT_EQ(dup.error().code(), ErrorCode::kAlreadyExists);
+
+  ASSERT_TRUE(store_->PutCase({"CR-2", "theft", "charged"}));
+  ASSERT_TRUE(store_->PutCase({"CR-1", "domestic-abuse", "under-investigation"}));
+  ASSERT_TRUE(store_->AddParticipant("CR-2", *id, "suspect"));
+  ASSERT_TRUE(store_->AddParticipant("CR-1", *id, "victim"));
+  EXPECT_FALSE(store_->AddParticipant("CR-404", *id, "victim"));
+  EXPECT_FALSE(store_->AddParticipant("CR-1", *id + 100, "victim"));
+
+  Record r;
+  r.subject_id = *id;
+  r.kind = "victim-statement";
+  r.collected_as = "victim";
+  r.case_id = "CR-1";
+  r.fields = {{"address_line", "1 High St"}, {"phone", "07700 900000"}};
+  auto rid = store_->AddRecord(r);
+  ASSERT_TRUE(rid);
+  Record custody;
+  custody.subject_id = *id;
+  custody.kind = "custody-record";
+  custody.collected_as = "suspect";
+  custody.case_id = "CR-2";
+  custody.fields = {{"fingerprints", "IDENT1 ref \"x\""}};
+  ASSERT_TRUE(store_->AddRecord(custody));
+  Record loose;
+  loose.subject_id = *id;
+  loose.kind = "contact-note";
+  loose.collected_as = "victim";
+  ASSERT_TRUE(store_->AddRecord(loose));
+  Record orphan = loose;
+  orphan.case_id = "CR-404";
+  EXPECT_FALSE(store_->AddRecord(orphan));
+
+  auto got = store_->FindSubjectByReference("SFK-1");
+  ASSERT_TRUE(got && *got);
+  EXPECT_EQ((*got)->id, *id);
+  EXPECT_EQ((*got)->concern, "confirmed-record");
+  EXPECT_TRUE((*got)->regularisation_pending);
+  EXPECT_FALSE((*got)->consent_to_ie);
+  EXPECT_EQ((*got)->flags, (std::vector<std::string>{"domestic-abuse", "vulnerable"}));
+  EXPECT_TRUE((*got)->service_roles.empty());
+
+  auto cases = store_->SubjectCases(*id);
+  ASSERT_TRUE(cases);
+  ASSERT_EQ(cases->size(), 2u);
+  EXPECT_EQ((*cases)[0].case_id, "CR-1");
+  EXPECT_EQ((*cases)[0].case_type, "domestic-abuse");
+  EXPECT_EQ((*cases)[0].case_status, "under-investigation");
+  EXPECT_EQ((*cases)[0].role, "victim");
+  EXPECT_EQ((*cases)[1].role, "suspect");
+
+  // A case's status changes; reads see the new status.
+  ASSERT_TRUE(store_->PutCase({"CR-1", "domestic-abuse", "charged"}));
+  auto records = store_->SubjectRecords(*id);
+  ASSERT_TRUE(records);
+  ASSERT_EQ(records->size(), 3u);
+  EXPECT_EQ((*records)[0].id, *rid);
+  EXPECT_EQ((*records)[0].case_status, "charged");
+  EXPECT_EQ((*records)[0].fields.size(), 2u);
+  EXPECT_EQ((*records)[0].fields[0].name, "address_line");
+  EXPECT_EQ((*records)[0].fields[0].value, "1 High St");
+  EXPECT_EQ((*records)[1].fields[0].value, "IDENT1 ref \"x\"");
+  EXPECT_EQ((*records)[1].case_type, "theft");
+  EXPECT_EQ((*records)[2].case_id, "");
+  EXPECT_EQ((*records)[2].case_type, "");
+
+  auto missing = store_->FindSubjectByReference("SFK-2");
+  ASSERT_TRUE(missing);
+  EXPECT_FALSE(*missing);
+}
+
+TEST_P(StoreTest, IdentityMatching) {
+  int64_t a = AddPerson("R1", "Mary-Jane", "O'Neill", "1990-01-02");
+  int64_t b = AddPerson("R2", "Mary Jane", "ONeill", "1990-01-02");
+  int64_t c = AddPerson("R3", "mary jane", "o neill", "1990-01-02");
+  AddPerson("R4", "Mary Jane", "O'Neill", "1990-01-03");
+  auto m = store_->MatchIdentity("MARY JANE", "O'Neill", "1990-01-02");
+  ASSERT_TRUE(m);
+  ASSERT_EQ(m->size(), 2u);
+  EXPECT_EQ((*m)[0].id, a);
+  EXPECT_EQ((*m)[1].id, c);
+  auto m2 = store_->MatchIdentity("Mary Jane", "ONeill", "1990-01-02");
+  ASSERT_TRUE(m2);
+  ASSERT_EQ(m2->size(), 1u);
+  EXPECT_EQ((*m2)[0].id, b);
+  auto none = store_->MatchIdentity("Mary", "O'Neill", "1990-01-02");
+  ASSERT_TRUE(none);
+  EXPECT_TRUE(none->empty());
+}
+
+TEST_P(StoreTest, FieldMapAndReceipts) {
+  ASSERT_TRUE(store_->SetFieldCategory("address_line", "address"));
+  ASSERT_TRUE(store_->SetFieldCategory("phone", "contact"));
+  ASSERT_TRUE(store_->SetFieldCategory("phone", "identity"));
+  auto map = store_->FieldCategories();
+  ASSERT_TRUE(map);
+  EXPECT_EQ(map->size(), 2u);
+  EXPECT_EQ(map->at("phone"), "identity");
+
+  ASSERT_TRUE(store_->PutOrganisation({"ie", "home-office-immigration-enforcement", "IE",
+                                       Scope::kRequester}));
+  ASSERT_TRUE(store_->PutReceipt({"r-1", 41, "ie", 1700000000}));
+  EXPECT_FALSE(store_->PutReceipt({"r-1", 42, "ie", 1700000000}));
+  EXPECT_FALSE(store_->PutReceipt({"r-2", 42, "nobody", 1700000000}));
+  auto r = store_->GetReceipt("r-1");
+  ASSERT_TRUE(r && *r);
+  EXPECT_EQ((*r)->log_index, 41u);
+  EXPECT_EQ((*r)->org_id, "ie");
+  EXPECT_EQ((*r)->created, 1700000000);
+  auto none = store_->GetReceipt("r-2");
+  ASSERT_TRUE(none);
+  EXPECT_FALSE(*none);
+}
+
+TEST_P(StoreTest, BulkIsAllOrNothing) {
+  Status ok = store_->Bulk([&]() -> Status {
+    for (int i = 0; i < 100; ++i) {
+      Subject s;
+      s.reference = "B" + std::to_string(i);
+      FB_RETURN_IF_ERROR(store_->AddSubject(s));
+    }
+    return Ok();
+  });
+  ASSERT_TRUE(ok) << ok.error().ToString();
+  Status failed = store_->Bulk([&]() -> Status {
+    Subject s;
+    s.reference = "C1";
+    FB_RETURN_IF_ERROR(store_->AddSubject(s));
+    s.reference = "B7";  // duplicate: the whole transaction goes
+    FB_RETURN_IF_ERROR(store_->AddSubject(s));
+    return Ok();
+  });
+  ASSERT_FALSE(failed);
+  EXPECT_EQ(failed.error().code(), ErrorCode::kAlreadyExists);
+  auto c1 = store_->FindSubjectByReference("C1");
+  ASSERT_TRUE(c1);
+  EXPECT_FALSE(*c1);
+  auto counts = store_->CountAll();
+  ASSERT_TRUE(counts);
+  EXPECT_EQ(counts->subjects, 100);
+}
+
+TEST_P(StoreTest, ConcurrentReadersAndWriter) {
+  int64_t id = AddPerson("R1", "A", "B", "2000-01-01");
+  ASSERT_TRUE(store_->PutCase({"CR-1", "assault", "reported"}));
+  ASSERT_TRUE(store_->AddParticipant("CR-1", id, "victim"));
+  std::atomic<int> failures{0};
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 4; ++t) {
+    readers.emplace_back([&] {
+      for (int i = 0; i < 300; ++i) {
+        auto s = store_->FindSubjectByReference("R1");
+        auto c = store_->SubjectCases(id);
+        if (!s || !*s || !c || c->size() != 1) failures++;
+      }
+    });
+  }
+  for (int i = 0; i < 100; ++i) {
+    Subject s;
+    s.reference = "W" + std::to_string(i);
+    if (!store_->AddSubject(s)) failures++;
+  }
+  for (auto& t : readers) t.join();
+  EXPECT_EQ(failures.load(), 0);
+}
+
+TEST(SqliteStoreTest, ReopensAndRefusesNewerSchema) {
+  auto dir = std::filesystem::temp_directory_path() / ("store_reopen_" + std::to_string(getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  std::string path = (dir / "s.db").string();
+  {
+    auto s = OpenSqliteStore(path);
+    ASSERT_TRUE(s);
+    Subject subject;
+    subject.reference = "KEEP";
+    ASSERT_TRUE((*s)->AddSubject(subject));
+  }
+  {
+    auto s = OpenSqliteStore(path);
+    ASSERT_TRUE(s);
+    auto got = (*s)->FindSubjectByReference("KEEP");
+    ASSERT_TRUE(got && *got);
+  }
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version=99", nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(db);
+    auto s = OpenSqliteStore(path);
+    ASSERT_FALSE(s);
+    EXPECT_EQ(s.error().code(), ErrorCode::kFailedPrecondition);
+  }
+  std::filesystem::remove_all(dir);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, StoreTest, ::testing::Values("memory", "sqlite"),
+                         [](const auto& info) { return info.param; });
+
+}  // namespace
+}  // namespace firebreak::store
