@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   firebreak::cli::AddFmtCommand(app, &exit_code);
   firebreak::cli::AddEvalCommand(app, &exit_code);
   firebreak::cli::AddTestCommand(app, &exit_code);
+  firebreak::cli::AddLogCommand(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
