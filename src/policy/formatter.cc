@@ -67,9 +67,12 @@ class Printer {
     return Prec::kUnary;
   }
 
+  // A quantifier inside `and`/`or` is bracketed even where precedence does
+  // not need it, so no reader takes the operator to be inside the body.
   std::string Sub(ExprId id, Prec need) const {
     std::string s = ExprText(id);
-    if (PrecOf(id) < need) return "(" + s + ")";
+    bool quantifier = std::holds_alternative<QuantExpr>(m_.expr(id).node);
+    if (PrecOf(id) < need || (quantifier && need != Prec::kUnary)) return "(" + s + ")";
     return s;
   }
 

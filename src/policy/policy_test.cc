@@ -143,7 +143,7 @@ TEST(Parser, PrecedenceAndQuantifierScope) {
   const Clause* when = m.items[0].Find(Keyword::kWhen);
   // `or` binds loosest; the quantifier's body is one comparison.
   EXPECT_EQ(FormatExpr(m, when->expr),
-            "not a.b or c.d and some case where case.role == victim and e");
+            "not a.b or c.d and (some case where case.role == victim) and e");
   const Expr& top = m.expr(when->expr);
   ASSERT_TRUE(std::holds_alternative<OrExpr>(top.node));
   const auto& rhs = m.expr(std::get<OrExpr>(top.node).children[1]);
