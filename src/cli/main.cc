@@ -17,6 +17,10 @@ int main(int argc, char** argv) {
   firebreak::cli::AddEvalCommand(app, &exit_code);
   firebreak::cli::AddTestCommand(app, &exit_code);
   firebreak::cli::AddLogCommand(app, &exit_code);
+  firebreak::cli::AddDemoCommand(app, &exit_code);
+  firebreak::cli::AddVerifyCommand(app, &exit_code);
+  firebreak::cli::AddDiffCommand(app, &exit_code);
+  firebreak::cli::AddLintCommand(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
