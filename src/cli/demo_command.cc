@@ -1,0 +1,122 @@
+// `firebreak demo`: creates a synthetic force (no real people) and prints a
+// walk-through with ready `curl` commands.
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+
+#include <fmt/format.h>
+
+#include "cli/commands.h"
+#include "demo/demo.h"
+
+namespace firebreak::cli {
+namespace {
+
+struct DemoCommandOptions {
+  std::string dir;
+  int64_t subjects = 100000;
+  uint64_t seed = 20201217;
+  std::vector<std::string> policies = {"policies/uk/strict-firewall"};
+  std::string listen = "127.0.0.1:8443";
+};
+
+std::string Curl(const std::string& dir, const std::string& org, const std::string& url,
+                 const std::string& body) {
+  std::string cmd = fmt::format(
+      "curl -s --cacert {0}/pki/ca.pem --cert {0}/pki/clients/{1}.pem --key {0}/pki/clients/{1}.key \\\n"
+      "    {2}",
+      dir, org, url);
+  if (!body.empty()) cmd += fmt::format(" \\\n    -H 'content-type: application/json' -d '{}'", body);
+  return cmd;
+}
+
+int Run(const DemoCommandOptions& o) {
+  namespace fs = std::filesystem;
+  auto start = std::chrono::steady_clock::now();
+  demo::DemoOptions d;
+  d.dir = o.dir;
+  d.subjects = o.subjects;
+  d.seed = o.seed;
+  d.listen = o.listen;
+  for (const auto& p : o.policies) d.policy_packs.push_back(fs::absolute(p).lexically_normal().string());
+  for (const auto& p : d.policy_packs) {
+    if (!fs::exists(fs::path(p) / "pack.fbp")) {
+      fmt::print(stderr, "firebreak demo: {} is not a policy pack (no pack.fbp)\n", p);
+      return kExitUsage;
+    }
+  }
+  bool tty = isatty(STDERR_FILENO);
+  if (tty) {
+    d.progress = [](int64_t done, int64_t total) {
+      fmt::print(stderr, "\rfirebreak demo: {:>7} / {} subjects", done, total);
+      if (done >= total) fmt::print(stderr, "\n");
+    };
+  }
+  auto summary = demo::CreateDemoForce(d);
+  if (!summary) {
+    if (tty) fmt::print(stderr, "\n");
+    fmt::print(stderr, "firebreak demo: {}\n", summary.error().ToString());
+    return kExitUsage;
+  }
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::string dir = fs::absolute(o.dir).lexically_normal().string();
+  std::string port = o.listen.substr(o.listen.rfind(':') + 1);
+  std::string base = "https://localhost:" + port;
+  fmt::print(
+      "Created a synthetic force in {} ({:.1f} s): {} subjects, {} cases, {} records. No real people.\n"
+      "Policy: {}\nLog verifier key: {}\n\n",
+      dir, secs, summary->subjects, summary->cases, summary->records, fmt::join(d.policy_packs, ", "),
+      summary->log_verifier_key);
+  fmt::print("Organisations (client certificate pki/clients/<id>.pem, token tokens/<id>.token):\n");
+  for (const auto& org : summary->orgs) {
+    fmt::print("  {:<32} {:<38} {}\n", org.id, org.type, org.scope);
+  }
+  fmt::print("\nStart the gateway:\n  firebreak serve --config {}/firebreak.json\n\n", dir);
+  fmt::print("1. Immigration Enforcement asks for the address of a domestic-abuse victim (matrix row 5).\n"
+             "   The firewall refuses; the answer looks the same as for a person the force does not know:\n{}\n\n",
+             Curl(dir, demo::kOrgImmigrationEnforcement, base + "/v1/disclosures",
+                  R"({"purpose":"immigration-enforcement","action":"disclose","categories":["address","contact"],"legal_basis":"iaa-1999-s20","user_role":"immigration-officer","subject":{"reference":"DEMO-R05"}})"));
+  fmt::print("2. The same request about someone the force has never heard of, by name and date of birth:\n{}\n\n",
+             Curl(dir, demo::kOrgImmigrationEnforcement, base + "/v1/disclosures",
+                  R"({"purpose":"immigration-enforcement","action":"disclose","categories":["address","contact"],"legal_basis":"iaa-1999-s20","user_role":"immigration-officer","subject":{"given_name":"No","family_name":"Such-Person","date_of_birth":"1970-01-01"}})"));
+  fmt::print("3. An offender in a concluded burglary (no firewall role): the address is disclosed, with a receipt:\n{}\n\n",
+             Curl(dir, demo::kOrgImmigrationEnforcement, base + "/v1/disclosures",
+                  R"({"purpose":"immigration-enforcement","action":"disclose","categories":["address"],"legal_basis":"iaa-1999-s20","user_role":"immigration-officer","subject":{"given_name":"Jakub","family_name":"Kowalski","date_of_birth":"1983-03-03"}})"));
+  fmt::print("4. The council's MARAC safeguarding referral (row 14): contact and incident flow, nationality is withheld:\n{}\n\n",
+             Curl(dir, demo::kOrgCouncil, base + "/v1/disclosures",
+                  R"({"purpose":"safeguarding","action":"referral","categories":["identity","contact","incident","nationality"],"legal_basis":"ukgdpr-6-1-e","user_role":"social-worker","subject":{"reference":"DEMO-R14"}})"));
+  fmt::print("5. The force's records system asks before an officer's status check (row 1); the full reasons come back:\n{}\n\n",
+             Curl(dir, demo::kOrgRecordsSystem, base + "/v1/decisions",
+                  R"({"purpose":"immigration-status-check","action":"referral","categories":["identity","nationality"],"legal_basis":"iaa-1999-s20","user_role":"police-officer","subject":{"reference":"DEMO-R01"}})"));
+  fmt::print("6. A receipt (C2SP tlog-proof) for any answer above, and the public log:\n"
+             "{}\n"
+             "   curl -s --cacert {}/pki/ca.pem {}/log/checkpoint\n\n",
+             Curl(dir, demo::kOrgImmigrationEnforcement, base + "/v1/receipts/<receipt id>", ""), dir, base);
+  fmt::print("7. Bearer tokens work too (development):\n"
+             "   curl -s --cacert {0}/pki/ca.pem -H \"authorization: Bearer $(cat {0}/tokens/{1}.token)\" {2}/v1/disclosures -d '...'\n\n",
+             dir, demo::kOrgNhsTrust, base);
+  fmt::print("8. Reload the policy (SIGHUP, or as the DPO):\n{}\n\n",
+             Curl(dir, demo::kOrgDpo, "-X POST " + base + "/admin/reload", ""));
+  fmt::print("Planted subjects (the scenario matrix, domain.md §8.6):\n");
+  for (const auto& p : demo::PlantedSubjects()) {
+    fmt::print("  {}  {} {} ({})  {}\n", p.reference, p.given_name, p.family_name, p.date_of_birth, p.about);
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+void AddDemoCommand(CLI::App& app, int* exit_code) {
+  auto opts = std::make_shared<DemoCommandOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "demo", "Create a synthetic force (no real people) with a CA, keys, a log and a config");
+  cmd->add_option("--dir", opts->dir, "Directory to create (must not exist or be empty)")->required();
+  cmd->add_option("--subjects", opts->subjects, "Number of subjects")->check(CLI::Range(int64_t(0), int64_t(10000000)))->capture_default_str();
+  cmd->add_option("--seed", opts->seed, "Seed of the generator")->capture_default_str();
+  cmd->add_option("--policy", opts->policies, "Policy pack directories for the config")->capture_default_str();
+  cmd->add_option("--listen", opts->listen, "Address the config's gateway listens on")->capture_default_str();
+  cmd->callback([opts, exit_code] { *exit_code = Run(*opts); });
+}
+
+}  // namespace firebreak::cli

@@ -1,0 +1,79 @@
+// Front door of `demo`: creates a synthetic police force for development,
+// demonstrations and end-to-end tests. No real people: names, dates and
+// addresses are drawn from a seeded generator.
+//
+// A demo directory holds everything `firebreak serve` needs:
+//   firebreak.json              the gateway configuration (paths relative to it)
+//   store.db                    the SQLite store (subjects, cases, records, orgs)
+//   log/                        the decision log (C2SP tlog-tiles), empty
+//   keys/log.key, log.vkey      the log's signing key (0600) and verifier key
+//   keys/pseudonym.key          the HMAC key for subject pseudonyms (0600)
+//   pki/ca.pem, ca.key          the local CA
+//   pki/server.pem, server.key  the gateway's certificate for localhost
+//   pki/clients/<org>.pem/.key  one client certificate per organisation
+//   tokens/<org>.token          one bearer token per organisation (0600)
+// Besides the random population it plants one named subject per row of the
+// scenario matrix (domain.md §8.6), references DEMO-R01 ... (see `Planted`).
+//
+// Error model: `Error`s for I/O, OpenSSL and store failures.
+// Thread model: thread-compatible; call from one thread.
+//
+//   DemoOptions o;  o.dir = "/tmp/force";  o.subjects = 100000;
+//   FB_ASSIGN_OR_RETURN(DemoSummary s, CreateDemoForce(o));
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "base/error.h"
+
+namespace firebreak::demo {
+
+struct DemoOptions {
+  std::string dir;
+  int64_t subjects = 100000;
+  uint64_t seed = 20201217;
+  std::vector<std::string> policy_packs;  // absolute paths; the config's policy
+  std::string listen = "127.0.0.1:8443";
+  std::string origin = "firebreak.example/example-constabulary/decisions";
+  // Called now and then with (subjects written, total).
+  std::function<void(int64_t, int64_t)> progress;
+};
+
+struct DemoOrg {
+  std::string id, type, name, scope;
+  std::string token;  // the bearer token (also in tokens/<id>.token)
+};
+
+struct DemoSummary {
+  std::string config_path;
+  std::vector<DemoOrg> orgs;
+  int64_t subjects = 0, cases = 0, records = 0;
+  std::string log_verifier_key;
+};
+
+// Creates the force in `options.dir`, which must not exist or be empty.
+Result<DemoSummary> CreateDemoForce(const DemoOptions& options);
+
+// The organisation ids of the demo, for tests and the walk-through.
+inline constexpr char kOrgImmigrationEnforcement[] = "ie-ice-south";
+inline constexpr char kOrgVisas[] = "ukvi-dvilr";
+inline constexpr char kOrgNrm[] = "nrm-single-competent-authority";
+inline constexpr char kOrgCouncil[] = "example-council";
+inline constexpr char kOrgNhsTrust[] = "example-nhs-trust";
+inline constexpr char kOrgRecordsSystem[] = "example-constabulary";
+inline constexpr char kOrgDpo[] = "example-constabulary-dpo";
+
+// A planted subject: its reference, identity and what it illustrates.
+struct Planted {
+  const char* reference;
+  const char* given_name;
+  const char* family_name;
+  const char* date_of_birth;
+  const char* about;
+};
+const std::vector<Planted>& PlantedSubjects();
+
+}  // namespace firebreak::demo
