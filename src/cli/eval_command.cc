@@ -24,19 +24,25 @@ struct EvalOptions {
   bool explain = false;
 };
 
-void Explain(const engine::Engine& e, const json::object& d) {
+void Explain(const json::object& d) {
   fmt::print(stderr, "decision: {}  (purpose {}{})\n", std::string(d.at("decision").as_string()),
              std::string(d.at("purpose").as_string()),
              d.at("purpose") != d.at("declared_purpose")
                  ? fmt::format(", declared {}", std::string(d.at("declared_purpose").as_string()))
                  : "");
+  auto list = [&](const char* key) {
+    std::string out;
+    for (const auto& v : d.at(key).as_array()) out += (out.empty() ? "" : ", ") + std::string(v.as_string());
+    return "[" + out + "]";
+  };
+  fmt::print(stderr, "  disclosed {}  withheld {}  obligations {}\n", list("disclosed"),
+             list("withheld"), list("obligations"));
   const json::array& rules = d.at("rules").as_array();
   const json::array& reasons = d.at("reasons").as_array();
   for (size_t i = 0; i < reasons.size(); ++i) {
     fmt::print(stderr, "  {}{}\n", i < rules.size() ? std::string(rules[i].as_string()) + ": " : "",
                std::string(reasons[i].as_string()));
   }
-  (void)e;
 }
 
 int Run(const EvalOptions& o) {
@@ -64,7 +70,7 @@ int Run(const EvalOptions& o) {
     }
     json::object d = engine->ToJson(engine->Decide(*req), *req);
     fmt::print("{}\n", json::serialize(d));
-    if (o.explain) Explain(*engine, d);
+    if (o.explain) Explain(d);
     return kExitOk;
   }
   std::ifstream file;

@@ -55,19 +55,25 @@ Engine::Engine(std::shared_ptr<const PolicySet> set) : set_(std::move(set)) {
   const policy::Schema& s = *set_->schema;
   size_t purposes = s.Values(EnumKind::kPurpose).size();
   org_types_ = s.Values(EnumKind::kOrgType).size();
-  forbids_.resize(purposes * org_types_);
-  permits_.resize(purposes * org_types_);
+  legal_bases_ = s.Values(EnumKind::kLegalBasis).size();
+  forbids_.resize(purposes * org_types_ * legal_bases_);
+  permits_.resize(purposes * org_types_ * legal_bases_);
   Mask all_p = s.All(EnumKind::kPurpose);
   Mask all_o = s.All(EnumKind::kOrgType);
+  Mask all_l = s.All(EnumKind::kLegalBasis);
   for (uint32_t i = 0; i < set_->rules.size(); ++i) {
     const policy::Rule& r = set_->rules[i];
     Mask mp = Possible(*set_, r.cond, Attr::kPurpose, all_p);
     Mask mo = Possible(*set_, r.cond, Attr::kRequesterOrgType, all_o);
+    Mask ml = Possible(*set_, r.cond, Attr::kLegalBasis, all_l);
     auto& index = policy::IsForbid(r.kind) ? forbids_ : permits_;
     for (size_t p = 0; p < purposes; ++p) {
       if (!(mp >> p & 1)) continue;
       for (size_t o = 0; o < org_types_; ++o) {
-        if (mo >> o & 1) index[p * org_types_ + o].push_back(i);
+        if (!(mo >> o & 1)) continue;
+        for (size_t l = 0; l < legal_bases_; ++l) {
+          if (ml >> l & 1) index[(p * org_types_ + o) * legal_bases_ + l].push_back(i);
+        }
       }
     }
   }
@@ -75,7 +81,7 @@ Engine::Engine(std::shared_ptr<const PolicySet> set) : set_(std::move(set)) {
 
 const std::vector<uint32_t>& Engine::Bucket(const std::vector<std::vector<uint32_t>>& index,
                                             const Request& r, uint8_t purpose) const {
-  return index[size_t(purpose) * org_types_ + r.org_type];
+  return index[(size_t(purpose) * org_types_ + r.org_type) * legal_bases_ + r.legal_basis];
 }
 
 Truth Engine::Evaluate(CondId id, const Request& request, uint8_t purpose) const {

@@ -72,8 +72,10 @@ class Engine {
 
   std::shared_ptr<const policy::PolicySet> set_;
   size_t org_types_ = 1;
-  // Rules that can match a request with a given (purpose, org_type), found by
-  // analysing each condition: index purpose * org_types_ + org_type.
+  size_t legal_bases_ = 1;
+  // Rules that can match a request with a given (purpose, org_type,
+  // legal_basis), found by analysing each condition; indexed
+  // (purpose * org_types_ + org_type) * legal_bases_ + legal_basis.
   std::vector<std::vector<uint32_t>> forbids_;
   std::vector<std::vector<uint32_t>> permits_;
 };
