@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   firebreak::cli::AddTestCommand(app, &exit_code);
   firebreak::cli::AddLogCommand(app, &exit_code);
   firebreak::cli::AddDemoCommand(app, &exit_code);
+  firebreak::cli::AddServeCommand(app, &exit_code);
   firebreak::cli::AddVerifyCommand(app, &exit_code);
   firebreak::cli::AddDiffCommand(app, &exit_code);
   firebreak::cli::AddLintCommand(app, &exit_code);

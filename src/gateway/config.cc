@@ -1,0 +1,154 @@
+// The gateway's JSON configuration (docs/operations.md).
+#include <filesystem>
+#include <set>
+
+#include <boost/json.hpp>
+
+#include "base/files.h"
+#include "gateway/gateway.h"
+
+namespace firebreak::gateway {
+namespace {
+
+namespace json = boost::json;
+namespace fs = std::filesystem;
+
+Error Bad(const std::string& path, const std::string& what) {
+  return InvalidArgument(path + ": " + what);
+}
+
+Status OnlyKeys(const json::object& o, const std::string& where, std::set<std::string> keys) {
+  for (const auto& kv : o) {
+    if (!keys.count(std::string(kv.key()))) {
+      return tl::make_unexpected(InvalidArgument("unknown key `" + where + std::string(kv.key()) + "`"));
+    }
+  }
+  return Ok();
+}
+
+}  // namespace
+
+Result<GatewayConfig> LoadConfig(const std::string& path) {
+  FB_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
+  boost::system::error_code ec;
+  json::value v = json::parse(text, ec);
+  if (ec || !v.is_object()) return tl::make_unexpected(Bad(path, "not a JSON object"));
+  const json::object& o = v.get_object();
+  Status keys = OnlyKeys(o, "", {"listen", "store", "log", "pseudonym_key", "tls", "bearer_tokens",
+                                 "policy", "limits", "threads", "access_log"});
+  if (!keys) return tl::make_unexpected(keys.error().WithContext(path));
+  fs::path base = fs::absolute(path).parent_path();
+  GatewayConfig c;
+  std::string error;
+  auto str = [&](const json::object& obj, const char* key, std::string* out, bool relative) {
+    const json::value* x = obj.if_contains(key);
+    if (!x) {
+      if (error.empty()) error = std::string("missing `") + key + "`";
+      return;
+    }
+    if (!x->is_string()) {
+      if (error.empty()) error = std::string("`") + key + "` must be a string";
+      return;
+    }
+    *out = std::string(x->get_string());
+    if (relative) *out = (base / *out).lexically_normal().string();
+  };
+  auto num = [&](const json::object& obj, const char* key, int64_t lo, int64_t hi, auto* out) {
+    const json::value* x = obj.if_contains(key);
+    if (!x) return;
+    if (!x->is_int64() || x->get_int64() < lo || x->get_int64() > hi) {
+      if (error.empty()) error = std::string("`") + key + "` must be an integer in [" +
+                                 std::to_string(lo) + ", " + std::to_string(hi) + "]";
+      return;
+    }
+    *out = static_cast<std::remove_reference_t<decltype(*out)>>(x->get_int64());
+  };
+  auto obj = [&](const char* key) -> const json::object* {
+    const json::value* x = o.if_contains(key);
+    if (!x || !x->is_object()) {
+      if (error.empty()) error = std::string("`") + key + "` must be an object";
+      return nullptr;
+    }
+    return &x->get_object();
+  };
+
+  std::string listen;
+  str(o, "listen", &listen, false);
+  size_t colon = listen.rfind(':');
+  if (error.empty()) {
+    if (colon == std::string::npos) return tl::make_unexpected(Bad(path, "`listen` must be host:port"));
+    c.host = listen.substr(0, colon);
+    if (c.host.size() > 2 && c.host.front() == '[') c.host = c.host.substr(1, c.host.size() - 2);
+    try {
+      int port = std::stoi(listen.substr(colon + 1));
+      if (port < 0 || port > 65535) throw std::out_of_range("port");
+      c.port = uint16_t(port);
+    } catch (const std::exception&) {
+      return tl::make_unexpected(Bad(path, "`listen` has a bad port"));
+    }
+  }
+  str(o, "store", &c.store_path, true);
+  str(o, "pseudonym_key", &c.pseudonym_key_path, true);
+  if (const json::object* log = obj("log")) {
+    FB_RETURN_IF_ERROR(OnlyKeys(*log, "log.", {"dir", "key", "publish_interval_ms"}));
+    str(*log, "dir", &c.log_dir, true);
+    str(*log, "key", &c.log_key_path, true);
+    int64_t ms = c.publish_interval.count();
+    num(*log, "publish_interval_ms", 1, 60000, &ms);
+    c.publish_interval = std::chrono::milliseconds(ms);
+  }
+  if (const json::object* tls = obj("tls")) {
+    FB_RETURN_IF_ERROR(OnlyKeys(*tls, "tls.", {"cert", "key", "client_ca"}));
+    str(*tls, "cert", &c.tls_cert, true);
+    str(*tls, "key", &c.tls_key, true);
+    str(*tls, "client_ca", &c.client_ca, true);
+  }
+  if (const json::value* b = o.if_contains("bearer_tokens")) {
+    if (!b->is_bool()) return tl::make_unexpected(Bad(path, "`bearer_tokens` must be true or false"));
+    c.bearer_tokens = b->get_bool();
+  }
+  if (const json::value* b = o.if_contains("access_log")) {
+    if (!b->is_bool()) return tl::make_unexpected(Bad(path, "`access_log` must be true or false"));
+    c.access_log = b->get_bool();
+  }
+  if (const json::object* policy = obj("policy")) {
+    FB_RETURN_IF_ERROR(OnlyKeys(*policy, "policy.", {"packs", "shadow_packs", "verify"}));
+    for (const char* key : {"packs", "shadow_packs"}) {
+      const json::value* x = policy->if_contains(key);
+      if (!x) continue;
+      if (!x->is_array()) return tl::make_unexpected(Bad(path, std::string("`policy.") + key + "` must be a list"));
+      for (const json::value& p : x->get_array()) {
+        if (!p.is_string()) return tl::make_unexpected(Bad(path, "policy packs must be paths"));
+        std::string s = (base / std::string(p.get_string())).lexically_normal().string();
+        (std::string_view(key) == "packs" ? c.policy_packs : c.shadow_packs).push_back(s);
+      }
+    }
+    if (const json::value* x = policy->if_contains("verify")) {
+      if (!x->is_bool()) return tl::make_unexpected(Bad(path, "`policy.verify` must be true or false"));
+      c.verify_policy = x->get_bool();
+    }
+    if (c.policy_packs.empty()) return tl::make_unexpected(Bad(path, "`policy.packs` is empty"));
+  }
+  if (const json::value* x = o.if_contains("limits")) {
+    if (!x->is_object()) return tl::make_unexpected(Bad(path, "`limits` must be an object"));
+    const json::object& l = x->get_object();
+    FB_RETURN_IF_ERROR(OnlyKeys(l, "limits.", {"max_body_bytes", "header_timeout_ms", "idle_timeout_ms"}));
+    num(l, "max_body_bytes", 256, 16 << 20, &c.max_body_bytes);
+    int64_t h = c.header_timeout.count(), i = c.idle_timeout.count();
+    num(l, "header_timeout_ms", 10, 600000, &h);
+    num(l, "idle_timeout_ms", 10, 3600000, &i);
+    c.header_timeout = std::chrono::milliseconds(h);
+    c.idle_timeout = std::chrono::milliseconds(i);
+  }
+  if (const json::value* x = o.if_contains("threads")) {
+    if (!x->is_object()) return tl::make_unexpected(Bad(path, "`threads` must be an object"));
+    const json::object& t = x->get_object();
+    FB_RETURN_IF_ERROR(OnlyKeys(t, "threads.", {"io", "workers"}));
+    num(t, "io", 1, 64, &c.io_threads);
+    num(t, "workers", 1, 1024, &c.worker_threads);
+  }
+  if (!error.empty()) return tl::make_unexpected(Bad(path, error));
+  return c;
+}
+
+}  // namespace firebreak::gateway

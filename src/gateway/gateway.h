@@ -1,0 +1,85 @@
+// Front door of `gateway`: the firewall in front of a holder's records. An
+// HTTPS server (mutual TLS; bearer tokens for development) through which
+// every request for personal data passes:
+//   POST /v1/disclosures      an outside body asks for categories about a person
+//   POST /v1/decisions        the holder's own systems ask before acting
+//   GET  /v1/receipts/{id}    a C2SP tlog-proof for a decision
+//   GET  /log/checkpoint, /log/tile/...   the decision log as static tiles
+//   POST /admin/reload        the DPO reloads the policy (also SIGHUP)
+//   GET  /healthz, /readyz, /metrics
+// Data flows one way (DESIGN §4): authenticate → resolve the subject's facts
+// from the store (never from the caller) → decide once per source record →
+// append one log entry and wait until it is durable → return only the
+// permitted fields. docs/api.md describes every endpoint.
+//
+// Error model: start-up problems are `Error`s. At run time every failure
+// closes the gate: a 5xx or a deny, never data.
+// Thread model: thread-safe. `Start` returns a running server; `Stop` (or
+// the destructor) drains and closes the log.
+//
+//   FB_ASSIGN_OR_RETURN(GatewayConfig config, LoadConfig("/srv/force/firebreak.json"));
+//   FB_ASSIGN_OR_RETURN(std::unique_ptr<Gateway> gw, Gateway::Start(config));
+//   gw->Wait();  // until Stop(), SIGINT or SIGTERM (with handle_signals)
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/error.h"
+
+namespace firebreak::gateway {
+
+struct GatewayConfig {
+  std::string host = "127.0.0.1";
+  uint16_t port = 8443;  // 0: an ephemeral port (see Gateway::port)
+  std::string store_path;
+  std::string log_dir;
+  std::string log_key_path;        // "PRIVATE+KEY+<origin>+..."
+  std::string pseudonym_key_path;  // hex HMAC key for subject pseudonyms
+  std::string tls_cert, tls_key, client_ca;
+  bool bearer_tokens = true;  // accept "Authorization: Bearer" as well as certificates
+  std::vector<std::string> policy_packs;
+  std::vector<std::string> shadow_packs;  // a candidate evaluated beside the live policy
+  bool verify_policy = true;              // the deployment gate (src/verify)
+  size_t max_body_bytes = 65536;
+  std::chrono::milliseconds header_timeout{10000};
+  std::chrono::milliseconds idle_timeout{30000};
+  std::chrono::milliseconds publish_interval{500};
+  int io_threads = 2;
+  int worker_threads = 64;
+  bool access_log = true;      // one JSON line per request on stderr
+  bool handle_signals = false;  // SIGHUP reloads, SIGINT/SIGTERM stop
+};
+
+// Reads a JSON configuration (docs/operations.md); relative paths are taken
+// from the directory of `path`. Unknown keys are errors.
+Result<GatewayConfig> LoadConfig(const std::string& path);
+
+class Gateway {
+ public:
+  static Result<std::unique_ptr<Gateway>> Start(const GatewayConfig& config);
+  ~Gateway();
+  Gateway(const Gateway&) = delete;
+  Gateway& operator=(const Gateway&) = delete;
+
+  uint16_t port() const;
+  // Loads, checks, verifies and compiles the policy packs (`packs`, or the
+  // configured ones when empty) and swaps them in; on any failure the old
+  // policy stays and the error says why.
+  Status Reload(const std::vector<std::string>& packs = {});
+  // Blocks until Stop() is called or a stop signal arrives.
+  void Wait();
+  // Stops accepting, finishes in-flight requests, publishes and closes the log.
+  Status Stop();
+
+  struct Impl;
+
+ private:
+  explicit Gateway(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace firebreak::gateway
