@@ -59,10 +59,10 @@ void Drain(int fd, std::string& out, std::chrono::steady_clock::time_point* dead
   for (;;) {
     int timeout = -1;
     if (deadline) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      auto left = std::chrono::duration_cast<std::chrono::microseconds>(
           *deadline - std::chrono::steady_clock::now());
       if (left.count() <= 0) return;
-      timeout = static_cast<int>(left.count());
+      timeout = static_cast<int>((left.count() + 999) / 1000);  // round up: never spin
     }
     pollfd p{fd, POLLIN, 0};
     int r = ::poll(&p, 1, timeout);
@@ -124,8 +124,17 @@ TEST(CrashTest, SigkillAtRandomInstantsLosesNothingAcknowledged) {
   for (int round = 0; round < kills; ++round) {
     Child child = Spawn(dir, key_file);
     std::string out;
+    // Half the kills land anywhere from start-up (recovery included), half
+    // while the helper appends under load (after it is ready).
+    if (round % 2 == 1) {
+      auto ready_by = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+      while (out.find("ready") == std::string::npos && std::chrono::steady_clock::now() < ready_by) {
+        auto step = std::chrono::steady_clock::now() + std::chrono::milliseconds(5);
+        Drain(child.out, out, &step);
+      }
+    }
     auto deadline = std::chrono::steady_clock::now() +
-                    std::chrono::microseconds(std::uniform_int_distribution<int>(0, 40000)(rng));
+                    std::chrono::microseconds(std::uniform_int_distribution<int>(0, 30000)(rng));
     Drain(child.out, out, &deadline);
     ::kill(child.pid, SIGKILL);
     Drain(child.out, out, nullptr);
