@@ -82,13 +82,17 @@ std::vector<std::string> CollectIds(const std::vector<const policy::PolicySet*>&
   return {ids.begin(), ids.end()};
 }
 
-size_t QuantifierInstances(const policy::PolicySet& set) {
+std::vector<std::pair<CondId, PurposeContext>> QuantifierList(const policy::PolicySet& set) {
   std::set<std::pair<CondId, int>> q;
   for (const auto& n : set.normalisations) CollectQuantifiers(set, n.cond, 0, &q);
   for (const auto& r : set.rules) CollectQuantifiers(set, r.cond, 1, &q);
   for (const auto& g : set.guarantees) CollectQuantifiers(set, g.cond, 1, &q);
-  return q.size();
+  std::vector<std::pair<CondId, PurposeContext>> out;
+  for (auto [id, pc] : q) out.emplace_back(id, PurposeContext(pc));
+  return out;
 }
+
+size_t QuantifierInstances(const policy::PolicySet& set) { return QuantifierList(set).size(); }
 
 // ---------------------------------------------------------------------------
 // RequestVars

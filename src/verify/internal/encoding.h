@@ -71,8 +71,14 @@ struct ContextVars {
 // `context.X` of type id), sorted; index `size()` stands for any other.
 std::vector<std::string> CollectIds(const std::vector<const policy::PolicySet*>& sets);
 
-// The number of quantifier instances in `set`: (quantifier node, purpose
-// context) pairs reachable from normalisations, rules and guarantees.
+// Which purpose a condition reads: normalisation conditions read the
+// declared purpose, rules and guarantees the normalised one.
+enum class PurposeContext : uint8_t { kDeclared = 0, kEffective = 1 };
+
+// The quantifier instances of `set`: (quantifier node, purpose context) pairs
+// reachable from normalisations, rules and guarantees. The encoding needs one
+// case slot per instance.
+std::vector<std::pair<policy::CondId, PurposeContext>> QuantifierList(const policy::PolicySet& set);
 size_t QuantifierInstances(const policy::PolicySet& set);
 
 class RequestVars {
@@ -134,10 +140,6 @@ class RequestVars {
   unsigned id_width_ = 1;
   std::array<unsigned, policy::kEnumKindCount> widths_{};
 };
-
-// Which purpose a condition reads: normalisation conditions read the
-// declared purpose, rules and guarantees the normalised one.
-enum class PurposeContext : uint8_t { kDeclared = 0, kEffective = 1 };
 
 class SetEncoding {
  public:
