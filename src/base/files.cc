@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -75,6 +76,25 @@ Status WriteFileAtomically(const std::string& path, std::string_view data, int m
     ::close(dfd);
   }
   return Ok();
+}
+
+Result<std::vector<std::string>> FindFiles(const std::string& path, std::string_view extension) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::is_regular_file(path, ec)) return std::vector<std::string>{path};
+  if (!fs::is_directory(path, ec)) {
+    return tl::make_unexpected(NotFound("no such file or directory: " + path));
+  }
+  std::vector<std::string> out;
+  for (auto it = fs::recursive_directory_iterator(path, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (it->is_regular_file() && it->path().extension() == extension) {
+      out.push_back(it->path().lexically_normal().string());
+    }
+  }
+  if (ec) return tl::make_unexpected(IoError("cannot list " + path + ": " + ec.message()));
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 }  // namespace firebreak

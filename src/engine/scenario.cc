@@ -221,19 +221,7 @@ Result<std::vector<Scenario>> ParseScenarioText(const std::string& path, const s
 }
 
 Result<std::vector<std::string>> FindScenarioFiles(const std::string& path) {
-  std::error_code ec;
-  if (fs::is_regular_file(path, ec)) return std::vector<std::string>{path};
-  if (!fs::is_directory(path, ec)) return tl::make_unexpected(NotFound("no such file or directory: " + path));
-  std::vector<std::string> out;
-  for (auto it = fs::recursive_directory_iterator(path, ec); it != fs::recursive_directory_iterator();
-       it.increment(ec)) {
-    if (ec) break;
-    if (it->is_regular_file() && it->path().extension() == ".fbt") {
-      out.push_back(it->path().lexically_normal().string());
-    }
-  }
-  std::sort(out.begin(), out.end());
-  return out;
+  return FindFiles(path, ".fbt");
 }
 
 const ScenarioRunner::Loaded& ScenarioRunner::Load(const std::vector<std::string>& dirs) {

@@ -152,19 +152,7 @@ Result<std::vector<std::string>> FindPacks(const std::string& path) {
 }
 
 Result<std::vector<std::string>> FindPolicyFiles(const std::string& path) {
-  std::error_code ec;
-  if (fs::is_regular_file(path, ec)) return std::vector<std::string>{path};
-  if (!fs::is_directory(path, ec)) return tl::make_unexpected(NotFound("no such file or directory: " + path));
-  std::vector<std::string> out;
-  for (auto it = fs::recursive_directory_iterator(path, ec); it != fs::recursive_directory_iterator();
-       it.increment(ec)) {
-    if (ec) break;
-    if (it->is_regular_file() && it->path().extension() == kPolicyExtension) {
-      out.push_back(it->path().lexically_normal().string());
-    }
-  }
-  std::sort(out.begin(), out.end());
-  return out;
+  return FindFiles(path, kPolicyExtension);
 }
 
 }  // namespace firebreak::policy
