@@ -1,6 +1,7 @@
 #include "ledger/verify.h"
 
 #include <algorithm>
+#include <future>
 
 namespace firebreak::ledger {
 
@@ -29,32 +30,70 @@ Result<VerifyReport> VerifyLog(const FileReader& read, const NoteVerifier& log_k
     }
     return Ok();
   };
-  for (uint64_t bundle = 0; bundle * kTileWidth < size; ++bundle) {
-    uint64_t width = std::min<uint64_t>(kTileWidth, size - bundle * kTileWidth);
-    std::string path = EntryBundlePath(bundle, width);
-    FB_ASSIGN_OR_RETURN(std::string data, read(path));
-    auto entries = ParseBundle(data);
-    if (!entries) return tl::make_unexpected(entries.error().WithContext("bundle " + path));
-    if (entries->size() != width) {
-      return tl::make_unexpected(DataLoss("bundle " + path + " holds " +
-                                          std::to_string(entries->size()) + " entries, want " +
-                                          std::to_string(width)));
+  // Bundles are read, parsed and leaf-hashed a window ahead on a second
+  // thread while this one builds and compares the tiles.
+  struct Loaded {
+    std::string data;
+    std::vector<std::string_view> entries;
+    std::vector<Hash> leaves;
+  };
+  constexpr uint64_t kWindow = 64;  // bundles per window
+  const uint64_t bundles = (size + kTileWidth - 1) / kTileWidth;
+  auto load = [&read, size](uint64_t first, uint64_t last) -> Result<std::vector<Loaded>> {
+    Sha256Hasher h;
+    std::vector<Loaded> out(last - first);
+    for (uint64_t bundle = first; bundle < last; ++bundle) {
+      Loaded& l = out[bundle - first];
+      uint64_t width = std::min<uint64_t>(kTileWidth, size - bundle * kTileWidth);
+      std::string path = EntryBundlePath(bundle, width);
+      FB_ASSIGN_OR_RETURN(l.data, read(path));
+      auto entries = ParseBundle(l.data);
+      if (!entries) return tl::make_unexpected(entries.error().WithContext("bundle " + path));
+      if (entries->size() != width) {
+        return tl::make_unexpected(DataLoss("bundle " + path + " holds " +
+                                            std::to_string(entries->size()) + " entries, want " +
+                                            std::to_string(width)));
+      }
+      l.entries = std::move(*entries);
+      l.leaves.reserve(width);
+      for (std::string_view e : l.entries) l.leaves.push_back(HashLeaf(h, e));
     }
-    for (std::string_view e : *entries) tiler.Append(hasher, e, HashLeaf(hasher, e));
-    report.entries += width;
-    std::vector<TileFile> files = tiler.Flush();
-    // Flush also re-encodes the bundle itself and the partial tiles of this
-    // intermediate size; compare only what the checkpoint's tree contains.
-    std::vector<TileFile> check;
-    for (TileFile& f : files) {
+    return out;
+  };
+  std::future<Result<std::vector<Loaded>>> next;
+  if (bundles > 0) {
+    next = std::async(std::launch::async, load, 0, std::min(kWindow, bundles));
+  }
+  for (uint64_t first = 0; first < bundles; first += kWindow) {
+    Result<std::vector<Loaded>> window = next.get();
+    uint64_t after = first + kWindow;
+    if (after < bundles) {
+      next = std::async(std::launch::async, load, after, std::min(after + kWindow, bundles));
+    }
+    if (!window) {
+      if (next.valid()) next.wait();
+      return tl::make_unexpected(window.error());
+    }
+    for (const Loaded& l : *window) {
+      for (size_t i = 0; i < l.entries.size(); ++i) tiler.Append(hasher, l.entries[i], l.leaves[i]);
+      report.entries += l.entries.size();
+      std::vector<TileFile> files = tiler.Flush();
       // The bundle itself was just parsed from the stored bytes (its encoding
-      // is canonical), so only hash tiles need comparing.
-      if (f.path.rfind("tile/entries/", 0) == 0) continue;
-      bool partial = f.path.find(".p/") != std::string::npos;
-      if (!partial || tiler.size() == size) check.push_back(std::move(f));
+      // is canonical), so only hash tiles need comparing; partial tiles only
+      // at the checkpoint's size.
+      std::vector<TileFile> check;
+      for (TileFile& f : files) {
+        if (f.path.rfind("tile/entries/", 0) == 0) continue;
+        bool partial = f.path.find(".p/") != std::string::npos;
+        if (!partial || tiler.size() == size) check.push_back(std::move(f));
+      }
+      Status st = compare(check);
+      if (!st) {
+        if (next.valid()) next.wait();
+        return tl::make_unexpected(st.error());
+      }
     }
-    FB_RETURN_IF_ERROR(compare(check));
-    if (progress && (bundle % 64 == 0 || tiler.size() == size)) progress(tiler.size(), size);
+    if (progress) progress(tiler.size(), size);
   }
   Hash root = tiler.Root(hasher);
   if (root != cp->root) {
