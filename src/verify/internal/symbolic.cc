@@ -17,33 +17,62 @@ struct SymbolicEvaluator::Impl {
         solver(ctx) {
     solver.add(domain);
     for (size_t g = 0; g < set->guarantees.size(); ++g) violations.push_back(enc.Violation(g));
+    Pack();
   }
 
-  // Reads the decision terms through `eval` (a model's evaluation).
-  template <class Eval>
-  SymbolicDecision Read(Eval&& eval) {
-    auto b = [&](const z3::expr& e) { return eval(e).is_true(); };
+  // Every term the decision needs, packed into one bit-vector so that one
+  // model evaluation computes them all with shared subterms.
+  void Pack() {
+    auto add = [&](const z3::expr& b) { bools.push_back(b); };
+    add(domain);
+    add(enc.conflict);
+    add(enc.permit);
+    add(enc.any_forbid);
+    add(enc.any_permit);
+    for (const z3::expr& e : enc.disclosed) add(e);
+    for (const z3::expr& e : enc.withheld) add(e);
+    for (const z3::expr& e : enc.obligations) add(e);
+    for (const z3::expr& e : enc.rule_matches) add(e);
+    for (const z3::expr& e : enc.rule_unknown) add(e);
+    for (const z3::expr& e : violations) add(e);
+    z3::expr_vector parts(ctx);
+    for (const z3::expr& b : bools) parts.push_back(z3::ite(b, ctx.bv_val(1, 1), ctx.bv_val(0, 1)));
+    parts.push_back(enc.effective_purpose);
+    packed = z3::concat(parts);
+    width = bools.size() + enc.effective_purpose.get_sort().bv_size();
+  }
+
+  // Reads the decision from the value of `packed` in a model.
+  Result<SymbolicDecision> Read(const z3::model& m) {
+    z3::expr value = m.eval(packed, true);
+    if (!value.is_numeral()) return tl::make_unexpected(Internal("the packed decision did not evaluate"));
+    std::string bits = Z3_get_numeral_binary_string(ctx, value);
+    if (bits.size() > width) return tl::make_unexpected(Internal("the packed decision is too wide"));
+    bits.insert(0, width - bits.size(), '0');
+    size_t at = 0;
+    auto next = [&] { return bits[at++] == '1'; };
     SymbolicDecision d;
-    d.in_domain = b(domain);
-    d.conflict = b(enc.conflict);
-    d.permit = b(enc.permit);
-    for (size_t k = 0; k < enc.disclosed.size(); ++k) {
-      if (b(enc.disclosed[k])) d.disclosed |= policy::Mask{1} << k;
-      if (b(enc.withheld[k])) d.withheld |= policy::Mask{1} << k;
-    }
-    for (size_t o = 0; o < enc.obligations.size(); ++o) {
-      if (b(enc.obligations[o])) d.obligations |= policy::Mask{1} << o;
-    }
-    d.purpose = static_cast<uint8_t>(eval(enc.effective_purpose).get_numeral_uint64());
-    bool forbid = !d.conflict && b(enc.any_forbid);
-    bool permits = !d.conflict && !forbid && b(enc.any_permit);
+    d.in_domain = next();
+    d.conflict = next();
+    d.permit = next();
+    bool any_forbid = next();
+    bool any_permit = next();
+    for (size_t k = 0; k < enc.disclosed.size(); ++k) d.disclosed |= policy::Mask{next()} << k;
+    for (size_t k = 0; k < enc.withheld.size(); ++k) d.withheld |= policy::Mask{next()} << k;
+    for (size_t o = 0; o < enc.obligations.size(); ++o) d.obligations |= policy::Mask{next()} << o;
+    std::vector<bool> matches, unknown;
+    for (size_t i = 0; i < enc.rule_matches.size(); ++i) matches.push_back(next());
+    for (size_t i = 0; i < enc.rule_unknown.size(); ++i) unknown.push_back(next());
+    for (size_t g = 0; g < violations.size(); ++g) d.violations.push_back(next());
+    d.purpose = static_cast<uint8_t>(std::stoul(bits.substr(at), nullptr, 2));
+    bool forbid = !d.conflict && any_forbid;
+    bool permits = !d.conflict && !forbid && any_permit;
     for (uint32_t i = 0; i < set->rules.size(); ++i) {
       bool is_forbid = policy::IsForbid(set->rules[i].kind);
-      if (!(is_forbid ? forbid : permits) || !b(enc.rule_matches[i])) continue;
+      if (!(is_forbid ? forbid : permits) || !matches[i]) continue;
       d.rules.push_back(i);
-      if (is_forbid && b(enc.rule_unknown[i])) d.unknown_rules.push_back(i);
+      if (is_forbid && unknown[i]) d.unknown_rules.push_back(i);
     }
-    for (const z3::expr& v : violations) d.violations.push_back(b(v));
     return d;
   }
 
@@ -54,6 +83,9 @@ struct SymbolicEvaluator::Impl {
   z3::expr domain;
   z3::solver solver;
   std::vector<z3::expr> violations;
+  std::vector<z3::expr> bools;
+  z3::expr packed{ctx};
+  size_t width = 0;
 };
 
 SymbolicEvaluator::SymbolicEvaluator(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -80,7 +112,7 @@ Result<SymbolicDecision> SymbolicEvaluator::Evaluate(const engine::Request& requ
       z3::func_decl f = var.decl();
       m.add_const_interp(f, value);
     }
-    return impl_->Read([&](const z3::expr& e) { return m.eval(e, true); });
+    return impl_->Read(m);
   });
 }
 
@@ -105,7 +137,7 @@ Result<SymbolicDecision> SymbolicEvaluator::Solve(const engine::Request& request
     }
     z3::model m = s.get_model();
     s.pop();
-    return impl_->Read([&](const z3::expr& e) { return m.eval(e, true); });
+    return impl_->Read(m);
   });
 }
 
