@@ -1,0 +1,148 @@
+// Drives the real `firebreak` binary: exit codes, output shapes, and that
+// bad input changes nothing.
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <boost/json/parse.hpp>
+
+#include "base/files.h"
+
+namespace firebreak::cli {
+namespace {
+namespace fs = std::filesystem;
+
+const std::string kSource = FIREBREAK_SOURCE_DIR;
+const std::string kBinary = std::string(FIREBREAK_BINARY_DIR) + "/src/cli/firebreak";
+
+struct CliRun {
+  int code = -1;
+  std::string out;  // stdout and stderr together
+};
+
+CliRun Firebreak(const std::string& args, const std::string& stdin_text = "") {
+  std::string in = ::testing::TempDir() + "/fb_cli_stdin";
+  std::ofstream(in) << stdin_text;
+  std::string cmd = kBinary + " " + args + " < " + in + " 2>&1";
+  CliRun r;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return r;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  int status = pclose(p);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+TEST(Cli, HelpOnEveryCommand) {
+  CliRun top = Firebreak("--help");
+  EXPECT_EQ(top.code, 0);
+  for (std::string cmd : {"check", "fmt", "eval", "test"}) {
+    EXPECT_NE(top.out.find(cmd), std::string::npos) << cmd;
+    CliRun r = Firebreak(cmd + " --help");
+    EXPECT_EQ(r.code, 0) << cmd;
+    EXPECT_NE(r.out.find("Exit 0"), std::string::npos) << cmd << ": " << r.out;
+  }
+  EXPECT_EQ(Firebreak("").code, 2);
+  EXPECT_EQ(Firebreak("frobnicate").code, 2);
+}
+
+TEST(Cli, CheckExitCodes) {
+  EXPECT_EQ(Firebreak("check " + kSource + "/policies/uk").code, 0);
+  CliRun bad = Firebreak("check " + kSource + "/src/policy/testdata/diagnostics/e202_unknown_value");
+  EXPECT_EQ(bad.code, 1);
+  EXPECT_NE(bad.out.find("error[E202]"), std::string::npos) << bad.out;
+  EXPECT_EQ(Firebreak("check /no/such/dir").code, 2);
+}
+
+TEST(Cli, CheckPrintsPins) {
+  CliRun r = Firebreak("check --pins " + kSource + "/src/engine/testdata/semantics");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("pin f_protected \"sha256:"), std::string::npos) << r.out;
+}
+
+TEST(Cli, FmtCheckChangesNothingAndFmtIsIdempotent) {
+  std::string dir = ::testing::TempDir() + "/fb_cli_fmt";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  std::string file = dir + "/rules.fbp";
+  std::string messy = "forbid   f{because \"x\"\nwhen purpose==statistics}\n";
+  std::ofstream(file) << messy;
+  CliRun check = Firebreak("fmt --check " + dir);
+  EXPECT_EQ(check.code, 1) << check.out;
+  EXPECT_EQ(ReadFile(file).value(), messy);
+  EXPECT_EQ(Firebreak("fmt " + dir).code, 0);
+  std::string once = ReadFile(file).value();
+  EXPECT_EQ(once, "forbid f {\n  when purpose == statistics\n  because \"x\"\n}\n");
+  EXPECT_EQ(Firebreak("fmt --check " + dir).code, 0);
+  // A file with a syntax error is reported and left alone.
+  std::ofstream(file) << "forbid f {\n  when ==\n}\n";
+  CliRun broken = Firebreak("fmt " + dir);
+  EXPECT_EQ(broken.code, 1);
+  EXPECT_NE(broken.out.find("error[E101]"), std::string::npos) << broken.out;
+  EXPECT_EQ(ReadFile(file).value(), "forbid f {\n  when ==\n}\n");
+}
+
+TEST(Cli, EvalOneRequest) {
+  CliRun r = Firebreak("eval --policy " + kSource + "/src/engine/testdata/semantics --request -",
+                    R"({"requester": {"org": "c", "org_type": "local-authority", "role": "officer"},
+                        "purpose": "statistics", "action": "disclose", "categories": ["incident"],
+                        "legal_basis": "ukgdpr-6-1-e"})");
+  EXPECT_EQ(r.code, 0) << r.out;
+  auto d = boost::json::parse(r.out).as_object();
+  EXPECT_EQ(d["decision"], "permit");
+  CliRun bad = Firebreak("eval --policy " + kSource + "/src/engine/testdata/semantics --request -", "{");
+  EXPECT_EQ(bad.code, 1);
+  EXPECT_NE(bad.out.find("malformed JSON"), std::string::npos) << bad.out;
+  EXPECT_EQ(Firebreak("eval --policy " + kSource + "/src/engine/testdata/semantics").code, 2);
+}
+
+// A bad line gives an error object naming the line and the field; the
+// lines around it are still decided.
+TEST(Cli, EvalManyRequestsReportsBadLinesAndGoesOn) {
+  std::string good = R"({"requester": {"org": "c", "org_type": "local-authority", "role": "officer"}, "purpose": "statistics", "action": "disclose", "categories": ["incident"], "legal_basis": "ukgdpr-6-1-e"})";
+  std::string bad_value = R"({"requester": {"org": "c", "org_type": "local-authority", "role": "officer"}, "purpose": "statistic", "action": "disclose", "categories": [], "legal_basis": "ukgdpr-6-1-e"})";
+  CliRun r = Firebreak("eval --policy " + kSource + "/src/engine/testdata/semantics --requests -",
+                    good + "\n{oops\n" + bad_value + "\n\n" + good + "\n");
+  EXPECT_EQ(r.code, 1);
+  std::istringstream lines(r.out);
+  std::string line;
+  std::vector<boost::json::object> outs;
+  while (std::getline(lines, line)) {
+    if (line.rfind("{", 0) == 0) outs.push_back(boost::json::parse(line).as_object());
+  }
+  ASSERT_EQ(outs.size(), 4u) << r.out;
+  EXPECT_EQ(outs[0]["decision"], "permit");
+  EXPECT_EQ(outs[1]["line"], 2);
+  EXPECT_NE(std::string(outs[1]["error"].as_object()["message"].as_string()).find("malformed JSON"),
+            std::string::npos);
+  EXPECT_EQ(outs[2]["line"], 3);
+  EXPECT_EQ(outs[2]["error"].as_object()["field"], "purpose");
+  EXPECT_EQ(outs[3]["decision"], "permit");
+  EXPECT_NE(r.out.find("2 of 5 lines rejected"), std::string::npos) << r.out;
+}
+
+TEST(Cli, TestCommandCountsAndFails) {
+  CliRun ok = Firebreak("test " + kSource + "/policies/uk/strict-firewall");
+  EXPECT_EQ(ok.code, 0) << ok.out;
+  EXPECT_NE(ok.out.find(" passed, 0 failed"), std::string::npos) << ok.out;
+  std::string dir = ::testing::TempDir() + "/fb_cli_test";
+  fs::create_directories(dir);
+  std::ofstream(dir + "/wrong.fbt")
+      << "policy " << kSource << "/src/engine/testdata/semantics\n\ntest expects-the-wrong-thing\n"
+      << R"(request {"requester": {"org": "c", "org_type": "local-authority", "role": "officer"}, "purpose": "statistics", "action": "disclose", "categories": [], "legal_basis": "ukgdpr-6-1-e"})"
+      << "\n----\ndecision deny\n";
+  CliRun failing = Firebreak("test " + dir);
+  EXPECT_EQ(failing.code, 1);
+  EXPECT_NE(failing.out.find("0 passed, 1 failed"), std::string::npos) << failing.out;
+  EXPECT_NE(failing.out.find("FAIL "), std::string::npos) << failing.out;
+}
+
+}  // namespace
+}  // namespace firebreak::cli
