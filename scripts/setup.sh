@@ -10,7 +10,7 @@ packages=(
   libssl-dev openssl libsqlite3-dev libpq-dev libz3-dev
   libcli11-dev libfmt-dev libexpected-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  curl
+  curl wrk
 )
 
 missing=()
