@@ -1,6 +1,7 @@
 #include "ledger/verify.h"
 
 #include <algorithm>
+#include <deque>
 #include <future>
 
 namespace firebreak::ledger {
@@ -60,18 +61,28 @@ Result<VerifyReport> VerifyLog(const FileReader& read, const NoteVerifier& log_k
     }
     return out;
   };
-  std::future<Result<std::vector<Loaded>>> next;
-  if (bundles > 0) {
-    next = std::async(std::launch::async, load, 0, std::min(kWindow, bundles));
-  }
-  for (uint64_t first = 0; first < bundles; first += kWindow) {
-    Result<std::vector<Loaded>> window = next.get();
-    uint64_t after = first + kWindow;
-    if (after < bundles) {
-      next = std::async(std::launch::async, load, after, std::min(after + kWindow, bundles));
+  // Two windows in flight: loading (mostly SHA-256 of the entries) is the
+  // bottleneck, building the tiles is not.
+  constexpr size_t kInFlight = 2;
+  std::deque<std::future<Result<std::vector<Loaded>>>> ahead;
+  uint64_t scheduled = 0;
+  auto schedule = [&] {
+    while (ahead.size() < kInFlight && scheduled < bundles) {
+      uint64_t last = std::min(scheduled + kWindow, bundles);
+      ahead.push_back(std::async(std::launch::async, load, scheduled, last));
+      scheduled = last;
     }
+  };
+  auto drain = [&] {
+    for (auto& f : ahead) f.wait();
+  };
+  schedule();
+  while (!ahead.empty()) {
+    Result<std::vector<Loaded>> window = ahead.front().get();
+    ahead.pop_front();
+    schedule();
     if (!window) {
-      if (next.valid()) next.wait();
+      drain();
       return tl::make_unexpected(window.error());
     }
     for (const Loaded& l : *window) {
@@ -89,7 +100,7 @@ Result<VerifyReport> VerifyLog(const FileReader& read, const NoteVerifier& log_k
       }
       Status st = compare(check);
       if (!st) {
-        if (next.valid()) next.wait();
+        drain();
         return tl::make_unexpected(st.error());
       }
     }
