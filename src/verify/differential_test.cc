@@ -13,6 +13,7 @@
 
 #include "engine/engine.h"
 #include "verify/internal/symbolic.h"
+#include "verify/testing/differential.h"
 #include "verify/testing/generator.h"
 #include "verify/testing/test_util.h"
 #include "verify/verify.h"
@@ -32,81 +33,15 @@ size_t RequestCount(size_t fallback) {
   return fallback;
 }
 
-constexpr size_t kMaxCases = 3;
+using testing::Compare;
+using testing::Coverage;
+using testing::kMaxCases;
 
-// Compares engine and encoding on `r`; returns a description of the first
-// difference, or "".
-std::string Compare(const Engine& e, SymbolicEvaluator& sym, const Request& r, bool solve) {
-  const policy::PolicySet& set = e.policy_set();
-  Decision d = e.Decide(r);
-  auto sd = solve ? sym.Solve(r) : sym.Evaluate(r);
-  if (!sd) return "symbolic evaluation failed: " + sd.error().ToString();
-  std::vector<std::string> diffs;
-  auto check = [&](bool same, const std::string& what) {
-    if (!same) diffs.push_back(what);
-  };
-  check(sd->in_domain, "request outside the encoding's domain");
-  check(d.conflicting_normalisations == sd->conflict, "conflict");
-  check(d.permit == sd->permit, fmt::format("permit engine={} smt={}", d.permit, sd->permit));
-  check(d.disclosed == sd->disclosed, fmt::format("disclosed engine={:#x} smt={:#x}", d.disclosed, sd->disclosed));
-  check(d.withheld == sd->withheld, fmt::format("withheld engine={:#x} smt={:#x}", d.withheld, sd->withheld));
-  check(d.obligations == sd->obligations,
-        fmt::format("obligations engine={:#x} smt={:#x}", d.obligations, sd->obligations));
-  if (!d.conflicting_normalisations) {
-    check(d.purpose == sd->purpose, fmt::format("purpose engine={} smt={}", d.purpose, sd->purpose));
-  }
-  std::vector<uint32_t> rules = d.rules, unknown = d.unknown_rules;
-  std::sort(rules.begin(), rules.end());
-  std::sort(unknown.begin(), unknown.end());
-  check(rules == sd->rules, "deciding rules");
-  check(unknown == sd->unknown_rules, "rules matched on unknown facts");
-  for (size_t g = 0; g < set.guarantees.size(); ++g) {
-    bool ev = testing::EngineViolates(e, set.guarantees[g], r, d);
-    check(ev == sd->violations[g], fmt::format("violation of {} engine={} smt={}", set.guarantees[g].name, ev,
-                                               bool(sd->violations[g])));
-  }
-  if (diffs.empty()) return "";
-  return fmt::format("{} on {}\nengine: {}", fmt::join(diffs, "; "),
-                     boost::json::serialize(engine::RequestToJson(r, *set.schema)),
-                     boost::json::serialize(e.ToJson(d, r)));
-}
-
-struct Coverage {
-  size_t permits = 0, forbids = 0, defaults = 0, conflicts = 0, unknown_forbids = 0, violations = 0;
-};
-
-// Runs `n` requests (uniform and mutated seeds) through both; every 64th
-// through the solver rather than model evaluation.
-::testing::AssertionResult RunDifferential(std::shared_ptr<const policy::PolicySet> set, uint64_t seed,
+::testing::AssertionResult AgreeOn(std::shared_ptr<const policy::PolicySet> set, uint64_t seed,
                                            size_t n, Coverage* cov) {
-  auto engine = Engine::Compile(set);
-  auto sym = SymbolicEvaluator::Create(set, kMaxCases);
-  if (!sym) return ::testing::AssertionFailure() << sym.error().ToString();
-  auto seeds = (*sym)->Seeds();
-  if (!seeds) return ::testing::AssertionFailure() << seeds.error().ToString();
-  Generator gen(*set->schema, seed);
-  for (size_t i = 0; i < n; ++i) {
-    Request r;
-    if (seeds->empty() || i % 3 == 0) {
-      r = gen.RandomRequest(kMaxCases);
-    } else {
-      r = (*seeds)[i % seeds->size()];
-      if (r.cases.size() > kMaxCases) r.cases.resize(kMaxCases);
-      gen.Mutate(r, kMaxCases);
-    }
-    std::string diff = Compare(*engine, **sym, r, i % 64 == 0);
-    if (!diff.empty()) return ::testing::AssertionFailure() << "request " << i << ": " << diff;
-    Decision d = engine->Decide(r);
-    if (d.conflicting_normalisations) ++cov->conflicts;
-    else if (d.permit) ++cov->permits;
-    else if (d.rules.empty()) ++cov->defaults;
-    else ++cov->forbids;
-    if (!d.unknown_rules.empty()) ++cov->unknown_forbids;
-    for (const policy::Guarantee& g : set->guarantees) {
-      if (testing::EngineViolates(*engine, g, r, d)) ++cov->violations;
-    }
-  }
-  return ::testing::AssertionSuccess();
+  std::string failure = testing::RunDifferential(std::move(set), seed, n, cov);
+  if (failure.empty()) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << failure;
 }
 
 TEST(Differential, ShippedPacksAgreeWithEngine) {
@@ -118,7 +53,7 @@ TEST(Differential, ShippedPacksAgreeWithEngine) {
     auto set = testing::LoadSet({packs[p]}, &why);
     ASSERT_TRUE(set) << packs[p] << ": " << why;
     Coverage cov;
-    EXPECT_TRUE(RunDifferential(set, 1000 + p, n, &cov)) << packs[p];
+    EXPECT_TRUE(AgreeOn(set, 1000 + p, n, &cov)) << packs[p];
     // The comparison means something only if both sides were exercised.
     EXPECT_GT(cov.permits, n / 100) << packs[p];
     EXPECT_GT(cov.defaults, 0u) << packs[p];
@@ -161,7 +96,7 @@ TEST_F(GeneratedSets, AgreeWithEngine) {
     auto set = Make(seed, o);
     ASSERT_TRUE(set);
     Coverage cov;
-    ASSERT_TRUE(RunDifferential(set, seed, n, &cov)) << "seed " << seed;
+    ASSERT_TRUE(AgreeOn(set, seed, n, &cov)) << "seed " << seed;
     total.permits += cov.permits;
     total.forbids += cov.forbids;
     total.conflicts += cov.conflicts;

@@ -529,13 +529,17 @@ std::string DescribeRequest(const Request& r, const policy::Schema& s) {
   auto article = [](const std::string& w) {
     return (!w.empty() && std::string_view("aeiou").find(w[0]) != std::string_view::npos ? "an " : "a ") + w;
   };
-  std::string out = fmt::format("{} ({}, org \"{}\") to {} {} for {}", name(EnumKind::kOrgType, r.org_type),
-                                name(EnumKind::kUserRole, r.user_role), r.org,
+  // The org is named only when the policy mentions it (an "other" id is
+  // made up by the verifier and means "any org the policy does not name").
+  bool other_org = r.org.rfind("org-other", 0) == 0;
+  std::string out = fmt::format("{} ({}{}) to {} {} for {}", name(EnumKind::kOrgType, r.org_type),
+                                name(EnumKind::kUserRole, r.user_role),
+                                other_org ? "" : fmt::format(", org \"{}\"", r.org),
                                 name(EnumKind::kAction, r.action),
                                 r.categories ? fmt::format("{}", fmt::join(names(EnumKind::kCategory, r.categories), ", "))
                                              : "no categories",
                                 name(EnumKind::kPurpose, r.purpose));
-  out += fmt::format(" under {}", name(EnumKind::kLegalBasis, r.legal_basis));
+  out += fmt::format(" citing {}", name(EnumKind::kLegalBasis, r.legal_basis));
   if (!r.has_subject) {
     out += " about no identified person";
   } else {
