@@ -100,6 +100,10 @@ TEST(CrashTest, SigkillAtRandomInstantsLosesNothingAcknowledged) {
   fs::path root = fs::temp_directory_path() / ("firebreak-crash-" + std::to_string(::getpid()));
   fs::remove_all(root);
   fs::create_directories(root);
+  struct RemoveOnExit {
+    fs::path path;
+    ~RemoveOnExit() { fs::remove_all(path); }
+  } cleanup{root};
   std::string dir = (root / "log").string();
   std::string key_file = (root / "key").string();
   auto signer = NoteSigner::Generate("firebreak.example/crash");
@@ -207,7 +211,6 @@ TEST(CrashTest, SigkillAtRandomInstantsLosesNothingAcknowledged) {
               acked.size(), static_cast<unsigned long long>(checkpoints.back().size),
               checkpoints.size());
   EXPECT_GT(acked.size(), 0u);
-  fs::remove_all(root);
 }
 
 }  // namespace
