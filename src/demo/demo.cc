@@ -307,7 +307,10 @@ Result<DemoSummary> CreateDemoForce(const DemoOptions& o) {
 
   Generator g(o.seed);
   int64_t case_no = 0;
-  auto next_case = [&] { return fmt::format("EXC/{:07}/{}", ++case_no, 19 + (case_no % 7)); };
+  auto next_case = [&] {
+    ++case_no;
+    return fmt::format("EXC/{:07}/{}", case_no, 19 + (case_no % 7));
+  };
 
   // Planted subjects first, so their references and facts are stable.
   st = db->Bulk([&]() -> Status {
