@@ -62,15 +62,23 @@ class Session {
 
   // Checks the current assertions; when sat and minimising, gives up the
   // least important preferences until the rest can hold together.
-  Answer Check() {
+  Answer Check(const std::vector<z3::expr>& extra = {}) {
     Answer a;
     a.result = s_.check();
     if (a.result == z3::unknown) a.reason = s_.reason_unknown();
     if (a.result != z3::sat) return a;
     a.model = s_.get_model();
     if (!minimise_) return a;
-    std::vector<z3::expr> assume = indicators_;
-    for (size_t round = 0; round <= indicators_.size(); ++round) {
+    // `extra` preferences come first (most important); their indicators
+    // live in the caller's scope.
+    std::vector<z3::expr> assume;
+    for (const z3::expr& e : extra) {
+      z3::expr ind = c_.bool_const(fmt::format("prefer-extra!{}", extra_count_++).c_str());
+      s_.add(z3::implies(ind, e));
+      assume.push_back(ind);
+    }
+    assume.insert(assume.end(), indicators_.begin(), indicators_.end());
+    for (size_t round = 0; round <= assume.size(); ++round) {
       z3::expr_vector av(c_);
       for (const z3::expr& e : assume) av.push_back(e);
       z3::check_result r = s_.check(av);
@@ -97,6 +105,7 @@ class Session {
   z3::solver s_;
   bool minimise_;
   std::vector<z3::expr> indicators_;
+  size_t extra_count_ = 0;
 };
 
 std::string Json(const Request& r, const policy::Schema& s) {
@@ -298,7 +307,11 @@ bool ShowsDifference(DiffKind k, const Decision& a, const Decision& b) {
 std::string Summary(DiffKind k, const Request& r, const Decision& a, const Decision& b,
                     const PolicySet& sa, const PolicySet& sb, const DiffOptions& o) {
   const policy::Schema& s = *sa.schema;
-  std::string what = DescribeRequest(r, s);
+  // Both sets decide the same request; name the purpose a normalisation
+  // judged it as (in either set) when that is not the declared one.
+  int judged = a.conflicting_normalisations ? -1 : int(a.purpose);
+  if (judged == int(r.purpose) && !b.conflicting_normalisations) judged = int(b.purpose);
+  std::string what = DescribeRequest(r, s, judged);
   switch (k) {
     case DiffKind::kOnlyAPermits:
       return fmt::format("{} permits {} (by {}); {} does not ({}).", o.label_a, what, RuleNames(a, sa),
@@ -363,9 +376,21 @@ Result<DiffReport> DiffSets(std::shared_ptr<const PolicySet> a, std::shared_ptr<
           break;
         }
       }
+      // A witness reads best when the permitting set discloses what it asks.
+      std::vector<z3::expr> prefer;
+      auto discloses_all = [&](const SetEncoding& e) {
+        z3::expr_vector any(c), none(c);
+        for (size_t k = 0; k < e.disclosed.size(); ++k) {
+          any.push_back(e.disclosed[k]);
+          none.push_back(!e.withheld[k]);
+        }
+        return z3::mk_or(any) && z3::mk_and(none);
+      };
+      if (kind == DiffKind::kOnlyAPermits) prefer.push_back(discloses_all(ea));
+      if (kind == DiffKind::kOnlyBPermits) prefer.push_back(discloses_all(eb));
       session.Push();
       session.Add(differs);
-      Session::Answer first = session.Check();
+      Session::Answer first = session.Check(prefer);
       if (first.result != z3::sat) {
         out.outcome = first.result == z3::unsat ? Outcome::kProved : Outcome::kUnknown;
         out.reason = first.reason;
@@ -413,7 +438,7 @@ Result<DiffReport> DiffSets(std::shared_ptr<const PolicySet> a, std::shared_ptr<
             f.push_back(z3::mk_or(roles));
             session.Add(z3::atleast(f, need));
           }
-          Session::Answer next = session.Check();
+          Session::Answer next = session.Check(prefer);
           session.Pop();
           if (next.result == z3::sat) {
             model = next.model;
@@ -519,7 +544,7 @@ Result<std::vector<LintFinding>> Lint(std::shared_ptr<const PolicySet> set, cons
 // ---------------------------------------------------------------------------
 // Words
 
-std::string DescribeRequest(const Request& r, const policy::Schema& s) {
+std::string DescribeRequest(const Request& r, const policy::Schema& s, int effective_purpose) {
   auto name = [&](EnumKind k, unsigned i) { return Human(s.Values(k)[i]); };
   auto names = [&](EnumKind k, Mask m) {
     std::vector<std::string> v;
@@ -539,6 +564,9 @@ std::string DescribeRequest(const Request& r, const policy::Schema& s) {
                                 r.categories ? fmt::format("{}", fmt::join(names(EnumKind::kCategory, r.categories), ", "))
                                              : "no categories",
                                 name(EnumKind::kPurpose, r.purpose));
+  if (effective_purpose >= 0 && effective_purpose != r.purpose) {
+    out += fmt::format(" (judged as {})", name(EnumKind::kPurpose, unsigned(effective_purpose)));
+  }
   out += fmt::format(" citing {}", name(EnumKind::kLegalBasis, r.legal_basis));
   if (!r.has_subject) {
     out += " about no identified person";

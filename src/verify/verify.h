@@ -144,7 +144,9 @@ struct LintOptions : Options {
 
 // "a witness in a concluded burglary case", "no identified person", … for
 // summaries and the CLI.
-std::string DescribeRequest(const engine::Request& r, const policy::Schema& s);
+// `effective_purpose` (after normalisation), when given and different from
+// the declared one, is mentioned ("for prosecution, judged as …").
+std::string DescribeRequest(const engine::Request& r, const policy::Schema& s, int effective_purpose = -1);
 // "permit (X2_marac_safeguarding): discloses [identity]; obligations [minimise]".
 std::string DescribeDecision(const engine::Decision& d, const policy::PolicySet& set);
 
