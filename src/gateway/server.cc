@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <csignal>
 #include <mutex>
+#include <array>
 #include <thread>
 
 #include <boost/asio.hpp>
@@ -100,10 +101,18 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void OnRead(beast::error_code ec, size_t) {
     if (ec == http::error::end_of_stream) return DoClose();
+    // For an oversized request the client may still be sending: answer, then
+    // read and discard for a while before closing (a lingering close), so the
+    // client's kernel does not turn our close into a reset that destroys the
+    // answer before the client reads it.
     if (ec == http::error::body_limit) {
+      linger_ = true;
       return Reply(413, "the body exceeds " + std::to_string(gw_.config.max_body_bytes) + " bytes", false);
     }
-    if (ec == http::error::header_limit) return Reply(431, "the request headers are too large", false);
+    if (ec == http::error::header_limit) {
+      linger_ = true;
+      return Reply(431, "the request headers are too large", false);
+    }
     if (ec && ec.category() == beast::error_code(http::error::bad_target).category() && ec != http::error::partial_message) {
       return Reply(400, "malformed HTTP request: " + ec.message(), false);
     }
@@ -146,7 +155,7 @@ class Session : public std::enable_shared_from_this<Session> {
     http::async_write(stream_, *res,
                       [self = shared_from_this(), res, keep_alive](beast::error_code ec, size_t) {
                         if (ec) return;
-                        if (!keep_alive) return self->DoClose();
+                        if (!keep_alive) return self->linger_ ? self->Drain() : self->DoClose();
                         self->first_ = false;
                         self->DoRead();
                       });
@@ -157,12 +166,30 @@ class Session : public std::enable_shared_from_this<Session> {
     stream_.async_shutdown([self = shared_from_this()](beast::error_code) {});
   }
 
+  // Reads and discards what the client still sends, for at most 2 seconds and
+  // 64 MiB, then closes.
+  void Drain() {
+    if (!drain_buffer_) {
+      drain_buffer_ = std::make_unique<std::array<char, 16384>>();
+      beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(2));
+    }
+    stream_.async_read_some(asio::buffer(*drain_buffer_),
+                            [self = shared_from_this()](beast::error_code ec, size_t n) {
+                              self->drained_ += n;
+                              if (ec || self->drained_ > (size_t{64} << 20)) return self->DoClose();
+                              self->Drain();
+                            });
+  }
+
   beast::ssl_stream<beast::tcp_stream> stream_;
   Gateway::Impl& gw_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::string fingerprint_;
   bool first_ = true;
+  bool linger_ = false;
+  std::unique_ptr<std::array<char, 16384>> drain_buffer_;
+  size_t drained_ = 0;
 };
 
 }  // namespace
