@@ -9,6 +9,7 @@
 //   BM_DifferentialLongRun     FIREBREAK_DIFF_REQUESTS (default 1,000,000)
 //                              requests per shipped pack, engine against the
 //                              encoding; aborts on a disagreement
+//                              (FIREBREAK_DIFF_PACK=name runs one pack)
 //
 //   build/src/verify/verify_bench --benchmark_filter=Prove
 #include <algorithm>
@@ -180,7 +181,9 @@ void BM_DifferentialLongRun(benchmark::State& state) {
   size_t total = 0;
   for (auto _ : state) {
     std::vector<std::string> packs = testing::ShippedPacks();
+    const char* only = std::getenv("FIREBREAK_DIFF_PACK");  // run only packs whose path contains this
     for (size_t p = 0; p < packs.size(); ++p) {
+      if (only && packs[p].find(only) == std::string::npos) continue;
       testing::Coverage cov;
       std::string failure = testing::RunDifferential(MustLoad({packs[p]}), 5000 + p, n, &cov);
       if (!failure.empty()) {
