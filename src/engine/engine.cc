@@ -251,6 +251,9 @@ Decision Engine::Decide(const Request& r) const {
     d.normalisations.push_back(i);
   }
   if (d.conflicting_normalisations) {
+    // Which target came last depends on order; report the declared purpose
+    // so the answer is the same however the rules are laid out.
+    d.purpose = r.purpose;
     d.withheld = r.categories;
     return d;
   }

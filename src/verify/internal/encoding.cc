@@ -463,6 +463,9 @@ SetEncoding::SetEncoding(const RequestVars& vars, const policy::PolicySet& set)
                                 v_->EnumConst(EnumKind::kPurpose, unsigned(set.normalisations[i].to)),
                                 effective_purpose);
   }
+  // On a conflict the engine reports the declared purpose (the request is
+  // denied either way), so the answer does not depend on rule order.
+  effective_purpose = z3::ite(conflict, v_->purpose, effective_purpose);
   // 2–3. Forbids match on true or unknown, permits on true only.
   std::vector<z3::expr> forbids, permits;
   size_t ncat = s.Values(EnumKind::kCategory).size();
