@@ -96,6 +96,7 @@ struct Clause {
   bool required = false;     // context … required
   std::vector<Comment> leading;
   std::optional<Comment> trailing;
+  bool blank_before = false;  // the author left a blank line before it (kept by fmt)
 };
 
 struct Item {

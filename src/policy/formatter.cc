@@ -229,9 +229,12 @@ class Printer {
     // Canonical order; repeatable clauses keep their relative order (schema
     // entries and imports are the author's order).
     bool sort_lists = item.kind != ItemKind::kSchema;
+    bool first = true;
     for (Keyword kw : CanonicalOrder(item.kind)) {
       for (const Clause& c : item.clauses) {
         if (c.keyword != kw) continue;
+        if (c.blank_before && !first && !canonical_) out += "\n";
+        first = false;
         Comments(out, c.leading, "  ");
         out += "  " + ClauseText(c, "  ", sort_lists);
         Trailing(out, c.trailing);

@@ -456,7 +456,10 @@ class Parser {
   // clause := KEYWORD payload   (see kClauseSyntax)
   Clause ParseClause(ItemKind item_kind) {
     Clause c;
+    uint32_t previous_line = LastLine();
     c.leading = TakeCommentsBefore(Peek().span.offset);
+    uint32_t first_line = c.leading.empty() ? Peek().span.line : c.leading.front().span.line;
+    c.blank_before = first_line > previous_line + 1;
     const Token& kw = Peek();
     const ClauseSyntax* syntax =
         kw.kind == TokenKind::kName ? FindClauseSyntax(kw.keyword) : nullptr;

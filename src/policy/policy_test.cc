@@ -118,6 +118,20 @@ TEST(Formatter, KeepsCommentsAndCanonicalClauseOrder) {
             "permit p1 {\n  when purpose == x\n  grant [a, b]\n  because \"why\"\n}\n");
 }
 
+TEST(Formatter, KeepsBlankLinesBetweenClauses) {
+  SourceManager sources;
+  DiagnosticSink sink;
+  std::string text =
+      "schema s {\n  enum purpose [a]\n\n  # roles\n  enum role [r]\n  enum flag [f]\n}\n";
+  Module m = ParseText(sources, sink, text);
+  ASSERT_FALSE(sink.has_errors());
+  EXPECT_EQ(FormatModule(m), text);
+  // Extra blank lines fold to one; the canonical form has none.
+  Module m2 = ParseText(sources, sink, "schema s {\n\n  enum purpose [a]\n\n\n  enum role [r]\n}\n");
+  EXPECT_EQ(FormatModule(m2), "schema s {\n  enum purpose [a]\n\n  enum role [r]\n}\n");
+  EXPECT_EQ(CanonicalItem(m2, m2.items[0]), "schema s {\n  enum purpose [a]\n  enum role [r]\n}\n");
+}
+
 TEST(Formatter, BreaksLongConditionsAtTopLevelOperators) {
   SourceManager sources;
   DiagnosticSink sink;
