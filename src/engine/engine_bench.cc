@@ -44,8 +44,8 @@ std::vector<Request> Requests(const Engine& e, int random) {
     auto r = ParseRequestText(text, e.schema());
     if (r) out.push_back(*r);
   }
-  testing::PolicyGenerator gen(e.schema(), 42);
-  for (int i = 0; i < random; ++i) out.push_back(gen.RandomRequest());
+  testing::Generator gen(e.schema(), 42);
+  for (int i = 0; i < random; ++i) out.push_back(gen.RandomRequest(3));
   return out;
 }
 
@@ -96,10 +96,10 @@ BENCHMARK(BM_DecideFromJson);
 
 std::string GeneratedAgreementsPack(int n) {
   auto schema_engine = Load({kUk + "/schema"});
-  testing::PolicyGenerator gen(schema_engine->schema(), uint64_t(n));
+  testing::Generator gen(schema_engine->schema(), uint64_t(n));
   std::string dir = std::filesystem::temp_directory_path().string() + "/fb_bench_agreements";
-  return testing::PolicyGenerator::WritePack(dir, "agreements" + std::to_string(n), kUk + "/schema",
-                                             gen.Agreements(n), 8, 1);
+  return testing::WritePackSplit(dir, "agreements" + std::to_string(n), kUk + "/schema",
+                                 gen.Agreements(n), 8, 1);
 }
 
 // The strict firewall plus n generated agreements (each for random requester

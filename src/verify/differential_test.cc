@@ -14,7 +14,6 @@
 #include "engine/engine.h"
 #include "verify/internal/symbolic.h"
 #include "verify/testing/differential.h"
-#include "verify/testing/generator.h"
 #include "verify/testing/test_util.h"
 #include "verify/verify.h"
 

@@ -23,7 +23,6 @@
 #include <fmt/format.h>
 
 #include "verify/testing/differential.h"
-#include "verify/testing/generator.h"
 #include "verify/testing/test_util.h"
 #include "verify/verify.h"
 

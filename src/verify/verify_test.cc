@@ -6,7 +6,6 @@
 #include <gtest/gtest.h>
 
 #include "policy/parser.h"
-#include "verify/testing/generator.h"
 #include "verify/testing/test_util.h"
 #include "verify/verify.h"
 

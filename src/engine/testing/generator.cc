@@ -3,184 +3,390 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
-#include <vector>
 
 #include <fmt/format.h>
 
+#include "policy/parser.h"
+
 namespace firebreak::engine::testing {
+
 using policy::EnumKind;
+using policy::Mask;
 using policy::ValueType;
 
-std::string PolicyGenerator::Pick(EnumKind k) {
+namespace {
+
+constexpr const char* kOrgs[] = {"o1", "o2", "o3"};
+constexpr const char* kRefs[] = {"r1", "r2"};
+constexpr const char* kStamps[] = {"2024-01-01", "2024-06-01T12:00:00Z", "2025-01-01"};
+
+}  // namespace
+
+std::string SyntheticSchemaText() {
+  return R"(schema synth {
+  enum purpose [enforce, check, investigate, support, safeguard, stats]
+  enum action [disclose, status-check, referral]
+  enum org_type [police, ie, council, nhs]
+  enum user_role [officer, analyst, dpo]
+  enum role [victim, witness, suspect, patient]
+  enum flag [da, child, vulnerable]
+  enum category [identity, address, nationality, health, incident]
+  enum case_type [da, burglary, theft]
+  enum case_status [open, charged, closed]
+  enum concern [none, doubts, confirmed]
+  enum obligation [notify, justify, hold]
+  enum legal_basis [s20, s35, consent]
+  context urgent: bool optional
+  context count: int optional
+  context level: int required
+  context seen_at: timestamp optional
+  context ref: id optional
+  context kind: case_type optional
+  context tags: set flag optional
+}
+)";
+}
+
+std::string Generator::Pick(EnumKind k) {
   const auto& v = schema_.Values(k);
   return v[size_t(Uniform(int(v.size())))];
 }
 
-std::string PolicyGenerator::PickList(EnumKind k, int max) {
-  int n = 1 + Uniform(max);
+std::string Generator::PickList(EnumKind k, int max) {
+  const auto& all = schema_.Values(k);
+  int n = 1 + Uniform(std::min<int>(max, int(all.size())));
   std::vector<std::string> vals;
-  for (int i = 0; i < n; ++i) {
+  while (int(vals.size()) < n) {
     std::string v = Pick(k);
     if (std::find(vals.begin(), vals.end(), v) == vals.end()) vals.push_back(v);
   }
-  std::string out = "[";
-  for (size_t i = 0; i < vals.size(); ++i) out += (i ? ", " : "") + vals[i];
-  return out + "]";
+  return "[" + fmt::format("{}", fmt::join(vals, ", ")) + "]";
 }
 
-Mask PolicyGenerator::RandomMask(EnumKind k, int max_bits) {
+Mask Generator::RandomMask(EnumKind k, int percent) {
   Mask m = 0;
-  int n = Uniform(max_bits + 1);
-  size_t size = schema_.Values(k).size();
-  for (int i = 0; i < n; ++i) m |= Mask{1} << Uniform(int(size));
+  for (size_t i = 0; i < schema_.Values(k).size(); ++i) {
+    if (Uniform(100) < percent) m |= Mask{1} << i;
+  }
   return m;
 }
 
-std::string PolicyGenerator::Atom(bool in_case) {
-  if (in_case) {
+std::string Generator::Atom(bool in_case, int qd) {
+  auto enum_op = [&](const std::string& attr, EnumKind k) {
+    switch (Uniform(4)) {
+      case 0: return fmt::format("{} == {}", attr, Pick(k));
+      case 1: return fmt::format("{} != {}", attr, Pick(k));
+      case 2: return fmt::format("{} in {}", attr, PickList(k, 3));
+      default: return fmt::format("{} not in {}", attr, PickList(k, 2));
+    }
+  };
+  auto set_op = [&](const std::string& attr, EnumKind k) {
+    switch (Uniform(5)) {
+      case 0: return fmt::format("{} has {}", attr, Pick(k));
+      case 1: return fmt::format("{} has_any {}", attr, PickList(k, 3));
+      case 2: return fmt::format("{} has_all {}", attr, PickList(k, 2));
+      case 3: return fmt::format("{} has_none {}", attr, PickList(k, 2));
+      default: return fmt::format("{} is empty", attr);
+    }
+  };
+  auto boolean = [&](const std::string& attr) {
+    switch (Uniform(4)) {
+      case 0: return attr;
+      case 1: return attr + " == true";
+      case 2: return attr + " == false";
+      default: return "not " + attr;
+    }
+  };
+  if (in_case && Uniform(4) != 0) {
     switch (Uniform(3)) {
-      case 0: return "case.role in " + PickList(EnumKind::kRole, 3);
-      case 1: return "case.status in " + PickList(EnumKind::kCaseStatus, 3);
-      default: return "case.type == " + Pick(EnumKind::kCaseType);
+      case 0: return enum_op("case.type", EnumKind::kCaseType);
+      case 1: return enum_op("case.status", EnumKind::kCaseStatus);
+      default: return enum_op("case.role", EnumKind::kRole);
     }
   }
-  switch (Uniform(20)) {
-    case 0: return "purpose in " + PickList(EnumKind::kPurpose, 3);
-    case 1: return "purpose == " + Pick(EnumKind::kPurpose);
-    case 2: return "declared_purpose == " + Pick(EnumKind::kPurpose);
-    case 3: return "requester.org_type in " + PickList(EnumKind::kOrgType, 3);
-    case 4: return "action in " + PickList(EnumKind::kAction, 2);
-    case 5: return "categories has_any " + PickList(EnumKind::kCategory, 3);
-    case 6: return "categories has_all " + PickList(EnumKind::kCategory, 2);
-    case 7: return "subject.roles has_any " + PickList(EnumKind::kRole, 3);
-    case 8: return "subject.flags has " + Pick(EnumKind::kFlag);
-    case 9: return "subject.immigration_concern != " + Pick(EnumKind::kConcern);
-    case 10: return Uniform(2) ? "subject.regularisation_pending" : "not subject.consent_to_ie";
-    case 11: return "subject.subject_initiated";
-    case 12: return "some case where " + Atom(true);
-    case 13: return "every case where (" + Atom(true) + " or " + Atom(true) + ")";
-    case 14: return "no case where " + Atom(true);
-    case 15: return "record.collected_as in " + PickList(EnumKind::kRole, 2);
-    case 16: return "record.case.status in " + PickList(EnumKind::kCaseStatus, 3);
-    case 17: return Uniform(2) ? "record is unknown" : "subject is known";
-    case 18: return "legal_basis == " + Pick(EnumKind::kLegalBasis);
-    default: {
-      // A context value, when the schema declares any.
-      if (schema_.context.empty()) return "subject.roles is empty";
+  switch (Uniform(19)) {
+    case 0: {
+      std::string o = kOrgs[Uniform(3)];
+      switch (Uniform(4)) {
+        case 0: return fmt::format("requester.org == \"{}\"", o);
+        case 1: return fmt::format("requester.org != \"{}\"", o);
+        case 2: return fmt::format("requester.org in [\"{}\", \"{}\"]", o, kOrgs[Uniform(3)]);
+        default: return fmt::format("requester.org not in [\"{}\"]", o);
+      }
+    }
+    case 1: return enum_op("requester.org_type", EnumKind::kOrgType);
+    case 2: return enum_op("requester.role", EnumKind::kUserRole);
+    case 3: return enum_op("purpose", EnumKind::kPurpose);
+    case 4: return enum_op("declared_purpose", EnumKind::kPurpose);
+    case 5: return enum_op("action", EnumKind::kAction);
+    case 6: return enum_op("legal_basis", EnumKind::kLegalBasis);
+    case 7: return set_op("categories", EnumKind::kCategory);
+    case 8: return set_op("subject.roles", EnumKind::kRole);
+    case 9: return set_op("subject.flags", EnumKind::kFlag);
+    case 10: return enum_op("subject.immigration_concern", EnumKind::kConcern);
+    case 11: {
+      const char* attrs[] = {"subject.regularisation_pending", "subject.subject_initiated",
+                             "subject.consent_to_ie"};
+      return boolean(attrs[Uniform(3)]);
+    }
+    case 12: {
+      const char* groups[] = {"subject", "record", "record.case"};
+      return fmt::format("{} is {}", groups[Uniform(3)], Uniform(2) ? "known" : "unknown");
+    }
+    case 13:
+      switch (Uniform(3)) {
+        case 0: return enum_op("record.collected_as", EnumKind::kRole);
+        case 1: return enum_op("record.case.type", EnumKind::kCaseType);
+        default: return enum_op("record.case.status", EnumKind::kCaseStatus);
+      }
+    case 14:
+    case 15: {
+      if (schema_.context.empty()) return "true";
       const policy::ContextVar& v = schema_.context[size_t(Uniform(int(schema_.context.size())))];
+      std::string a = "context." + v.name;
+      if (!v.required && Uniform(5) == 0) return fmt::format("{} is {}", a, Uniform(2) ? "known" : "unknown");
+      const char* cmp[] = {"==", "!=", "<", "<=", ">", ">="};
       switch (v.type) {
-        case ValueType::kBool: return "context." + v.name;
-        case ValueType::kInt: return fmt::format("context.{} >= {}", v.name, Uniform(5));
-        case ValueType::kTimestamp: return fmt::format("context.{} < 2025-0{}-01", v.name, 1 + Uniform(9));
-        case ValueType::kId: return fmt::format("context.{} == \"id{}\"", v.name, Uniform(3));
-        case ValueType::kEnum: return fmt::format("context.{} in {}", v.name, PickList(v.kind, 2));
-        case ValueType::kEnumSet: return fmt::format("context.{} has_any {}", v.name, PickList(v.kind, 2));
+        case ValueType::kBool: return boolean(a);
+        case ValueType::kInt: return fmt::format("{} {} {}", a, cmp[Uniform(6)], Uniform(6) - 1);
+        case ValueType::kTimestamp: return fmt::format("{} {} {}", a, cmp[Uniform(6)], kStamps[Uniform(3)]);
+        case ValueType::kId:
+          return Uniform(2) ? fmt::format("{} == \"{}\"", a, kRefs[Uniform(2)])
+                            : fmt::format("{} not in [\"{}\", \"{}\"]", a, kRefs[0], kRefs[1]);
+        case ValueType::kEnum: return enum_op(a, v.kind);
+        case ValueType::kEnumSet: return set_op(a, v.kind);
       }
       return "true";
     }
-  }
-}
-
-std::string PolicyGenerator::Condition(int depth) {
-  if (depth <= 0 || Uniform(3) == 0) return Atom(false);
-  switch (Uniform(4)) {
-    case 0: return Condition(depth - 1) + " and " + Condition(depth - 1);
-    case 1: return "(" + Condition(depth - 1) + " or " + Condition(depth - 1) + ")";
-    case 2: return "not (" + Condition(depth - 1) + ")";
-    default: return Atom(false) + " and " + Atom(false);
-  }
-}
-
-std::string PolicyGenerator::Rules(int count, const std::string& prefix) {
-  std::string out;
-  for (int i = 0; i < count; ++i) {
-    bool forbid = Uniform(3) == 0;
-    std::string name = fmt::format("{}{}", prefix, i);
-    if (forbid) {
-      out += fmt::format("forbid {} {{\n  when {}\n  obligations {}\n  because \"generated\"\n}}\n\n",
-                         name, Condition(2), PickList(EnumKind::kObligation, 1));
-    } else {
-      out += fmt::format(
-          "permit {} {{\n  when {}\n  grant {}\n  withhold {}\n  obligations {}\n  because "
-          "\"generated\"\n}}\n\n",
-          name, Condition(2), Uniform(4) == 0 ? "all" : PickList(EnumKind::kCategory, 6),
-          PickList(EnumKind::kCategory, 2), PickList(EnumKind::kObligation, 2));
+    case 16:
+    case 17: {
+      // The checker rejects nested quantifiers (E107).
+      if (in_case || qd >= 1) return enum_op("case.role", EnumKind::kRole);
+      const char* q[] = {"some", "every", "no"};
+      return fmt::format("{} case where ({})", q[Uniform(3)], Condition(1, true, qd + 1));
     }
+    default: return Uniform(2) ? "true" : "false";
   }
-  return out;
 }
 
-std::string PolicyGenerator::Agreements(int count, const std::string& prefix) {
-  std::string out;
-  for (int i = 0; i < count; ++i) {
-    out += fmt::format(
-        "agreement {}{} {{\n  parties {}\n  purposes {}\n  data {}\n  withhold {}\n  legal_basis "
-        "{}\n  retention \"12 months\"\n  security \"secure transfer\"\n  review 2027-0{}-01\n  "
-        "owner \"Generated DPO\"\n  when {}\n  obligations {}\n  because \"generated agreement\"\n}}\n\n",
-        prefix, i, PickList(EnumKind::kOrgType, 2), PickList(EnumKind::kPurpose, 2),
-        PickList(EnumKind::kCategory, 5), PickList(EnumKind::kCategory, 1),
-        PickList(EnumKind::kLegalBasis, 2), 1 + Uniform(9), Condition(1),
-        PickList(EnumKind::kObligation, 1));
+std::string Generator::Condition(int depth, bool in_case, int qd) {
+  if (depth <= 0 || Uniform(4) == 0) return Atom(in_case, qd);
+  switch (Uniform(3)) {
+    case 0: return "(" + Condition(depth - 1, in_case, qd) + " and " + Condition(depth - 1, in_case, qd) + ")";
+    case 1: return "(" + Condition(depth - 1, in_case, qd) + " or " + Condition(depth - 1, in_case, qd) + ")";
+    default: return "not (" + Condition(depth - 1, in_case, qd) + ")";
   }
-  return out;
 }
 
-std::string PolicyGenerator::Normalisation(const std::string& name) {
+std::string Generator::Agreement(const std::string& name) {
+  std::string when = Uniform(3) ? fmt::format("  when {}\n", Condition(1)) : "";
+  std::string withhold = Uniform(2) ? fmt::format("  withhold {}\n", PickList(EnumKind::kCategory, 2)) : "";
   return fmt::format(
-      "normalise {} {{\n  from {}\n  to {}\n  when {}\n  because \"generated\"\n}}\n\n", name,
-      PickList(EnumKind::kPurpose, 2), Pick(EnumKind::kPurpose), Atom(false));
+      "agreement {} {{\n  parties {}\n  purposes {}\n  data {}\n{}  legal_basis {}\n"
+      "  retention \"12 months\"\n  security \"secure transfer\"\n  review 2027-0{}-01\n"
+      "  owner \"Generated DPO\"\n{}  obligations {}\n  because \"generated agreement\"\n}}\n\n",
+      name, PickList(EnumKind::kOrgType, 2), PickList(EnumKind::kPurpose, 2),
+      PickList(EnumKind::kCategory, 4), withhold, PickList(EnumKind::kLegalBasis, 2), 1 + Uniform(9),
+      when, PickList(EnumKind::kObligation, 1));
 }
 
-Request PolicyGenerator::RandomRequest() {
-  Request r;
+std::string Generator::PolicyBody(const BodyOptions& o) {
+  std::string out;
+  for (int i = 0; i < o.forbids; ++i) {
+    std::string obl = Uniform(2) ? fmt::format("  obligations {}\n", PickList(EnumKind::kObligation, 2)) : "";
+    out += fmt::format("{} {}_f{} {{\n  when {}\n{}  because \"generated\"\n}}\n\n",
+                       Uniform(3) ? "forbid" : "firewall", o.prefix, i, Condition(o.depth), obl);
+  }
+  for (int i = 0; i < o.permits; ++i) {
+    std::string withhold = Uniform(2) ? fmt::format("  withhold {}\n", PickList(EnumKind::kCategory, 2)) : "";
+    std::string obl = Uniform(2) ? fmt::format("  obligations {}\n", PickList(EnumKind::kObligation, 2)) : "";
+    out += fmt::format("permit {}_p{} {{\n  when {}\n  grant {}\n{}{}  because \"generated\"\n}}\n\n",
+                       o.prefix, i, Condition(o.depth),
+                       Uniform(4) == 0 ? "all" : PickList(EnumKind::kCategory, 4), withhold, obl);
+  }
+  for (int i = 0; i < o.agreements; ++i) out += Agreement(fmt::format("{}_a{}", o.prefix, i));
+  for (int i = 0; i < o.normalisations; ++i) {
+    out += fmt::format("normalise {}_n{} {{\n  from {}\n  to {}\n  when {}\n  because \"generated\"\n}}\n\n",
+                       o.prefix, i, PickList(EnumKind::kPurpose, 2), Pick(EnumKind::kPurpose),
+                       Condition(1));
+  }
+  for (int i = 0; i < o.guarantees; ++i) {
+    std::string what;
+    switch (Uniform(3)) {
+      case 0: what = "never permit"; break;
+      case 1: what = "never disclose " + PickList(EnumKind::kCategory, 2); break;
+      default: what = "always obligations " + PickList(EnumKind::kObligation, 2); break;
+    }
+    out += fmt::format("guarantee {}_g{} {{\n  {} when {}\n  because \"generated\"\n}}\n\n", o.prefix, i, what,
+                       Condition(2));
+  }
+  return out;
+}
+
+engine::Request Generator::RandomRequest(size_t max_cases) {
+  engine::Request r;
   auto idx = [&](EnumKind k) { return uint8_t(Uniform(int(schema_.Values(k).size()))); };
-  r.org = fmt::format("org-{}", Uniform(3));
+  int o = Uniform(4);
+  r.org = o < 3 ? kOrgs[o] : "zz";
   r.org_type = idx(EnumKind::kOrgType);
   r.user_role = idx(EnumKind::kUserRole);
   r.purpose = idx(EnumKind::kPurpose);
   r.action = idx(EnumKind::kAction);
   r.legal_basis = idx(EnumKind::kLegalBasis);
-  r.categories = RandomMask(EnumKind::kCategory, 5);
-  r.has_subject = Uniform(8) != 0;
+  r.categories = RandomMask(EnumKind::kCategory, 30);
+  r.has_subject = Uniform(7) != 0;
   if (r.has_subject) {
-    r.roles = RandomMask(EnumKind::kRole, 2);
-    r.flags = RandomMask(EnumKind::kFlag, 2);
+    r.roles = RandomMask(EnumKind::kRole, 20);
+    r.flags = RandomMask(EnumKind::kFlag, 25);
     r.concern = idx(EnumKind::kConcern);
     r.regularisation_pending = Uniform(2);
     r.subject_initiated = Uniform(2);
     r.consent_to_ie = Uniform(2);
-    int n = Uniform(4);
+    int n = Uniform(int(max_cases) + 1);
     for (int i = 0; i < n; ++i) {
-      CaseFacts c{idx(EnumKind::kCaseType), idx(EnumKind::kCaseStatus), idx(EnumKind::kRole)};
+      engine::CaseFacts c{idx(EnumKind::kCaseType), idx(EnumKind::kCaseStatus), idx(EnumKind::kRole)};
       r.roles |= Mask{1} << c.role;
       r.cases.push_back(c);
     }
   }
-  r.has_record = Uniform(3) != 0;
+  r.has_record = Uniform(5) < 3;
   if (r.has_record) {
     r.collected_as = idx(EnumKind::kRole);
-    r.has_record_case = Uniform(4) != 0;
-    r.record_case_type = idx(EnumKind::kCaseType);
-    r.record_case_status = idx(EnumKind::kCaseStatus);
+    r.has_record_case = Uniform(5) < 3;
+    if (r.has_record_case) {
+      r.record_case_type = idx(EnumKind::kCaseType);
+      r.record_case_status = idx(EnumKind::kCaseStatus);
+    }
   }
   r.context.resize(schema_.context.size());
   for (size_t i = 0; i < schema_.context.size(); ++i) {
     const policy::ContextVar& v = schema_.context[i];
-    ContextValue& cv = r.context[i];
-    cv.present = v.required || Uniform(2);
+    engine::ContextValue& cv = r.context[i];
+    cv.present = v.required || Uniform(10) < 7;
     if (!cv.present) continue;
-    cv.boolean = Uniform(2);
-    cv.number = v.type == ValueType::kTimestamp ? 1704067200 + int64_t(Uniform(365)) * 86400 : Uniform(6);
-    cv.id = fmt::format("id{}", Uniform(4));
-    cv.mask = v.type == ValueType::kEnum ? Mask{1} << Uniform(int(schema_.Values(v.kind).size()))
-                                         : RandomMask(v.kind, 2);
+    switch (v.type) {
+      case ValueType::kBool: cv.boolean = Uniform(2); break;
+      case ValueType::kInt: cv.number = Uniform(9) - 2; break;
+      case ValueType::kTimestamp: {
+        int64_t t = 0;
+        policy::ParseTimestamp(kStamps[Uniform(3)], &t);
+        cv.number = t + Uniform(3) - 1;
+        break;
+      }
+      case ValueType::kId: {
+        int k = Uniform(3);
+        cv.id = k < 2 ? kRefs[k] : "zz";
+        break;
+      }
+      case ValueType::kEnum: cv.mask = Mask{1} << idx(v.kind); break;
+      case ValueType::kEnumSet: cv.mask = RandomMask(v.kind, 30); break;
+    }
   }
   return r;
 }
 
-std::string PolicyGenerator::WritePack(const std::string& dir, const std::string& name,
-                                       const std::string& schema_dir, const std::string& body,
-                                       int files, uint64_t shuffle_seed) {
+void Generator::Mutate(engine::Request& r, size_t max_cases) {
+  engine::Request fresh = RandomRequest(max_cases);
+  auto flip = [&](Mask& m, EnumKind k) { m ^= Mask{1} << Uniform(int(schema_.Values(k).size())); };
+  int n = 1 + Uniform(3);
+  for (int i = 0; i < n; ++i) {
+    switch (Uniform(16)) {
+      case 0: r.org = fresh.org; break;
+      case 1: r.org_type = fresh.org_type; break;
+      case 2: r.user_role = fresh.user_role; break;
+      case 3: r.purpose = fresh.purpose; break;
+      case 4: r.action = fresh.action; break;
+      case 5: r.legal_basis = fresh.legal_basis; break;
+      case 6: flip(r.categories, EnumKind::kCategory); break;
+      case 7:
+        if (r.has_subject) {
+          flip(r.roles, EnumKind::kRole);
+          for (const engine::CaseFacts& c : r.cases) r.roles |= Mask{1} << c.role;
+        }
+        break;
+      case 8: if (r.has_subject) flip(r.flags, EnumKind::kFlag); break;
+      case 9:
+        if (r.has_subject) {
+          r.concern = fresh.has_subject ? fresh.concern : r.concern;
+          r.regularisation_pending ^= Uniform(2) == 0;
+          r.subject_initiated ^= Uniform(2) == 0;
+          r.consent_to_ie ^= Uniform(2) == 0;
+        }
+        break;
+      case 10: {
+        // Add, drop or change a case.
+        if (!r.has_subject) break;
+        int what = Uniform(3);
+        if (what == 0 && r.cases.size() < max_cases) {
+          engine::CaseFacts c{uint8_t(Uniform(int(schema_.Values(EnumKind::kCaseType).size()))),
+                              uint8_t(Uniform(int(schema_.Values(EnumKind::kCaseStatus).size()))),
+                              uint8_t(Uniform(int(schema_.Values(EnumKind::kRole).size())))};
+          r.cases.push_back(c);
+          r.roles |= Mask{1} << c.role;
+        } else if (what == 1 && !r.cases.empty()) {
+          r.cases.erase(r.cases.begin() + Uniform(int(r.cases.size())));
+        } else if (!r.cases.empty()) {
+          engine::CaseFacts& c = r.cases[size_t(Uniform(int(r.cases.size())))];
+          c.status = uint8_t(Uniform(int(schema_.Values(EnumKind::kCaseStatus).size())));
+          c.type = uint8_t(Uniform(int(schema_.Values(EnumKind::kCaseType).size())));
+        }
+        break;
+      }
+      case 11: {
+        // The subject appears or disappears.
+        bool had = r.has_subject;
+        engine::Request keep = r;
+        r.has_subject = fresh.has_subject;
+        r.roles = fresh.roles;
+        r.flags = fresh.flags;
+        r.concern = fresh.concern;
+        r.regularisation_pending = fresh.regularisation_pending;
+        r.subject_initiated = fresh.subject_initiated;
+        r.consent_to_ie = fresh.consent_to_ie;
+        r.cases = fresh.cases;
+        if (had == r.has_subject && Uniform(2)) r = keep;
+        break;
+      }
+      case 12:
+        r.has_record = fresh.has_record;
+        r.collected_as = fresh.collected_as;
+        r.has_record_case = fresh.has_record_case;
+        r.record_case_type = fresh.record_case_type;
+        r.record_case_status = fresh.record_case_status;
+        break;
+      case 13:
+      case 14:
+        if (!r.context.empty()) {
+          size_t k = size_t(Uniform(int(r.context.size())));
+          r.context[k] = fresh.context[k];
+        }
+        break;
+      default: r.categories = fresh.categories; break;
+    }
+  }
+}
+
+std::string WritePack(const std::string& dir, const std::string& name, const std::string& schema_dir,
+                      const std::string& body, const std::string& layer) {
+  namespace fs = std::filesystem;
+  fs::path pack = fs::path(dir) / name;
+  fs::remove_all(pack);
+  fs::create_directories(pack);
+  std::ofstream(pack / "pack.fbp") << "pack " << name << " {\n  layer " << layer << "\n  import \""
+                                   << fs::absolute(schema_dir).string() << "\"\n}\n";
+  std::ofstream(pack / "items.fbp") << body;
+  return pack.string();
+}
+
+std::string Generator::Agreements(int count, const std::string& prefix) {
+  std::string out;
+  for (int i = 0; i < count; ++i) out += Agreement(prefix + std::to_string(i)) + "\n";
+  return out;
+}
+
+std::string WritePackSplit(const std::string& dir, const std::string& name,
+                           const std::string& schema_dir, const std::string& body, int files,
+                           uint64_t shuffle_seed) {
   namespace fs = std::filesystem;
   fs::path pack = fs::path(dir) / name;
   fs::remove_all(pack);
@@ -204,6 +410,15 @@ std::string PolicyGenerator::WritePack(const std::string& dir, const std::string
   for (size_t i = 0; i < texts.size(); ++i) {
     std::ofstream(pack / fmt::format("rules{}.fbp", i)) << texts[i];
   }
+  return pack.string();
+}
+
+std::string WriteSyntheticSchema(const std::string& dir) {
+  namespace fs = std::filesystem;
+  fs::path pack = fs::path(dir) / "schema";
+  fs::create_directories(pack);
+  std::ofstream(pack / "pack.fbp") << "pack schema {\n  layer national\n}\n";
+  std::ofstream(pack / "schema.fbp") << SyntheticSchemaText();
   return pack.string();
 }
 

@@ -5,7 +5,6 @@
 #include <boost/json/serialize.hpp>
 #include <fmt/format.h>
 
-#include "verify/testing/generator.h"
 #include "verify/testing/test_util.h"
 
 namespace firebreak::verify::testing {

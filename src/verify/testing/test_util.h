@@ -14,9 +14,19 @@
 #include <vector>
 
 #include "engine/engine.h"
+#include "engine/testing/generator.h"
 #include "policy/policy.h"
 
 namespace firebreak::verify::testing {
+
+// The random policy and request generator lives below both users, in
+// engine/testing; these names keep the verifier's tests short.
+using engine::testing::BodyOptions;
+using engine::testing::Generator;
+using engine::testing::SyntheticSchemaText;
+using engine::testing::WritePack;
+using engine::testing::WriteSyntheticSchema;
+
 
 inline std::string SourceDir() {
   if (const char* e = std::getenv("FIREBREAK_SOURCE_DIR")) return e;
