@@ -25,6 +25,25 @@ TEST(HmacSha256, Rfc4231Case2) {
   EXPECT_EQ(Hex(HmacSha256Once("Jefe", "what do ya want for nothing?")), expected);
 }
 
+TEST(Aes256Gcm, SealOpenAndRejectTampering) {
+  std::string key(32, 'k'), other(32, 'o');
+  auto sealed = SealAes256Gcm(key, "the victim's facts", "request-1");
+  ASSERT_TRUE(sealed.has_value());
+  EXPECT_EQ(sealed->size(), 12 + 18 + 16u);
+  EXPECT_EQ(OpenAes256Gcm(key, *sealed, "request-1").value(), "the victim's facts");
+  // A fresh nonce each time: the same plaintext seals differently.
+  EXPECT_NE(SealAes256Gcm(key, "the victim's facts", "request-1").value(), *sealed);
+  EXPECT_EQ(OpenAes256Gcm(other, *sealed, "request-1").error().code(), ErrorCode::kDataLoss);
+  EXPECT_EQ(OpenAes256Gcm(key, *sealed, "request-2").error().code(), ErrorCode::kDataLoss);
+  for (size_t i = 0; i < sealed->size(); i += 7) {
+    std::string bad = *sealed;
+    bad[i] ^= 1;
+    EXPECT_FALSE(OpenAes256Gcm(key, bad, "request-1").has_value()) << i;
+  }
+  EXPECT_FALSE(OpenAes256Gcm(key, "short", "").has_value());
+  EXPECT_EQ(SealAes256Gcm("short", "x", "").error().code(), ErrorCode::kInvalidArgument);
+}
+
 TEST(Encoding, HexRoundTripAndErrors) {
   EXPECT_EQ(HexEncode("\x01\xab"), "01ab");
   EXPECT_EQ(HexDecode("01AB").value(), "\x01\xab");

@@ -118,6 +118,67 @@ Result<std::string> RandomBytes(size_t n) {
   return out;
 }
 
+namespace {
+
+constexpr size_t kGcmNonce = 12;
+constexpr size_t kGcmTag = 16;
+
+struct CipherCtx {
+  EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
+  ~CipherCtx() { EVP_CIPHER_CTX_free(ctx); }
+};
+
+const unsigned char* U(std::string_view s) { return reinterpret_cast<const unsigned char*>(s.data()); }
+
+}  // namespace
+
+Result<std::string> SealAes256Gcm(std::string_view key, std::string_view plaintext,
+                                  std::string_view aad) {
+  if (key.size() != 32) return tl::make_unexpected(InvalidArgument("AES-256-GCM needs a 32-byte key"));
+  FB_ASSIGN_OR_RETURN(std::string nonce, RandomBytes(kGcmNonce));
+  CipherCtx c;
+  if (!c.ctx) DieOpenSsl("EVP_CIPHER_CTX_new");
+  std::string out = nonce;
+  out.resize(kGcmNonce + plaintext.size() + kGcmTag);
+  auto* dst = reinterpret_cast<unsigned char*>(out.data());
+  int len = 0;
+  Check(EVP_EncryptInit_ex(c.ctx, EVP_aes_256_gcm(), nullptr, U(key), U(nonce)), "EncryptInit");
+  Check(EVP_EncryptUpdate(c.ctx, nullptr, &len, U(aad), int(aad.size())), "EncryptUpdate(aad)");
+  Check(EVP_EncryptUpdate(c.ctx, dst + kGcmNonce, &len, U(plaintext), int(plaintext.size())),
+        "EncryptUpdate");
+  int tail = 0;
+  Check(EVP_EncryptFinal_ex(c.ctx, dst + kGcmNonce + len, &tail), "EncryptFinal");
+  Check(EVP_CIPHER_CTX_ctrl(c.ctx, EVP_CTRL_GCM_GET_TAG, int(kGcmTag),
+                            dst + kGcmNonce + plaintext.size()),
+        "GET_TAG");
+  return out;
+}
+
+Result<std::string> OpenAes256Gcm(std::string_view key, std::string_view sealed,
+                                  std::string_view aad) {
+  if (key.size() != 32) return tl::make_unexpected(InvalidArgument("AES-256-GCM needs a 32-byte key"));
+  if (sealed.size() < kGcmNonce + kGcmTag) {
+    return tl::make_unexpected(DataLoss("sealed data is shorter than its nonce and tag"));
+  }
+  size_t n = sealed.size() - kGcmNonce - kGcmTag;
+  CipherCtx c;
+  if (!c.ctx) DieOpenSsl("EVP_CIPHER_CTX_new");
+  std::string out(n, '\0');
+  int len = 0;
+  Check(EVP_DecryptInit_ex(c.ctx, EVP_aes_256_gcm(), nullptr, U(key), U(sealed)), "DecryptInit");
+  Check(EVP_DecryptUpdate(c.ctx, nullptr, &len, U(aad), int(aad.size())), "DecryptUpdate(aad)");
+  Check(EVP_DecryptUpdate(c.ctx, reinterpret_cast<unsigned char*>(out.data()), &len,
+                          U(sealed.substr(kGcmNonce)), int(n)),
+        "DecryptUpdate");
+  std::string tag(sealed.substr(kGcmNonce + n));
+  Check(EVP_CIPHER_CTX_ctrl(c.ctx, EVP_CTRL_GCM_SET_TAG, int(kGcmTag), tag.data()), "SET_TAG");
+  int tail = 0;
+  if (EVP_DecryptFinal_ex(c.ctx, reinterpret_cast<unsigned char*>(out.data()) + len, &tail) != 1) {
+    return tl::make_unexpected(DataLoss("sealed data does not authenticate (altered, or another key)"));
+  }
+  return out;
+}
+
 bool ConstantTimeEquals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;

@@ -74,6 +74,15 @@ Digest HmacSha256Once(std::string_view key, std::string_view data);
 // `n` bytes from OpenSSL's CSPRNG.
 Result<std::string> RandomBytes(size_t n);
 
+// AES-256-GCM authenticated encryption. `Seal` returns nonce(12) ‖
+// ciphertext ‖ tag(16) with a fresh random nonce; `Open` reverses it and
+// fails (kDataLoss) if anything was altered, the key is wrong or `aad`
+// differs. REQUIRES: `key` is 32 bytes (kInvalidArgument otherwise).
+Result<std::string> SealAes256Gcm(std::string_view key, std::string_view plaintext,
+                                  std::string_view aad);
+Result<std::string> OpenAes256Gcm(std::string_view key, std::string_view sealed,
+                                  std::string_view aad);
+
 // Compares in time independent of where the inputs differ.
 bool ConstantTimeEquals(std::string_view a, std::string_view b);
 

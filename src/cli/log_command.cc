@@ -9,6 +9,9 @@
 #include <string>
 #include <vector>
 
+#include <boost/json.hpp>
+
+#include "base/crypto.h"
 #include "base/encoding.h"
 #include "base/files.h"
 #include "cli/commands.h"
@@ -30,6 +33,8 @@ struct LogFlags {
   uint64_t index = 0;
   uint64_t old_size = 0;
   uint64_t size = 0;  // 0: the checkpoint's size
+  std::string audit_key;
+  uint64_t count = 0;  // 0: to the end
 };
 
 int Fail(int code, const std::string& message) {
@@ -252,6 +257,68 @@ int RunVerify(const LogFlags& f) {
   return kExitOk;
 }
 
+
+// Prints entries [--index, --index + --count) as JSON lines, with the sealed
+// part of each (entry schema v2) opened under the audit key: what an
+// oversight body runs to check every decision.
+int RunOpen(const LogFlags& f) {
+  namespace json = boost::json;
+  auto cp = ReadCheckpoint(f.dir);
+  if (!cp) return Fail(kExitUsage, cp.error().message());
+  auto hex = ReadFile(f.audit_key);
+  if (!hex) return Fail(kExitUsage, hex.error().message());
+  std::string text = *hex;
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ')) text.pop_back();
+  auto key = HexDecode(text);
+  if (!key || key->size() != 32) return Fail(kExitUsage, f.audit_key + ": not a 32-byte hex key");
+  auto storage = ledger::PosixStorage::OpenReadOnly(f.dir);
+  if (!storage) return Fail(kExitUsage, "cannot open the log in " + f.dir);
+  uint64_t end = f.count ? std::min(cp->size, f.index + f.count) : cp->size;
+  int rc = kExitOk;
+  for (uint64_t i = f.index; i < end;) {
+    uint64_t bundle = i / ledger::kTileWidth;
+    uint64_t width = std::min<uint64_t>(ledger::kTileWidth, cp->size - bundle * ledger::kTileWidth);
+    auto data = storage->ReadFile(ledger::EntryBundlePath(bundle, width));
+    if (!data) return Fail(kExitFindings, "entry bundle " + std::to_string(bundle) + ": " + data.error().message());
+    auto entries = ledger::ParseBundle(*data);
+    if (!entries) return Fail(kExitFindings, "entry bundle " + std::to_string(bundle) + ": " + entries.error().message());
+    for (; i < end && i / ledger::kTileWidth == bundle; ++i) {
+      size_t at = size_t(i % ledger::kTileWidth);
+      if (at >= entries->size()) return Fail(kExitFindings, "entry " + std::to_string(i) + " is missing");
+      boost::system::error_code ec;
+      json::value v = json::parse((*entries)[at], ec);
+      json::object line{{"index", i}};
+      if (ec || !v.is_object()) {
+        line["error"] = "not a JSON object";
+        rc = kExitFindings;
+      } else {
+        json::object e = v.get_object();
+        if (const json::value* sealed = e.if_contains("sealed"); sealed && sealed->is_string()) {
+          auto raw = Base64Decode(std::string(sealed->get_string()));
+          const json::value* rid = e.if_contains("request_id");
+          Result<std::string> opened =
+              raw && rid && rid->is_string()
+                  ? OpenAes256Gcm(*key, *raw, std::string(rid->get_string()))
+                  : Result<std::string>(tl::make_unexpected(DataLoss("malformed sealed part")));
+          if (!opened) {
+            line["error"] = opened.error().message();
+            rc = kExitFindings;
+          } else {
+            e.erase("sealed");
+            e["opened"] = json::parse(*opened, ec);
+            if (ec) {
+              line["error"] = "the sealed part is not JSON";
+              rc = kExitFindings;
+            }
+          }
+        }
+        line["entry"] = std::move(e);
+      }
+      std::printf("%s\n", json::serialize(line).c_str());
+    }
+  }
+  return rc;
+}
 }  // namespace
 
 void AddLogCommand(CLI::App& app, int* exit_code) {
@@ -302,6 +369,17 @@ void AddLogCommand(CLI::App& app, int* exit_code) {
   verify->add_option("--old-checkpoint", flags->old_checkpoint,
                      "A signed checkpoint kept earlier: check the log still extends it");
   verify->callback([flags, exit_code] { *exit_code = RunVerify(*flags); });
+
+  CLI::App* open = log->add_subcommand(
+      "open",
+      "Print entries as JSON lines with their sealed part (subject facts, rules, obligations) "
+      "opened under the audit key the holder shares with oversight bodies.\n"
+      "Exit 0: all opened; 1: an entry does not open (altered, or another key); 2: usage or I/O");
+  open->add_option("--dir", flags->dir, "Log directory")->required();
+  open->add_option("--audit-key", flags->audit_key, "File with the hex AES-256 audit key")->required();
+  open->add_option("--index", flags->index, "First entry (default 0)");
+  open->add_option("--count", flags->count, "Number of entries (default: to the checkpoint's size)");
+  open->callback([flags, exit_code] { *exit_code = RunOpen(*flags); });
 }
 
 }  // namespace firebreak::cli

@@ -263,6 +263,8 @@ Result<DemoSummary> CreateDemoForce(const DemoOptions& o) {
   }
   FB_ASSIGN_OR_RETURN(std::string pseudonym_key, RandomBytes(32));
   FB_RETURN_IF_ERROR(WriteSecret(dir / "keys/pseudonym.key", HexEncode(pseudonym_key) + "\n"));
+  FB_ASSIGN_OR_RETURN(std::string audit_key, RandomBytes(32));
+  FB_RETURN_IF_ERROR(WriteSecret(dir / "keys/audit.key", HexEncode(audit_key) + "\n"));
 
   // The CA, the server's certificate and one client certificate and token per organisation.
   FB_ASSIGN_OR_RETURN(LocalCa ca, LocalCa::Create("Example Constabulary Firebreak development CA"));
@@ -429,6 +431,7 @@ Result<DemoSummary> CreateDemoForce(const DemoOptions& o) {
       {"store", "store.db"},
       {"log", {{"dir", "log"}, {"key", "keys/log.key"}, {"publish_interval_ms", 500}}},
       {"pseudonym_key", "keys/pseudonym.key"},
+      {"audit_key", "keys/audit.key"},
       {"tls", {{"cert", "pki/server.pem"}, {"key", "pki/server.key"}, {"client_ca", "pki/ca.pem"}}},
       {"bearer_tokens", true},
       {"policy", {{"packs", packs}, {"shadow_packs", json::array()}}},

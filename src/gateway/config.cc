@@ -34,7 +34,7 @@ Result<GatewayConfig> LoadConfig(const std::string& path) {
   json::value v = json::parse(text, ec);
   if (ec || !v.is_object()) return tl::make_unexpected(Bad(path, "not a JSON object"));
   const json::object& o = v.get_object();
-  Status keys = OnlyKeys(o, "", {"listen", "store", "log", "pseudonym_key", "tls", "bearer_tokens",
+  Status keys = OnlyKeys(o, "", {"listen", "store", "log", "pseudonym_key", "audit_key", "tls", "bearer_tokens",
                                  "policy", "limits", "threads", "access_log"});
   if (!keys) return tl::make_unexpected(keys.error().WithContext(path));
   fs::path base = fs::absolute(path).parent_path();
@@ -89,6 +89,7 @@ Result<GatewayConfig> LoadConfig(const std::string& path) {
   }
   str(o, "store", &c.store_path, true);
   str(o, "pseudonym_key", &c.pseudonym_key_path, true);
+  str(o, "audit_key", &c.audit_key_path, true);
   if (const json::object* log = obj("log")) {
     FB_RETURN_IF_ERROR(OnlyKeys(*log, "log.", {"dir", "key", "publish_interval_ms"}));
     str(*log, "dir", &c.log_dir, true);

@@ -39,6 +39,9 @@ struct GatewayConfig {
   std::string log_dir;
   std::string log_key_path;        // "PRIVATE+KEY+<origin>+..."
   std::string pseudonym_key_path;  // hex HMAC key for subject pseudonyms
+  // hex AES-256 key sealing the sensitive part of each log entry; shared with
+  // the oversight bodies that audit the log (docs/log-format.md)
+  std::string audit_key_path;
   std::string tls_cert, tls_key, client_ca;
   bool bearer_tokens = true;  // accept "Authorization: Bearer" as well as certificates
   std::vector<std::string> policy_packs;

@@ -17,7 +17,7 @@
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
-#include "base/files.h"
+#include "base/base.h"
 #include "demo/demo.h"
 #include "gateway/gateway.h"
 #include "ledger/checkpoint.h"
@@ -334,6 +334,45 @@ TEST_F(GatewayTest, RefusalsAreIndistinguishableOutside) {
   EXPECT_EQ(strip(protected_person), strip(unknown));
   EXPECT_EQ(strip(protected_person), strip(unknown_ref));
   EXPECT_EQ(strip(protected_person), strip(uncovered));
+  // Nor do the requester's own log entries (public tiles, its receipts): the
+  // clear parts match but for the request's own id, time and legal basis, and
+  // the sealed parts have one length.
+  auto entry_of = [&](const Reply& r) {
+    std::string id(r.Json().at("receipt").as_string());
+    Reply p = Get("/v1/receipts/" + id + "?format=json", ie);
+    EXPECT_EQ(p.status, 200) << p.body;
+    return json::parse(p.Json().at("entry").as_string()).as_object();
+  };
+  json::object ep = entry_of(protected_person), eu = entry_of(unknown), ec = entry_of(uncovered);
+  auto clear_part = [](json::object e) {
+    for (const char* k : {"time", "request_id", "sealed", "legal_basis"}) e.erase(k);
+    return json::serialize(e);
+  };
+  EXPECT_EQ(clear_part(ep), clear_part(eu));
+  EXPECT_EQ(clear_part(ep), clear_part(ec));
+  EXPECT_EQ(ep.at("sealed").as_string().size(), eu.at("sealed").as_string().size());
+  EXPECT_EQ(ep.at("sealed").as_string().size(), ec.at("sealed").as_string().size());
+  for (const char* k : {"subject", "roles", "cases", "immigration_concern", "rules", "obligations",
+                        "withheld", "effective_purpose", "records"}) {
+    EXPECT_FALSE(ep.contains(k)) << k << " is in clear: " << json::serialize(ep);
+  }
+  // The audit key, which the holder shares with oversight bodies, opens the
+  // sealed part: the facts and rules are all there to check.
+  std::string hex = ReadFile(dir_ + "/keys/audit.key").value();
+  hex.erase(hex.find_last_not_of(" \n") + 1);
+  auto opened = OpenAes256Gcm(HexDecode(hex).value(),
+                              Base64Decode(std::string(ep.at("sealed").as_string())).value(),
+                              std::string(ep.at("request_id").as_string()));
+  ASSERT_TRUE(opened.has_value()) << opened.error().ToString();
+  json::object facts = json::parse(*opened).as_object();
+  EXPECT_NE(json::serialize(facts.at("roles")).find("victim"), std::string::npos) << *opened;
+  EXPECT_FALSE(facts.at("rules").as_array().empty()) << *opened;
+  EXPECT_EQ(facts.at("subject").as_string().size(), 64u);
+  // Sealed under the request's own id: moving it to another entry fails.
+  EXPECT_FALSE(OpenAes256Gcm(HexDecode(hex).value(),
+                             Base64Decode(std::string(ep.at("sealed").as_string())).value(),
+                             std::string(eu.at("request_id").as_string()))
+                   .has_value());
   // The holder's own API does tell an unknown subject apart, and logs nothing.
   uint64_t before = Sequenced();
   Reply holder = Post("/v1/decisions",

@@ -25,7 +25,9 @@ using engine::Decision;
 using engine::Engine;
 using policy::EnumKind;
 
-constexpr int kEntryVersion = 1;
+constexpr int kEntryVersion = 2;
+// The sealed part of an entry is padded to this many bytes (see below).
+constexpr size_t kSealedSize = 1024;
 constexpr size_t kMaxRecordsInEntry = 16;
 
 int64_t NowSeconds() {
@@ -383,6 +385,12 @@ Result<std::unique_ptr<Service>> Service::Create(const GatewayConfig& config) {
   if (s->pseudonym_key_.size() < 16) {
     return tl::make_unexpected(InvalidArgument(config.pseudonym_key_path + ": key shorter than 16 bytes"));
   }
+  FB_ASSIGN_OR_RETURN(std::string akey, ReadFile(config.audit_key_path));
+  FB_ASSIGN_OR_RETURN(s->audit_key_, HexDecode(Trim(akey)));
+  if (s->audit_key_.size() != 32) {
+    return tl::make_unexpected(
+        InvalidArgument(config.audit_key_path + ": the audit key must be 32 bytes (64 hex digits)"));
+  }
   FB_ASSIGN_OR_RETURN(auto fields, s->store_->FieldCategories());
   s->field_map_.store(std::make_shared<const std::map<std::string, std::string>>(std::move(fields)));
   FB_RETURN_IF_ERROR(s->Reload(config.policy_packs));
@@ -632,7 +640,10 @@ HttpResponse Service::Decide(const HttpRequest& request, const Caller& caller, b
     }
   }
 
-  // The log entry (DESIGN §5): codes only, the subject as a keyed pseudonym.
+  // The log entry (DESIGN §5, departed from in docs/log-format.md): codes
+  // only. In clear only what the requester already knows, so that its own
+  // entry (public tiles, its receipt) reveals nothing its answer hides; the
+  // subject's facts, rules and obligations are sealed under the audit key.
   auto rid = RandomBytes(16);
   if (!rid) return fail("random", rid.error());
   std::string receipt_id = HexEncode(*rid);
@@ -643,33 +654,35 @@ HttpResponse Service::Decide(const HttpRequest& request, const Caller& caller, b
   entry["endpoint"] = endpoint;
   entry["requester"] = cr.base.at("requester");
   entry["purpose"] = merged->declared_purpose;
-  entry["effective_purpose"] = merged->purpose;
   entry["action"] = cr.base.at("action");
   entry["legal_basis"] = cr.base.at("legal_basis");
-  if (subject) {
-    entry["subject"] = HexEncode(DigestBytes(HmacSha256Once(pseudonym_key_, "subject:" + subject->reference)));
-    json::object facts = full.at("subject").as_object();
-    entry["roles"] = facts["roles"];
-    entry["flags"] = facts["flags"];
-    entry["immigration_concern"] = facts["immigration_concern"];
-    entry["regularisation_pending"] = facts["regularisation_pending"];
-    entry["subject_initiated"] = facts["subject_initiated"];
-    entry["consent_to_ie"] = facts["consent_to_ie"];
-    entry["cases"] = facts["cases"];
-  } else if (!unresolved.empty()) {
-    entry["subject"] = nullptr;
-    entry["unresolved"] = unresolved;
-  }
   entry["asked"] = Names(schema, EnumKind::kCategory, merged->asked);
   entry["disclosed"] = Names(schema, EnumKind::kCategory, merged->disclosed);
-  entry["withheld"] = Names(schema, EnumKind::kCategory, merged->withheld);
   entry["decision"] = merged->permit ? "permit" : "deny";
-  entry["rules"] = json::value_from(merged->rules);
-  entry["obligations"] = Names(schema, EnumKind::kObligation, merged->obligations);
   entry["policy_hash"] = engine.policy_hash();
-  json::array record_log;
+  json::object sealed;
+  sealed["effective_purpose"] = merged->purpose;
+  if (subject) {
+    sealed["subject"] = HexEncode(DigestBytes(HmacSha256Once(pseudonym_key_, "subject:" + subject->reference)));
+    json::object facts = full.at("subject").as_object();
+    sealed["roles"] = facts["roles"];
+    sealed["flags"] = facts["flags"];
+    sealed["immigration_concern"] = facts["immigration_concern"];
+    sealed["regularisation_pending"] = facts["regularisation_pending"];
+    sealed["subject_initiated"] = facts["subject_initiated"];
+    sealed["consent_to_ie"] = facts["consent_to_ie"];
+    sealed["cases"] = facts["cases"];
+  } else if (!unresolved.empty()) {
+    sealed["subject"] = nullptr;
+    sealed["unresolved"] = unresolved;
+  }
+  sealed["withheld"] = Names(schema, EnumKind::kCategory, merged->withheld);
+  sealed["rules"] = json::value_from(merged->rules);
+  sealed["obligations"] = Names(schema, EnumKind::kObligation, merged->obligations);
+  // Per-record evaluations (provenance), distinct ones only, as many as fit
+  // the fixed sealed size; the rest are counted.
+  std::vector<json::object> record_log;
   std::set<std::string> seen;
-  size_t dropped = 0;
   for (const Evaluation& e : merged->evaluations) {
     if (!e.record) continue;
     json::object r{{"collected_as", e.record->collected_as},
@@ -680,16 +693,30 @@ HttpResponse Service::Decide(const HttpRequest& request, const Caller& caller, b
       r["case_type"] = e.record->case_type;
       r["case_status"] = e.record->case_status;
     }
-    std::string key = json::serialize(r);
-    if (!seen.insert(key).second) continue;
-    if (record_log.size() >= kMaxRecordsInEntry) {
-      ++dropped;
-      continue;
-    }
-    record_log.push_back(std::move(r));
+    if (seen.insert(json::serialize(r)).second) record_log.push_back(std::move(r));
   }
-  entry["records"] = std::move(record_log);
-  if (dropped) entry["records_not_listed"] = dropped;
+  // The sealed part is padded to exactly kSealedSize bytes, so its length
+  // tells nothing about how many roles, cases or records lie behind a
+  // refusal. Only a subject with very many cases can overflow it; then it
+  // grows by whole kSealedSize steps.
+  auto render = [&](size_t listed) {
+    json::array a;
+    for (size_t i = 0; i < listed && i < kMaxRecordsInEntry; ++i) a.push_back(record_log[i]);
+    json::object o = sealed;
+    o["records"] = std::move(a);
+    size_t not_listed = record_log.size() - std::min(listed, record_log.size());
+    if (not_listed) o["records_not_listed"] = not_listed;
+    return CanonicalJson(o);
+  };
+  size_t listed = std::min(record_log.size(), kMaxRecordsInEntry);
+  std::string plain = render(listed);
+  while (listed > 0 && plain.size() > kSealedSize) plain = render(--listed);
+  size_t padded = kSealedSize;
+  while (padded < plain.size()) padded += kSealedSize;
+  plain.append(padded - plain.size(), ' ');
+  auto ciphertext = SealAes256Gcm(audit_key_, plain, receipt_id);
+  if (!ciphertext) return fail("seal", ciphertext.error());
+  entry["sealed"] = Base64Encode(*ciphertext);
   std::string entry_text = CanonicalJson(entry);
 
   if (closed_.load()) return fail("log", Unavailable("closed"));

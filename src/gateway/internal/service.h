@@ -78,6 +78,7 @@ class Service {
   std::unique_ptr<ledger::NoteSigner> signer_;
   std::unique_ptr<ledger::Appender> appender_;
   std::string pseudonym_key_;
+  std::string audit_key_;  // AES-256 key sealing entries for oversight
   std::atomic<std::shared_ptr<const PolicyState>> policy_;
   std::atomic<std::shared_ptr<const std::map<std::string, std::string>>> field_map_;
   std::mutex reload_mu_;
