@@ -124,17 +124,6 @@ Result<Request> RoundTrip(const Request& r, const policy::Schema& s) {
   return parsed;
 }
 
-bool EngineViolates(const Engine& e, const policy::Guarantee& g, const Request& r, const Decision& d) {
-  bool applies = e.Evaluate(g.cond, r, d.purpose) != engine::Truth::kFalse;
-  switch (g.kind) {
-    case policy::GuaranteeKind::kNeverPermit: return applies && d.permit;
-    case policy::GuaranteeKind::kNeverDisclose: return applies && (d.disclosed & g.mask) != 0;
-    case policy::GuaranteeKind::kAlwaysObligations:
-      return applies && d.permit && (d.obligations & g.mask) != g.mask;
-  }
-  return false;
-}
-
 std::string Human(std::string s) {
   std::replace(s.begin(), s.end(), '-', ' ');
   return s;
@@ -175,6 +164,18 @@ std::string Location(const PolicySet& set, const policy::Span& span) {
 }
 
 }  // namespace
+
+bool EngineViolates(const Engine& e, const policy::Guarantee& g, const Request& r, const Decision& d) {
+  bool applies = e.Evaluate(g.cond, r, d.purpose) != engine::Truth::kFalse;
+  switch (g.kind) {
+    case policy::GuaranteeKind::kNeverPermit: return applies && d.permit;
+    case policy::GuaranteeKind::kNeverDisclose: return applies && (d.disclosed & g.mask) != 0;
+    case policy::GuaranteeKind::kAlwaysObligations:
+      return applies && d.permit && (d.obligations & g.mask) != g.mask;
+  }
+  return false;
+}
+
 
 const char* OutcomeName(Outcome o) {
   switch (o) {

@@ -150,4 +150,11 @@ std::string DescribeRequest(const engine::Request& r, const policy::Schema& s, i
 // "permit (X2_marac_safeguarding): discloses [identity]; obligations [minimise]".
 std::string DescribeDecision(const engine::Decision& d, const policy::PolicySet& set);
 
+// Whether the engine's decision `d` on request `r` violates guarantee `g`:
+// the guarantee's condition is true or unknown on `r` (under the decision's
+// effective purpose) and the decision does what the guarantee forbids. The
+// verifier checks every counterexample with this before reporting it.
+bool EngineViolates(const engine::Engine& e, const policy::Guarantee& g,
+                    const engine::Request& r, const engine::Decision& d);
+
 }  // namespace firebreak::verify

@@ -15,6 +15,7 @@
 
 #include "engine/engine.h"
 #include "engine/testing/generator.h"
+#include "verify/verify.h"
 #include "policy/policy.h"
 
 namespace firebreak::verify::testing {
@@ -75,18 +76,7 @@ inline std::shared_ptr<const policy::PolicySet> LoadSet(const std::vector<std::s
   return loaded->set;
 }
 
-// Whether the engine's decision `d` on `r` violates guarantee `g`.
-inline bool EngineViolates(const engine::Engine& e, const policy::Guarantee& g, const engine::Request& r,
-                           const engine::Decision& d) {
-  bool applies = e.Evaluate(g.cond, r, d.purpose) != engine::Truth::kFalse;
-  switch (g.kind) {
-    case policy::GuaranteeKind::kNeverPermit: return applies && d.permit;
-    case policy::GuaranteeKind::kNeverDisclose: return applies && (d.disclosed & g.mask) != 0;
-    case policy::GuaranteeKind::kAlwaysObligations:
-      return applies && d.permit && (d.obligations & g.mask) != g.mask;
-  }
-  return false;
-}
+using verify::EngineViolates;
 
 // The packs under policies/uk that have rules or guarantees of their own.
 inline std::vector<std::string> ShippedPacks() {
