@@ -1,6 +1,7 @@
 // `firebreak check PATH…`: load and check policy packs.
 #include <cstdio>
 
+#include <boost/json.hpp>
 #include <fmt/format.h>
 
 #include "base/base.h"
@@ -14,6 +15,7 @@ struct CheckOptions {
   std::vector<std::string> paths;
   bool as_one_set = false;
   bool pins = false;
+  bool lock = false;
 };
 
 void PrintSummary(const policy::LoadedPolicy& loaded, const std::string& what) {
@@ -60,7 +62,22 @@ int Run(const CheckOptions& o) {
       rc = kExitFindings;
       continue;
     }
-    PrintSummary(*loaded, what);
+    if (!o.lock) PrintSummary(*loaded, what);
+    if (o.lock) {
+      // The `policy.required` block of a gateway configuration: every
+      // firewall rule and guarantee of the set, by content hash.
+      boost::json::object rules, guarantees;
+      for (const auto& r : loaded->set->rules) {
+        if (r.kind == policy::RuleKind::kFirewall) {
+          rules[r.name] = "sha256:" + HexEncode(DigestBytes(Sha256(r.canonical)));
+        }
+      }
+      for (const auto& g : loaded->set->guarantees) {
+        guarantees[g.name] = "sha256:" + HexEncode(DigestBytes(Sha256(g.canonical)));
+      }
+      fmt::print("{}\n", boost::json::serialize(boost::json::object{
+                             {"firewall_rules", std::move(rules)}, {"guarantees", std::move(guarantees)}}));
+    }
     if (o.pins) {
       for (const auto& r : loaded->set->rules) {
         if (r.kind != policy::RuleKind::kFirewall) continue;
@@ -85,6 +102,9 @@ void AddCheckCommand(CLI::App& app, int* exit_code) {
   cmd->add_flag("--set", opts->as_one_set,
                 "Check all PATHs together as one policy set (e.g. national + holder + agreements)");
   cmd->add_flag("--pins", opts->pins, "Print a `pin` line for every firewall rule");
+  cmd->add_flag("--lock", opts->lock,
+                "Print, as JSON for the gateway configuration's `policy.required`, every firewall rule "
+                "and guarantee by content hash: what no reload may weaken (docs/operations.md)");
   cmd->callback([opts, exit_code] { *exit_code = Run(*opts); });
 }
 

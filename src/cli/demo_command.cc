@@ -62,7 +62,10 @@ int Run(const DemoCommandOptions& o) {
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::string dir = fs::absolute(o.dir).lexically_normal().string();
   std::string port = o.listen.substr(o.listen.rfind(':') + 1);
-  std::string base = "https://localhost:" + port;
+  // Port 0: the gateway picks one at start and prints it in its
+  // "listening" line; the commands below use $PORT for it.
+  bool ephemeral = port == "0";
+  std::string base = "https://localhost:" + (ephemeral ? std::string("$PORT") : port);
   fmt::print(
       "Created a synthetic force in {} ({:.1f} s): {} subjects, {} cases, {} records. No real people.\n"
       "Policy: {}\nLog verifier key: {}\n\n",
@@ -72,7 +75,12 @@ int Run(const DemoCommandOptions& o) {
   for (const auto& org : summary->orgs) {
     fmt::print("  {:<32} {:<38} {}\n", org.id, org.type, org.scope);
   }
-  fmt::print("\nStart the gateway:\n  firebreak serve --config {}/firebreak.json\n\n", dir);
+  fmt::print("\nStart the gateway:\n  firebreak serve --config {}/firebreak.json{}\n\n", dir,
+             ephemeral ? fmt::format(" --port-file {}/port\n\n"
+                                     "It listens on a port chosen at start (--listen {}): set it for the commands below:\n"
+                                     "  PORT=$(cat {}/port)",
+                                     dir, o.listen, dir)
+                       : "");
   fmt::print("1. Immigration Enforcement asks for the address of a domestic-abuse victim (matrix row 5).\n"
              "   The firewall refuses; the answer looks the same as for a person the force does not know:\n{}\n\n",
              Curl(dir, demo::kOrgImmigrationEnforcement, base + "/v1/disclosures",
@@ -93,11 +101,17 @@ int Run(const DemoCommandOptions& o) {
              "{}\n"
              "   curl -s --cacert {}/pki/ca.pem {}/log/checkpoint\n\n",
              Curl(dir, demo::kOrgImmigrationEnforcement, base + "/v1/receipts/<receipt id>", ""), dir, base);
-  fmt::print("7. Bearer tokens work too (development):\n"
+  fmt::print("7. Bearer tokens work too: this demo configuration turns them on (\"bearer_tokens\": true;\n"
+             "   off by default, never for the DPO's admin scope). For development only:\n"
              "   curl -s --cacert {0}/pki/ca.pem -H \"authorization: Bearer $(cat {0}/tokens/{1}.token)\" {2}/v1/disclosures -d '...'\n\n",
              dir, demo::kOrgNhsTrust, base);
-  fmt::print("8. Reload the policy (SIGHUP, or as the DPO):\n{}\n\n",
+  fmt::print("8. Reload the policy (SIGHUP, or as the DPO with its client certificate). A reload that\n"
+             "   drops or alters a firewall rule or guarantee of the policy loaded at start is refused,\n"
+             "   and every reload, accepted or refused, is an entry in the decision log:\n{}\n\n",
              Curl(dir, demo::kOrgDpo, "-X POST " + base + "/admin/reload", ""));
+  fmt::print("9. The holder's metrics (the DPO's certificate, or the metrics listener on loopback):\n{}\n"
+             "   curl -s http://{}/metrics\n\n",
+             Curl(dir, demo::kOrgDpo, base + "/metrics", ""), demo::MetricsListenFor(o.listen));
   fmt::print("Planted subjects (the scenario matrix, domain.md §8.6):\n");
   for (const auto& p : demo::PlantedSubjects()) {
     fmt::print("  {}  {} {} ({})  {}\n", p.reference, p.given_name, p.family_name, p.date_of_birth, p.about);

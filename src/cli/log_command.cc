@@ -15,6 +15,7 @@
 #include "base/encoding.h"
 #include "base/files.h"
 #include "cli/commands.h"
+#include "entry/entry.h"
 #include "ledger/ledger.h"
 
 namespace firebreak::cli {
@@ -33,7 +34,7 @@ struct LogFlags {
   uint64_t index = 0;
   uint64_t old_size = 0;
   uint64_t size = 0;  // 0: the checkpoint's size
-  std::string audit_key;
+  std::vector<std::string> audit_keys;
   uint64_t count = 0;  // 0: to the end
 };
 
@@ -265,12 +266,13 @@ int RunOpen(const LogFlags& f) {
   namespace json = boost::json;
   auto cp = ReadCheckpoint(f.dir);
   if (!cp) return Fail(kExitUsage, cp.error().message());
-  auto hex = ReadFile(f.audit_key);
-  if (!hex) return Fail(kExitUsage, hex.error().message());
-  std::string text = *hex;
-  while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ')) text.pop_back();
-  auto key = HexDecode(text);
-  if (!key || key->size() != 32) return Fail(kExitUsage, f.audit_key + ": not a 32-byte hex key");
+  std::vector<entry::AuditKey> keys;
+  for (const std::string& path : f.audit_keys) {
+    auto key = entry::ReadAuditKey(path);
+    if (!key) return Fail(kExitUsage, key.error().ToString());
+    keys.push_back(std::move(*key));
+  }
+  entry::Keyring keyring(std::move(keys));
   auto storage = ledger::PosixStorage::OpenReadOnly(f.dir);
   if (!storage) return Fail(kExitUsage, "cannot open the log in " + f.dir);
   uint64_t end = f.count ? std::min(cp->size, f.index + f.count) : cp->size;
@@ -285,34 +287,13 @@ int RunOpen(const LogFlags& f) {
     for (; i < end && i / ledger::kTileWidth == bundle; ++i) {
       size_t at = size_t(i % ledger::kTileWidth);
       if (at >= entries->size()) return Fail(kExitFindings, "entry " + std::to_string(i) + " is missing");
-      boost::system::error_code ec;
-      json::value v = json::parse((*entries)[at], ec);
       json::object line{{"index", i}};
-      if (ec || !v.is_object()) {
-        line["error"] = "not a JSON object";
+      auto opened = entry::Open((*entries)[at], keyring);
+      if (!opened) {
+        line["error"] = opened.error().message();
         rc = kExitFindings;
       } else {
-        json::object e = v.get_object();
-        if (const json::value* sealed = e.if_contains("sealed"); sealed && sealed->is_string()) {
-          auto raw = Base64Decode(std::string(sealed->get_string()));
-          const json::value* rid = e.if_contains("request_id");
-          Result<std::string> opened =
-              raw && rid && rid->is_string()
-                  ? OpenAes256Gcm(*key, *raw, std::string(rid->get_string()))
-                  : Result<std::string>(tl::make_unexpected(DataLoss("malformed sealed part")));
-          if (!opened) {
-            line["error"] = opened.error().message();
-            rc = kExitFindings;
-          } else {
-            e.erase("sealed");
-            e["opened"] = json::parse(*opened, ec);
-            if (ec) {
-              line["error"] = "the sealed part is not JSON";
-              rc = kExitFindings;
-            }
-          }
-        }
-        line["entry"] = std::move(e);
+        line["entry"] = std::move(*opened);
       }
       std::printf("%s\n", json::serialize(line).c_str());
     }
@@ -376,7 +357,9 @@ void AddLogCommand(CLI::App& app, int* exit_code) {
       "opened under the audit key the holder shares with oversight bodies.\n"
       "Exit 0: all opened; 1: an entry does not open (altered, or another key); 2: usage or I/O");
   open->add_option("--dir", flags->dir, "Log directory")->required();
-  open->add_option("--audit-key", flags->audit_key, "File with the hex AES-256 audit key")->required();
+  open->add_option("--audit-key", flags->audit_keys,
+                   "File with a hex AES-256 audit key; repeat for keys rotated out (each entry names its key)")
+      ->required();
   open->add_option("--index", flags->index, "First entry (default 0)");
   open->add_option("--count", flags->count, "Number of entries (default: to the checkpoint's size)");
   open->callback([flags, exit_code] { *exit_code = RunOpen(*flags); });

@@ -37,8 +37,14 @@ int Run(const ServeOptions& o) {
       return kExitUsage;
     }
   }
-  std::string line = boost::json::serialize(boost::json::object{
-      {"event", "listening"}, {"address", config->host}, {"port", port}});
+  boost::json::object listening{{"event", "listening"},
+                                 {"address", config->host},
+                                 {"port", port},
+                                 {"max_connections", (*gw)->max_connections()},
+                                 {"descriptor_limit", (*gw)->descriptor_limit()},
+                                 {"bearer_tokens", config->bearer_tokens}};
+  if ((*gw)->metrics_port()) listening["metrics_port"] = (*gw)->metrics_port();
+  std::string line = boost::json::serialize(listening);
   fmt::print(stderr, "{}\n", line);
   (*gw)->Wait();
   Status st = (*gw)->Stop();

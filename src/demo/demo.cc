@@ -237,6 +237,18 @@ const std::vector<Planted>& PlantedSubjects() {
   return planted;
 }
 
+std::string MetricsListenFor(const std::string& listen) {
+  size_t colon = listen.rfind(':');
+  if (colon == std::string::npos) return "127.0.0.1:0";
+  int port = 0;
+  try {
+    port = std::stoi(listen.substr(colon + 1));
+  } catch (const std::exception&) {
+    port = 0;
+  }
+  return listen.substr(0, colon) + ":" + std::to_string(port == 0 || port >= 65535 ? 0 : port + 1);
+}
+
 Result<DemoSummary> CreateDemoForce(const DemoOptions& o) {
   fs::path dir = fs::absolute(o.dir);
   std::error_code ec;
@@ -433,7 +445,10 @@ Result<DemoSummary> CreateDemoForce(const DemoOptions& o) {
       {"pseudonym_key", "keys/pseudonym.key"},
       {"audit_key", "keys/audit.key"},
       {"tls", {{"cert", "pki/server.pem"}, {"key", "pki/server.key"}, {"client_ca", "pki/ca.pem"}}},
+      // Development convenience, said so in the walk-through; never for the
+      // admin scope. Off by default.
       {"bearer_tokens", true},
+      {"metrics_listen", MetricsListenFor(o.listen)},
       {"policy", {{"packs", packs}, {"shadow_packs", json::array()}}},
       {"limits", {{"max_body_bytes", 65536}, {"header_timeout_ms", 10000}, {"idle_timeout_ms", 30000}}},
       {"threads", {{"io", 2}, {"workers", 64}}},

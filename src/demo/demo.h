@@ -54,6 +54,10 @@ struct DemoSummary {
   std::string log_verifier_key;
 };
 
+// The metrics listener the demo's configuration sets for `listen`: the same
+// host, the next port (port 0 stays 0: chosen at start).
+std::string MetricsListenFor(const std::string& listen);
+
 // Creates the force in `options.dir`, which must not exist or be empty.
 Result<DemoSummary> CreateDemoForce(const DemoOptions& options);
 

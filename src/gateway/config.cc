@@ -4,6 +4,7 @@
 
 #include <boost/json.hpp>
 
+#include "base/encoding.h"
 #include "base/files.h"
 #include "gateway/gateway.h"
 
@@ -34,8 +35,9 @@ Result<GatewayConfig> LoadConfig(const std::string& path) {
   json::value v = json::parse(text, ec);
   if (ec || !v.is_object()) return tl::make_unexpected(Bad(path, "not a JSON object"));
   const json::object& o = v.get_object();
-  Status keys = OnlyKeys(o, "", {"listen", "store", "log", "pseudonym_key", "audit_key", "tls", "bearer_tokens",
-                                 "policy", "limits", "threads", "access_log"});
+  Status keys = OnlyKeys(o, "", {"listen", "store", "log", "pseudonym_key", "audit_key", "old_audit_keys", "tls",
+                                 "bearer_tokens", "metrics_listen", "policy", "limits", "threads",
+                                 "access_log"});
   if (!keys) return tl::make_unexpected(keys.error().WithContext(path));
   fs::path base = fs::absolute(path).parent_path();
   GatewayConfig c;
@@ -90,6 +92,20 @@ Result<GatewayConfig> LoadConfig(const std::string& path) {
   str(o, "store", &c.store_path, true);
   str(o, "pseudonym_key", &c.pseudonym_key_path, true);
   str(o, "audit_key", &c.audit_key_path, true);
+  if (const json::value* x = o.if_contains("old_audit_keys")) {
+    if (!x->is_array()) return tl::make_unexpected(Bad(path, "`old_audit_keys` must be a list of key files"));
+    for (const json::value& k : x->get_array()) {
+      if (!k.is_string()) return tl::make_unexpected(Bad(path, "`old_audit_keys` must be a list of key files"));
+      c.old_audit_key_paths.push_back((base / std::string(k.get_string())).lexically_normal().string());
+    }
+  }
+  if (const json::value* x = o.if_contains("metrics_listen")) {
+    if (!x->is_string()) return tl::make_unexpected(Bad(path, "`metrics_listen` must be \"host:port\" or \"\""));
+    c.metrics_listen = std::string(x->get_string());
+    if (!c.metrics_listen.empty() && c.metrics_listen.rfind(':') == std::string::npos) {
+      return tl::make_unexpected(Bad(path, "`metrics_listen` must be host:port"));
+    }
+  }
   if (const json::object* log = obj("log")) {
     FB_RETURN_IF_ERROR(OnlyKeys(*log, "log.", {"dir", "key", "publish_interval_ms"}));
     str(*log, "dir", &c.log_dir, true);
@@ -113,7 +129,28 @@ Result<GatewayConfig> LoadConfig(const std::string& path) {
     c.access_log = b->get_bool();
   }
   if (const json::object* policy = obj("policy")) {
-    FB_RETURN_IF_ERROR(OnlyKeys(*policy, "policy.", {"packs", "shadow_packs", "verify"}));
+    FB_RETURN_IF_ERROR(OnlyKeys(*policy, "policy.", {"packs", "shadow_packs", "verify", "required"}));
+    if (const json::value* x = policy->if_contains("required")) {
+      if (!x->is_object()) return tl::make_unexpected(Bad(path, "`policy.required` must be an object"));
+      FB_RETURN_IF_ERROR(OnlyKeys(x->get_object(), "policy.required.", {"firewall_rules", "guarantees"}));
+      RequiredPolicy req;
+      for (const char* key : {"firewall_rules", "guarantees"}) {
+        const json::value* m = x->get_object().if_contains(key);
+        if (!m) continue;
+        std::string where = std::string("`policy.required.") + key + "`";
+        if (!m->is_object()) return tl::make_unexpected(Bad(path, where + " must map names to \"sha256:…\" hashes"));
+        for (const auto& kv : m->get_object()) {
+          std::string_view h = kv.value().is_string() ? std::string_view(kv.value().get_string()) : "";
+          if (h.size() != 71 || h.substr(0, 7) != "sha256:" || !HexDecode(h.substr(7))) {
+            return tl::make_unexpected(Bad(path, where + "." + std::string(kv.key()) +
+                                                     " must be \"sha256:\" followed by 64 hex digits"));
+          }
+          (std::string_view(key) == "guarantees" ? req.guarantees : req.firewall_rules)
+              .emplace(std::string(kv.key()), std::string(h));
+        }
+      }
+      c.required = std::move(req);
+    }
     for (const char* key : {"packs", "shadow_packs"}) {
       const json::value* x = policy->if_contains(key);
       if (!x) continue;
@@ -133,8 +170,13 @@ Result<GatewayConfig> LoadConfig(const std::string& path) {
   if (const json::value* x = o.if_contains("limits")) {
     if (!x->is_object()) return tl::make_unexpected(Bad(path, "`limits` must be an object"));
     const json::object& l = x->get_object();
-    FB_RETURN_IF_ERROR(OnlyKeys(l, "limits.", {"max_body_bytes", "header_timeout_ms", "idle_timeout_ms"}));
+    FB_RETURN_IF_ERROR(OnlyKeys(l, "limits.", {"max_body_bytes", "header_timeout_ms", "idle_timeout_ms",
+                                                "max_connections", "refusal_release_ms"}));
     num(l, "max_body_bytes", 256, 16 << 20, &c.max_body_bytes);
+    num(l, "max_connections", 1, 1000000, &c.max_connections);
+    int64_t rr = c.refusal_release.count();
+    num(l, "refusal_release_ms", 0, 10000, &rr);
+    c.refusal_release = std::chrono::milliseconds(rr);
     int64_t h = c.header_timeout.count(), i = c.idle_timeout.count();
     num(l, "header_timeout_ms", 10, 600000, &h);
     num(l, "idle_timeout_ms", 10, 3600000, &i);

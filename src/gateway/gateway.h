@@ -24,13 +24,23 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "base/error.h"
 
 namespace firebreak::gateway {
+
+// Firewall rules and guarantees by name and content hash ("sha256:<hex>",
+// as `firebreak check --lock` prints them). A policy is loaded only if it
+// holds every one unchanged and proves every guarantee listed.
+struct RequiredPolicy {
+  std::map<std::string, std::string> firewall_rules;
+  std::map<std::string, std::string> guarantees;
+};
 
 struct GatewayConfig {
   std::string host = "127.0.0.1";
@@ -42,12 +52,30 @@ struct GatewayConfig {
   // hex AES-256 key sealing the sensitive part of each log entry; shared with
   // the oversight bodies that audit the log (docs/log-format.md)
   std::string audit_key_path;
+  // Older audit keys, so receipts and `log open` still read entries sealed
+  // before a rotation (docs/operations.md). Not used for sealing.
+  std::vector<std::string> old_audit_key_paths;
   std::string tls_cert, tls_key, client_ca;
-  bool bearer_tokens = true;  // accept "Authorization: Bearer" as well as certificates
+  // Accept "Authorization: Bearer" as well as certificates (development and
+  // the demo only); never for the admin scope.
+  bool bearer_tokens = false;
+  // A second, plain-HTTP listener serving only GET /metrics, for scraping
+  // inside the holder's network ("host:port"; empty: none). On the HTTPS
+  // listener /metrics needs an admin client certificate.
+  std::string metrics_listen;
   std::vector<std::string> policy_packs;
   std::vector<std::string> shadow_packs;  // a candidate evaluated beside the live policy
   bool verify_policy = true;              // the deployment gate (src/verify)
+  // What no reload may weaken (docs/operations.md); nullopt: the firewall
+  // rules and guarantees of the policy loaded at start.
+  std::optional<RequiredPolicy> required;
   size_t max_body_bytes = 65536;
+  // Concurrent connections; 0: half the descriptor limit read at start, at
+  // most 10,000. Must leave kReservedDescriptors free.
+  size_t max_connections = 0;
+  // Every outward refusal is released this long after the request arrived,
+  // so that its timing cannot tell why it was refused (docs/operations.md).
+  std::chrono::milliseconds refusal_release{20};
   std::chrono::milliseconds header_timeout{10000};
   std::chrono::milliseconds idle_timeout{30000};
   std::chrono::milliseconds publish_interval{500};
@@ -68,11 +96,20 @@ class Gateway {
   Gateway(const Gateway&) = delete;
   Gateway& operator=(const Gateway&) = delete;
 
+  // Descriptors kept free of connections for the log, the store and TLS files.
+  static constexpr size_t kReservedDescriptors = 64;
+
   uint16_t port() const;
+  // The metrics listener's port (0 when there is none).
+  uint16_t metrics_port() const;
+  // The connection cap in force and the descriptor limit it was derived from.
+  size_t max_connections() const;
+  size_t descriptor_limit() const;
   // Loads, checks, verifies and compiles the policy packs (`packs`, or the
   // configured ones when empty) and swaps them in; on any failure the old
-  // policy stays and the error says why.
-  Status Reload(const std::vector<std::string>& packs = {});
+  // policy stays and the error says why. Accepted or not, the reload is an
+  // entry in the decision log (`trigger` says who asked).
+  Status Reload(const std::vector<std::string>& packs = {}, const std::string& trigger = "api");
   // Blocks until Stop() is called or a stop signal arrives.
   void Wait();
   // Stops accepting, finishes in-flight requests, publishes and closes the log.

@@ -19,7 +19,10 @@
 
 #include "base/base.h"
 #include "demo/demo.h"
+#include "entry/entry.h"
 #include "gateway/gateway.h"
+#include "gateway/testing/client.h"
+#include "policy/policy.h"
 #include "ledger/checkpoint.h"
 #include "ledger/note.h"
 #include "ledger/storage.h"
@@ -39,70 +42,33 @@ const std::string kSource = FIREBREAK_SOURCE_DIR;
 const std::string kStrict = kSource + "/policies/uk/strict-firewall";
 const std::string kMvp = kSource + "/policies/uk/migrant-victims-protocol";
 
-struct Reply {
-  int status = 0;
-  std::string body;
-  // The body as a JSON object; an empty object if it is not one.
-  json::object Json() const {
-    boost::system::error_code ec;
-    json::value v = json::parse(body, ec);
-    return ec || !v.is_object() ? json::object() : v.get_object();
-  }
-};
+using testing::Call;
+using testing::Disclosure;
+using testing::Ref;
+using testing::Reply;
 
-// A small synchronous HTTPS client. `org` selects the client certificate
-// (empty: none); `token` adds a bearer token.
-Reply Call(const std::string& dir, uint16_t port, const std::string& method, const std::string& target,
-           const std::string& body, const std::string& org, const std::string& token = "",
-           bool raw_body = false) {
-  asio::io_context ioc;
-  ssl::context ctx(ssl::context::tls_client);
-  ctx.load_verify_file(dir + "/pki/ca.pem");
-  ctx.set_verify_mode(ssl::verify_peer);
-  if (!org.empty()) {
-    ctx.use_certificate_chain_file(dir + "/pki/clients/" + org + ".pem");
-    ctx.use_private_key_file(dir + "/pki/clients/" + org + ".key", ssl::context::pem);
+// The firewall rules and guarantees both `a` and `b` hold unchanged: what the
+// fixture's gateway requires, so that its tests may reload either pack.
+RequiredPolicy Common(const std::string& a, const std::string& b) {
+  auto la = policy::LoadPolicySet({a});
+  auto lb = policy::LoadPolicySet({b});
+  EXPECT_TRUE(la && lb && la->ok() && lb->ok());
+  auto hash = [](const std::string& text) { return "sha256:" + HexEncode(DigestBytes(Sha256(text))); };
+  RequiredPolicy r;
+  for (const auto& ga : la->set->guarantees) {
+    for (const auto& gb : lb->set->guarantees) {
+      if (ga.name == gb.name && ga.canonical == gb.canonical) r.guarantees[ga.name] = hash(ga.canonical);
+    }
   }
-  beast::ssl_stream<beast::tcp_stream> stream(ioc, ctx);
-  beast::error_code ec;
-  beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(20));
-  beast::get_lowest_layer(stream).connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), port), ec);
-  if (ec) return {-1, ec.message()};
-  stream.handshake(ssl::stream_base::client, ec);
-  if (ec) return {-2, ec.message()};
-  http::request<http::string_body> req(method == "POST" ? http::verb::post
-                                       : method == "GET" ? http::verb::get
-                                                         : http::verb::put,
-                                       target, 11);
-  req.set(http::field::host, "localhost");
-  if (!token.empty()) req.set(http::field::authorization, "Bearer " + token);
-  if (!body.empty() || method == "POST") {
-    req.set(http::field::content_type, "application/json");
-    req.body() = body;
+  for (const auto& ra : la->set->rules) {
+    for (const auto& rb : lb->set->rules) {
+      if (ra.kind == policy::RuleKind::kFirewall && ra.name == rb.name && ra.canonical == rb.canonical) {
+        r.firewall_rules[ra.name] = hash(ra.canonical);
+      }
+    }
   }
-  req.prepare_payload();
-  (void)raw_body;
-  http::write(stream, req, ec);
-  if (ec) return {-3, ec.message()};
-  beast::flat_buffer buffer;
-  http::response_parser<http::string_body> parser;
-  parser.body_limit(64 << 20);
-  http::read(stream, buffer, parser, ec);
-  if (ec) return {-4, ec.message()};
-  stream.shutdown(ec);
-  return {int(parser.get().result_int()), parser.get().body()};
+  return r;
 }
-
-std::string Disclosure(const std::string& purpose, const std::string& action,
-                       const std::vector<std::string>& cats, const std::string& basis,
-                       const std::string& role, const std::string& subject_json) {
-  json::object o{{"purpose", purpose}, {"action", action}, {"categories", json::value_from(cats)},
-                 {"legal_basis", basis}, {"user_role", role}};
-  if (!subject_json.empty()) o["subject"] = json::parse(subject_json);
-  return json::serialize(o);
-}
-
-std::string Ref(const std::string& r) { return "{\"reference\":\"" + r + "\"}"; }
 
 class GatewayTest : public ::testing::Test {
  protected:
@@ -119,9 +85,12 @@ class GatewayTest : public ::testing::Test {
     auto c = LoadConfig(s->config_path);
     ASSERT_TRUE(c) << c.error().ToString();
     c->port = 0;
+    c->metrics_listen = "127.0.0.1:0";
     c->access_log = false;
     c->publish_interval = std::chrono::milliseconds(50);
     c->worker_threads = 8;
+    // The tests reload both packs: require only what they share.
+    c->required = Common(kStrict, kMvp);
     config_ = *c;
     auto gw = Gateway::Start(config_);
     ASSERT_TRUE(gw) << gw.error().ToString();
@@ -144,7 +113,7 @@ class GatewayTest : public ::testing::Test {
     return Call(dir_, gw_->port(), "GET", path, "", org);
   }
   uint64_t Sequenced() {
-    Reply m = Get("/metrics", "");
+    Reply m = Get("/metrics", demo::kOrgDpo);
     size_t at = m.body.find("\nfirebreak_log_sequenced_size ");
     if (at == std::string::npos) return ~0ull;
     return std::stoull(m.body.substr(at + 30));
@@ -310,7 +279,9 @@ TEST_F(GatewayTest, RefusalsAreIndistinguishableOutside) {
     json::object o = r.Json();
     EXPECT_TRUE(o.contains("receipt")) << r.body;
     if (!o.contains("receipt")) return std::string("none");
-    EXPECT_EQ(o.at("receipt").as_string().size(), 32u);
+    // "<log index>-<32 hex digits of request id>"
+    std::string receipt(o.at("receipt").as_string());
+    EXPECT_EQ(receipt.size() - receipt.find('-'), 33u) << receipt;
     o.erase("receipt");
     return std::to_string(r.status) + json::serialize(o);
   };
@@ -358,21 +329,18 @@ TEST_F(GatewayTest, RefusalsAreIndistinguishableOutside) {
   }
   // The audit key, which the holder shares with oversight bodies, opens the
   // sealed part: the facts and rules are all there to check.
-  std::string hex = ReadFile(dir_ + "/keys/audit.key").value();
-  hex.erase(hex.find_last_not_of(" \n") + 1);
-  auto opened = OpenAes256Gcm(HexDecode(hex).value(),
-                              Base64Decode(std::string(ep.at("sealed").as_string())).value(),
-                              std::string(ep.at("request_id").as_string()));
+  auto key = entry::ReadAuditKey(dir_ + "/keys/audit.key");
+  ASSERT_TRUE(key);
+  auto opened = entry::Open(entry::CanonicalJson(ep), entry::Keyring({*key}));
   ASSERT_TRUE(opened.has_value()) << opened.error().ToString();
-  json::object facts = json::parse(*opened).as_object();
-  EXPECT_NE(json::serialize(facts.at("roles")).find("victim"), std::string::npos) << *opened;
-  EXPECT_FALSE(facts.at("rules").as_array().empty()) << *opened;
+  json::object facts = opened->at("opened").as_object();
+  EXPECT_NE(json::serialize(facts.at("roles")).find("victim"), std::string::npos) << json::serialize(facts);
+  EXPECT_FALSE(facts.at("rules").as_array().empty()) << json::serialize(facts);
   EXPECT_EQ(facts.at("subject").as_string().size(), 64u);
   // Sealed under the request's own id: moving it to another entry fails.
-  EXPECT_FALSE(OpenAes256Gcm(HexDecode(hex).value(),
-                             Base64Decode(std::string(ep.at("sealed").as_string())).value(),
-                             std::string(eu.at("request_id").as_string()))
-                   .has_value());
+  json::object moved = ep;
+  moved["request_id"] = eu.at("request_id");
+  EXPECT_FALSE(entry::Open(entry::CanonicalJson(moved), entry::Keyring({*key})).has_value());
   // The holder's own API does tell an unknown subject apart, and logs nothing.
   uint64_t before = Sequenced();
   Reply holder = Post("/v1/decisions",
@@ -409,7 +377,7 @@ TEST_F(GatewayTest, ReceiptsVerifyAgainstThePublishedCheckpoint) {
   EXPECT_FALSE(ledger::VerifyReceipt(*receipt, tampered, *verifier, {}, 0));
   // The entry holds codes only: no name, date of birth or address.
   json::object entry = json::parse(receipt->extra).as_object();
-  EXPECT_EQ(entry.at("request_id").as_string(), id);
+  EXPECT_EQ(id.substr(id.find('-') + 1), entry.at("request_id").as_string());
   EXPECT_EQ(entry.at("decision"), "permit");
   for (const char* personal : {"Jakub", "Kowalski", "1983-03-03", "DEMO-R16", "address_line"}) {
     EXPECT_EQ(receipt->extra.find(personal), std::string::npos) << personal;
@@ -514,7 +482,7 @@ TEST_F(GatewayTest, BadInputIsRejectedAndChangesNothing) {
   EXPECT_EQ(Sequenced(), before);
   EXPECT_EQ(Get("/healthz", "").status, 200);
   EXPECT_EQ(Get("/readyz", "").status, 200);
-  Reply m = Get("/metrics", "");
+  Reply m = Get("/metrics", demo::kOrgDpo);
   EXPECT_NE(m.body.find("firebreak_http_requests_total{route=\"/v1/disclosures\",code=\"400\"}"), std::string::npos);
 }
 
@@ -582,7 +550,7 @@ TEST_F(GatewayTest, KillNineUnderLoadLosesNoAnsweredDisclosure) {
     ASSERT_EQ(r.status, 200) << r.body;
     json::object ro = r.Json();
     json::object entry = json::parse(ro.at("entry").as_string()).as_object();
-    EXPECT_EQ(entry.at("request_id").as_string(), answered[i]);
+    EXPECT_EQ(answered[i].substr(answered[i].find('-') + 1), entry.at("request_id").as_string());
     EXPECT_EQ(entry.at("decision"), "permit");
     ++checked;
   }

@@ -4,9 +4,13 @@
 // and on the log's durability), and answered back on the connection's strand.
 // This is the only file of Firebreak that includes Beast.
 #include <openssl/ssl.h>
+#include <sys/resource.h>
 #include <openssl/x509.h>
 
+#include <atomic>
+#include <cerrno>
 #include <condition_variable>
+#include <cstring>
 #include <csignal>
 #include <mutex>
 #include <array>
@@ -18,6 +22,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <boost/json.hpp>
+#include <fmt/format.h>
 
 #include "base/crypto.h"
 #include "base/encoding.h"
@@ -35,9 +40,19 @@ using tcp = asio::ip::tcp;
 struct Gateway::Impl {
   GatewayConfig config;
   std::unique_ptr<internal::Service> service;
+  // The connection cap (declared before `ioc`: sessions destroyed with the
+  // io_context still count themselves out).
+  size_t max_connections = 0, descriptor_limit = 0;
+  std::mutex accept_mu;
+  size_t connections = 0;      // guarded by accept_mu
+  bool accept_paused = false;  // guarded by accept_mu: at the cap, not accepting
+  std::atomic<bool> stopping{false};
+  std::chrono::milliseconds accept_backoff{0};
   asio::io_context ioc;
   ssl::context ctx{ssl::context::tls_server};
   tcp::acceptor acceptor{ioc};
+  tcp::acceptor metrics_acceptor{ioc};
+  std::optional<asio::steady_timer> accept_timer;
   std::unique_ptr<asio::thread_pool> workers;
   std::optional<asio::signal_set> signals;
   std::vector<std::thread> threads;
@@ -48,6 +63,11 @@ struct Gateway::Impl {
   Status stop_status;
 
   void Accept();
+  void ArmAccept();
+  void AcceptMetrics();
+  // A connection opened or closed (the cap).
+  void Opened();
+  void Closed();
   void WaitSignal();
   Status StopNow();
 };
@@ -68,9 +88,17 @@ std::string PeerFingerprint(SSL* ssl) {
   return out;
 }
 
+// The body of a JSON error answer.
+std::string ErrorBody(int status, const std::string& message) {
+  return boost::json::serialize(boost::json::object{
+             {"error", boost::json::object{{"status", status}, {"message", message}}}}) + "\n";
+}
+
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket&& socket, Gateway::Impl& gw) : stream_(std::move(socket), gw.ctx), gw_(gw) {}
+  Session(tcp::socket&& socket, Gateway::Impl& gw)
+      : stream_(std::move(socket), gw.ctx), gw_(gw), timer_(stream_.get_executor()) {}
+  ~Session() { gw_.Closed(); }
 
   void Run() {
     asio::dispatch(stream_.get_executor(), beast::bind_front_handler(&Session::OnRun, shared_from_this()));
@@ -95,8 +123,20 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_->header_limit(16 * 1024);
     beast::get_lowest_layer(stream_).expires_after(first_ ? gw_.config.header_timeout
                                                           : gw_.config.idle_timeout);
-    http::async_read(stream_, buffer_, *parser_,
-                     beast::bind_front_handler(&Session::OnRead, shared_from_this()));
+    http::async_read_header(stream_, buffer_, *parser_,
+                            beast::bind_front_handler(&Session::OnHeader, shared_from_this()));
+  }
+
+  // The header first: a chunked body is refused before any of it is read, so
+  // chunk extensions and trailers (unbounded in Beast 1.81) never reach the
+  // parser. The API's bodies are small JSON documents with a Content-Length.
+  void OnHeader(beast::error_code ec, size_t) {
+    if (ec) return OnRead(ec, 0);
+    if (parser_->chunked()) {
+      linger_ = true;
+      return Reply(411, "chunked request bodies are not accepted: send the body with a Content-Length", false);
+    }
+    http::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&Session::OnRead, shared_from_this()));
   }
 
   void OnRead(beast::error_code ec, size_t) {
@@ -125,21 +165,32 @@ class Session : public std::enable_shared_from_this<Session> {
     r.content_type = std::string(req[http::field::content_type]);
     r.cert_fingerprint = fingerprint_;
     r.body = std::move(req.body());
+    r.arrived = std::chrono::steady_clock::now();
     bool keep_alive = req.keep_alive();
     unsigned version = req.version();
     asio::post(*gw_.workers, [self = shared_from_this(), r = std::move(r), keep_alive, version]() mutable {
       internal::HttpResponse out = self->gw_.service->Handle(r);
       asio::post(self->stream_.get_executor(), [self, out = std::move(out), keep_alive, version]() mutable {
-        self->Write(std::move(out), keep_alive, version);
+        self->Release(std::move(out), keep_alive, version);
       });
     });
+  }
+
+  // Writes the answer, not before its release time.
+  void Release(internal::HttpResponse out, bool keep_alive, unsigned version) {
+    if (out.not_before > std::chrono::steady_clock::now()) {
+      timer_.expires_at(out.not_before);
+      timer_.async_wait([self = shared_from_this(), out = std::move(out), keep_alive, version](
+                            beast::error_code) mutable { self->Write(std::move(out), keep_alive, version); });
+      return;
+    }
+    Write(std::move(out), keep_alive, version);
   }
 
   void Reply(int status, const std::string& message, bool keep_alive) {
     internal::HttpResponse out;
     out.status = status;
-    out.body = boost::json::serialize(boost::json::object{
-                   {"error", boost::json::object{{"status", status}, {"message", message}}}}) + "\n";
+    out.body = ErrorBody(status, message);
     Write(std::move(out), keep_alive, 11);
   }
 
@@ -153,8 +204,17 @@ class Session : public std::enable_shared_from_this<Session> {
     res->prepare_payload();
     beast::get_lowest_layer(stream_).expires_after(gw_.config.header_timeout);
     http::async_write(stream_, *res,
-                      [self = shared_from_this(), res, keep_alive](beast::error_code ec, size_t) {
-                        if (ec) return;
+                      [self = shared_from_this(), res, keep_alive, delivers = std::move(out.delivers)](
+                          beast::error_code ec, size_t) {
+                        if (ec) {
+                          // Disclosed data that did not leave: say so in the log.
+                          if (!delivers.empty()) {
+                            asio::post(*self->gw_.workers, [self, delivers] {
+                              self->gw_.service->Undelivered(delivers, "the connection failed while the answer was written");
+                            });
+                          }
+                          return;
+                        }
                         if (!keep_alive) return self->linger_ ? self->Drain() : self->DoClose();
                         self->first_ = false;
                         self->DoRead();
@@ -183,6 +243,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   beast::ssl_stream<beast::tcp_stream> stream_;
   Gateway::Impl& gw_;
+  asio::steady_timer timer_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::string fingerprint_;
@@ -192,13 +253,116 @@ class Session : public std::enable_shared_from_this<Session> {
   size_t drained_ = 0;
 };
 
+// The metrics listener: plain HTTP inside the holder's network, GET
+// /metrics only, one request per connection.
+class MetricsSession : public std::enable_shared_from_this<MetricsSession> {
+ public:
+  MetricsSession(tcp::socket&& socket, Gateway::Impl& gw) : stream_(std::move(socket)), gw_(gw) {}
+  ~MetricsSession() { gw_.Closed(); }
+
+  void Run() {
+    parser_.body_limit(1024);
+    parser_.header_limit(8 * 1024);
+    stream_.expires_after(gw_.config.header_timeout);
+    http::async_read(stream_, buffer_, parser_, [self = shared_from_this()](beast::error_code ec, size_t) {
+      if (ec) return;
+      internal::HttpRequest r;
+      r.method = std::string(self->parser_.get().method_string());
+      r.target = std::string(self->parser_.get().target());
+      r.metrics_listener = true;
+      asio::post(*self->gw_.workers, [self, r = std::move(r)] {
+        internal::HttpResponse out = self->gw_.service->Handle(r);
+        asio::post(self->stream_.get_executor(), [self, out = std::move(out)]() mutable {
+          auto res = std::make_shared<http::response<http::string_body>>(http::status(out.status), 11);
+          res->set(http::field::server, "firebreak");
+          res->set(http::field::content_type, out.content_type);
+          res->keep_alive(false);
+          res->body() = std::move(out.body);
+          res->prepare_payload();
+          http::async_write(self->stream_, *res, [self, res](beast::error_code, size_t) {
+            beast::error_code ignored;
+            self->stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+          });
+        });
+      });
+    });
+  }
+
+ private:
+  beast::tcp_stream stream_;
+  Gateway::Impl& gw_;
+  beast::flat_buffer buffer_;
+  http::request_parser<http::empty_body> parser_;
+};
+
 }  // namespace
+
+void Gateway::Impl::Opened() {
+  std::lock_guard lock(accept_mu);
+  ++connections;
+}
+
+void Gateway::Impl::Closed() {
+  std::lock_guard lock(accept_mu);
+  --connections;
+  if (accept_paused && connections < max_connections && !stopping.load()) {
+    accept_paused = false;
+    asio::post(ioc, [this] { Accept(); });
+  }
+}
+
+// Accepts again, unless at the connection cap: then the next Closed() does.
+void Gateway::Impl::ArmAccept() {
+  {
+    std::lock_guard lock(accept_mu);
+    if (connections >= max_connections) {
+      accept_paused = true;
+      return;
+    }
+  }
+  Accept();
+}
 
 void Gateway::Impl::Accept() {
   acceptor.async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
-    if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
-    if (!ec) std::make_shared<Session>(std::move(socket), *this)->Run();
-    Accept();
+    if (ec == asio::error::operation_aborted || !acceptor.is_open() || stopping.load()) return;
+    if (ec == asio::error::no_descriptors || ec.value() == ENFILE || ec.value() == EMFILE ||
+        ec == asio::error::no_buffer_space || ec == asio::error::no_memory) {
+      // Out of descriptors (or memory): back off instead of spinning; the
+      // connections in the backlog wait.
+      service->metrics().Count("firebreak_accept_errors_total", "reason=\"descriptors\"");
+      accept_backoff = std::min<std::chrono::milliseconds>(
+          std::max<std::chrono::milliseconds>(accept_backoff * 2, std::chrono::milliseconds(10)),
+          std::chrono::seconds(1));
+      accept_timer->expires_after(accept_backoff);
+      accept_timer->async_wait([this](beast::error_code e) {
+        if (!e) Accept();
+      });
+      return;
+    }
+    accept_backoff = std::chrono::milliseconds(0);
+    if (!ec) {
+      Opened();
+      std::make_shared<Session>(std::move(socket), *this)->Run();
+    }
+    ArmAccept();
+  });
+}
+
+void Gateway::Impl::AcceptMetrics() {
+  metrics_acceptor.async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+    if (ec == asio::error::operation_aborted || !metrics_acceptor.is_open() || stopping.load()) return;
+    if (!ec) {
+      Opened();
+      std::make_shared<MetricsSession>(std::move(socket), *this)->Run();
+    }
+    if (ec) {
+      // Back off briefly on any error (out of descriptors) rather than spin.
+      auto t = std::make_shared<asio::steady_timer>(ioc, std::chrono::milliseconds(100));
+      t->async_wait([this, t](beast::error_code) { AcceptMetrics(); });
+      return;
+    }
+    AcceptMetrics();
   });
 }
 
@@ -207,7 +371,7 @@ void Gateway::Impl::WaitSignal() {
     if (ec) return;
     if (sig == SIGHUP) {
       asio::post(*workers, [this] {
-        Status st = service->Reload({});
+        Status st = service->Reload({}, "SIGHUP");
         std::string line = boost::json::serialize(boost::json::object{
             {"event", "reload"}, {"trigger", "SIGHUP"}, {"ok", bool(st)},
             {"error", st ? "" : st.error().ToString()}});
@@ -229,9 +393,12 @@ Status Gateway::Impl::StopNow() {
     if (stopped) return stop_status;
     stop_requested = true;
   }
+  stopping = true;
   asio::post(ioc, [this] {
     beast::error_code ignored;
     acceptor.close(ignored);
+    metrics_acceptor.close(ignored);
+    if (accept_timer) accept_timer->cancel();
     if (signals) signals->cancel(ignored);
   });
   // No more reads; handlers already running finish (their entries are
@@ -255,11 +422,36 @@ Gateway::~Gateway() { (void)Stop(); }
 Result<std::unique_ptr<Gateway>> Gateway::Start(const GatewayConfig& config) {
   auto impl = std::make_unique<Impl>();
   impl->config = config;
+  // The connection cap, from the descriptor limit read now.
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+    return tl::make_unexpected(IoError(std::string("reading the descriptor limit: ") + std::strerror(errno)));
+  }
+  impl->descriptor_limit = rl.rlim_cur == RLIM_INFINITY ? size_t(1) << 20 : size_t(rl.rlim_cur);
+  if (impl->descriptor_limit <= 2 * kReservedDescriptors) {
+    return tl::make_unexpected(FailedPrecondition(fmt::format(
+        "the process may open only {} descriptors; the gateway needs more than {} (raise `ulimit -n`)",
+        impl->descriptor_limit, 2 * kReservedDescriptors)));
+  }
+  size_t usable = impl->descriptor_limit - kReservedDescriptors;
+  impl->max_connections = config.max_connections ? config.max_connections
+                                                 : std::min<size_t>(10000, impl->descriptor_limit / 2);
+  if (impl->max_connections > usable) {
+    return tl::make_unexpected(InvalidArgument(fmt::format(
+        "limits.max_connections {} leaves fewer than {} of the process's {} descriptors for the log and "
+        "the store: lower it or raise `ulimit -n`",
+        impl->max_connections, kReservedDescriptors, impl->descriptor_limit)));
+  }
   FB_ASSIGN_OR_RETURN(impl->service, internal::Service::Create(config));
   try {
     impl->ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
                           ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 |
                           ssl::context::single_dh_use);
+    // TLS 1.2 only with forward secrecy and AEAD (no CBC); TLS 1.3's suites
+    // are all AEAD.
+    if (SSL_CTX_set_cipher_list(impl->ctx.native_handle(), "ECDHE+AESGCM:ECDHE+CHACHA20") != 1) {
+      throw std::runtime_error("no usable TLS 1.2 cipher suite");
+    }
     impl->ctx.use_certificate_chain_file(config.tls_cert);
     impl->ctx.use_private_key_file(config.tls_key, ssl::context::pem);
     impl->ctx.load_verify_file(config.client_ca);
@@ -274,6 +466,16 @@ Result<std::unique_ptr<Gateway>> Gateway::Start(const GatewayConfig& config) {
     impl->acceptor.set_option(asio::socket_base::reuse_address(true));
     impl->acceptor.bind(endpoint);
     impl->acceptor.listen(asio::socket_base::max_listen_connections);
+    if (!config.metrics_listen.empty()) {
+      size_t colon = config.metrics_listen.rfind(':');
+      std::string host = config.metrics_listen.substr(0, colon);
+      if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+      tcp::endpoint mep(asio::ip::make_address(host), uint16_t(std::stoi(config.metrics_listen.substr(colon + 1))));
+      impl->metrics_acceptor.open(mep.protocol());
+      impl->metrics_acceptor.set_option(asio::socket_base::reuse_address(true));
+      impl->metrics_acceptor.bind(mep);
+      impl->metrics_acceptor.listen(64);
+    }
   } catch (const std::exception& e) {
     (void)impl->service->Close();
     return tl::make_unexpected(InvalidArgument(std::string("starting the HTTPS listener: ") + e.what()));
@@ -283,7 +485,9 @@ Result<std::unique_ptr<Gateway>> Gateway::Start(const GatewayConfig& config) {
     impl->signals.emplace(impl->ioc, SIGINT, SIGTERM, SIGHUP);
     impl->WaitSignal();
   }
+  impl->accept_timer.emplace(impl->ioc);
   impl->Accept();
+  if (impl->metrics_acceptor.is_open()) impl->AcceptMetrics();
   for (int i = 0; i < config.io_threads; ++i) {
     impl->threads.emplace_back([raw = impl.get()] { raw->ioc.run(); });
   }
@@ -296,7 +500,19 @@ uint16_t Gateway::port() const {
   return ec ? impl_->config.port : ep.port();
 }
 
-Status Gateway::Reload(const std::vector<std::string>& packs) { return impl_->service->Reload(packs); }
+Status Gateway::Reload(const std::vector<std::string>& packs, const std::string& trigger) {
+  return impl_->service->Reload(packs, trigger);
+}
+
+uint16_t Gateway::metrics_port() const {
+  if (!impl_->metrics_acceptor.is_open()) return 0;
+  beast::error_code ec;
+  auto ep = impl_->metrics_acceptor.local_endpoint(ec);
+  return ec ? 0 : ep.port();
+}
+
+size_t Gateway::max_connections() const { return impl_->max_connections; }
+size_t Gateway::descriptor_limit() const { return impl_->descriptor_limit; }
 
 void Gateway::Wait() {
   {

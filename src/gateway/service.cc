@@ -1,12 +1,18 @@
 // The gateway's application logic (see internal/service.h and docs/api.md).
 #include "gateway/internal/service.h"
 
+#include <sys/stat.h>
+
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <set>
+#include <tuple>
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "base/crypto.h"
 #include "base/encoding.h"
@@ -25,10 +31,6 @@ using engine::Decision;
 using engine::Engine;
 using policy::EnumKind;
 
-constexpr int kEntryVersion = 2;
-// The sealed part of an entry is padded to this many bytes (see below).
-constexpr size_t kSealedSize = 1024;
-constexpr size_t kMaxRecordsInEntry = 16;
 
 int64_t NowSeconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(
@@ -76,12 +78,22 @@ const std::set<std::string> kFactKeys = {"roles", "flags", "immigration_concern"
                                          "regularisation_pending", "subject_initiated",
                                          "consent_to_ie", "cases", "id", "pseudonym"};
 
+// A calendar date YYYY-MM-DD (proleptic Gregorian; 1900-02-29 is not one).
 bool IsDate(std::string_view s) {
   if (s.size() != 10 || s[4] != '-' || s[7] != '-') return false;
   for (size_t i : {0, 1, 2, 3, 5, 6, 8, 9}) {
     if (s[i] < '0' || s[i] > '9') return false;
   }
-  return true;
+  auto num = [&](size_t at, size_t n) {
+    int v = 0;
+    for (size_t i = at; i < at + n; ++i) v = v * 10 + (s[i] - '0');
+    return v;
+  };
+  int year = num(0, 4), month = num(5, 2), day = num(8, 2);
+  if (month < 1 || month > 12 || day < 1) return false;
+  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+  return day <= kDays[month - 1] + (month == 2 && leap ? 1 : 0);
 }
 
 tl::expected<CallerRequest, Problem> ParseCaller(std::string_view body, const store::Organisation& org) {
@@ -199,7 +211,8 @@ tl::expected<CallerRequest, Problem> ParseCaller(std::string_view body, const st
       out.family_name = std::string(so.at("family_name").get_string());
       out.date_of_birth = std::string(so.at("date_of_birth").get_string());
       if (!IsDate(out.date_of_birth)) {
-        return tl::make_unexpected(Problem{400, "subject.date_of_birth", "must be a date YYYY-MM-DD"});
+        return tl::make_unexpected(
+            Problem{400, "subject.date_of_birth", "must be a calendar date YYYY-MM-DD"});
       }
     }
   }
@@ -337,19 +350,92 @@ json::array Names(const policy::Schema& s, EnumKind k, policy::Mask m) {
   return a;
 }
 
-Result<std::shared_ptr<const Engine>> LoadEngine(const std::vector<std::string>& packs, bool gate) {
+// "sha256:<hex>" of an item's canonical text: a firewall rule's pin hash,
+// and the same for guarantees (RequiredPolicy).
+std::string ContentHash(const std::string& canonical) {
+  return "sha256:" + HexEncode(DigestBytes(Sha256(canonical)));
+}
+
+// Every firewall rule and guarantee of `set`, by content hash.
+RequiredPolicy RequiredOf(const policy::PolicySet& set) {
+  RequiredPolicy r;
+  for (const policy::Rule& rule : set.rules) {
+    if (rule.kind == policy::RuleKind::kFirewall) r.firewall_rules[rule.name] = ContentHash(rule.canonical);
+  }
+  for (const policy::Guarantee& g : set.guarantees) r.guarantees[g.name] = ContentHash(g.canonical);
+  return r;
+}
+
+// A policy that loaded (or not) and what the deployment gate checked.
+struct Candidate {
+  std::shared_ptr<const Engine> engine;
+  std::vector<std::string> pins_checked, guarantees_proved;
+};
+
+// Loads `packs` and checks what a deployment requires: the set type-checks;
+// it holds every required firewall rule and guarantee unchanged; every
+// required guarantee (and, with `gate`, every guarantee of the set) is
+// proved. `required` null: nothing is required (the shadow candidate).
+Result<Candidate> LoadCandidate(const std::vector<std::string>& packs, bool gate,
+                                const RequiredPolicy* required) {
   if (packs.empty()) return tl::make_unexpected(InvalidArgument("no policy packs given"));
   FB_ASSIGN_OR_RETURN(policy::LoadedPolicy loaded, policy::LoadPolicySet(packs));
   if (!loaded.ok()) {
     return tl::make_unexpected(FailedPrecondition("the policy does not check:\n" + loaded.Render()));
   }
-  if (gate) {
-    Status deployable = verify::CheckDeployable(loaded.set);
-    if (!deployable) {
-      return tl::make_unexpected(deployable.error().WithContext("the policy is not deployable"));
+  Candidate c;
+  if (required) {
+    RequiredPolicy has = RequiredOf(*loaded.set);
+    for (const auto& [what, want, got] :
+         {std::tuple{"firewall rule", &required->firewall_rules, &has.firewall_rules},
+          std::tuple{"guarantee", &required->guarantees, &has.guarantees}}) {
+      for (const auto& [name, hash] : *want) {
+        auto it = got->find(name);
+        if (it == got->end()) {
+          return tl::make_unexpected(FailedPrecondition(
+              fmt::format("the required {} `{}` is missing from the policy", what, name)));
+        }
+        if (it->second != hash) {
+          return tl::make_unexpected(FailedPrecondition(fmt::format(
+              "the required {} `{}` was altered: its hash is {}, the deployment requires {}", what,
+              name, it->second, hash)));
+        }
+      }
+    }
+    for (const auto& [name, hash] : required->firewall_rules) c.pins_checked.push_back(name);
+  }
+  if (gate || (required && !required->guarantees.empty())) {
+    FB_ASSIGN_OR_RETURN(verify::VerifyReport report, verify::VerifyGuarantees(loaded.set));
+    std::vector<std::string> failed;
+    for (const verify::GuaranteeResult& g : report.guarantees) {
+      if (g.outcome == verify::Outcome::kProved) {
+        c.guarantees_proved.push_back(g.name);
+      } else if (gate || required->guarantees.count(g.name)) {
+        failed.push_back(fmt::format("{} ({})", g.name, verify::OutcomeName(g.outcome)));
+      }
+    }
+    if (!failed.empty()) {
+      return tl::make_unexpected(FailedPrecondition(
+          fmt::format("the policy is not deployable: guarantees not proved: {}", fmt::join(failed, ", "))));
     }
   }
-  return Engine::Compile(loaded.set);
+  c.engine = Engine::Compile(loaded.set);
+  return c;
+}
+
+// Refuses to start on a secret or personal-data file that its group or
+// others may read (or write).
+Status CheckPrivate(const std::string& path, const char* what) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) {
+    return tl::make_unexpected(IoError(fmt::format("{} {}: {}", what, path, std::strerror(errno))));
+  }
+  if (st.st_mode & 077) {
+    return tl::make_unexpected(FailedPrecondition(fmt::format(
+        "{} {} is readable by others (mode {:04o}); make it private: chmod 600 {}", what, path,
+        st.st_mode & 07777, path)));
+  }
+  return Ok();
 }
 
 void AccessLog(const json::object& line) {
@@ -366,38 +452,121 @@ std::string RouteOf(const std::string& path) {
   return kRoutes.count(path) ? path : "other";
 }
 
+// The sealed part of a decision entry: the subject's facts (or why there is
+// no subject), and what decided. Cases, records and rules are listed as far
+// as the fixed size allows (entry::FitSealed).
+Result<std::string> SealedPart(const Merged& merged, const policy::Schema& schema,
+                               const std::string& pseudonym, const json::object* facts,
+                               const std::string& unresolved) {
+  json::object base;
+  base["effective_purpose"] = merged.purpose;
+  std::vector<json::value> cases;
+  if (facts) {
+    base["subject"] = pseudonym;
+    for (const char* key : {"roles", "flags", "immigration_concern", "regularisation_pending",
+                            "subject_initiated", "consent_to_ie"}) {
+      base[key] = facts->at(key);
+    }
+    for (const json::value& c : facts->at("cases").as_array()) cases.push_back(c);
+  } else if (!unresolved.empty()) {
+    base["subject"] = nullptr;
+    base["unresolved"] = unresolved;
+  }
+  base["withheld"] = Names(schema, EnumKind::kCategory, merged.withheld);
+  base["obligations"] = Names(schema, EnumKind::kObligation, merged.obligations);
+  // Per-record evaluations (provenance), distinct ones only.
+  std::vector<json::value> records;
+  std::set<std::string> seen;
+  for (const Evaluation& e : merged.evaluations) {
+    if (!e.record) continue;
+    json::object r{{"collected_as", e.record->collected_as},
+                   {"decision", e.decision.permit ? "permit" : "deny"},
+                   {"disclosed", Names(schema, EnumKind::kCategory, e.decision.disclosed)},
+                   {"rules", e.json.at("rules")}};
+    if (!e.record->case_id.empty()) {
+      r["case_type"] = e.record->case_type;
+      r["case_status"] = e.record->case_status;
+    }
+    if (seen.insert(json::serialize(r)).second) records.push_back(std::move(r));
+  }
+  return entry::FitSealed(base, cases, records, merged.rules);
+}
+
+// A receipt names the entry's index and request id: "<index>-<32 hex>".
+bool ParseReceiptId(std::string_view id, uint64_t* index, std::string* request_id) {
+  size_t dash = id.find('-');
+  if (dash == std::string_view::npos || dash == 0 || dash > 19 || id.size() - dash - 1 != 32) return false;
+  uint64_t v = 0;
+  for (char c : id.substr(0, dash)) {
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + uint64_t(c - '0');
+  }
+  for (char c : id.substr(dash + 1)) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  *index = v;
+  *request_id = std::string(id.substr(dash + 1));
+  return true;
+}
+
 }  // namespace
 
 struct Service::Caller {
   store::Organisation org;
+  bool by_certificate = false;
 };
 
 Service::~Service() { (void)Close(); }
 
 Result<std::unique_ptr<Service>> Service::Create(const GatewayConfig& config) {
   auto s = std::unique_ptr<Service>(new Service(config));
+  for (const auto& [path, what] : {std::pair{config.store_path, "the store"},
+                                   {config.log_key_path, "the log's signing key"},
+                                   {config.pseudonym_key_path, "the pseudonym key"},
+                                   {config.audit_key_path, "the audit key"},
+                                   {config.tls_key, "the TLS private key"}}) {
+    FB_RETURN_IF_ERROR(CheckPrivate(path, what));
+  }
+  for (const std::string& path : config.old_audit_key_paths) {
+    FB_RETURN_IF_ERROR(CheckPrivate(path, "an old audit key"));
+  }
   FB_ASSIGN_OR_RETURN(s->store_, store::OpenSqliteStore(config.store_path));
   FB_ASSIGN_OR_RETURN(std::string key_text, ReadFile(config.log_key_path));
   FB_ASSIGN_OR_RETURN(ledger::NoteSigner signer, ledger::NoteSigner::FromKeyText(Trim(key_text)));
   s->signer_ = std::make_unique<ledger::NoteSigner>(std::move(signer));
+  FB_ASSIGN_OR_RETURN(ledger::NoteVerifier verifier,
+                      ledger::NoteVerifier::FromKeyText(s->signer_->VerifierKeyText()));
+  s->verifier_ = std::make_unique<ledger::NoteVerifier>(std::move(verifier));
   FB_ASSIGN_OR_RETURN(std::string pkey, ReadFile(config.pseudonym_key_path));
   FB_ASSIGN_OR_RETURN(s->pseudonym_key_, HexDecode(Trim(pkey)));
   if (s->pseudonym_key_.size() < 16) {
     return tl::make_unexpected(InvalidArgument(config.pseudonym_key_path + ": key shorter than 16 bytes"));
   }
-  FB_ASSIGN_OR_RETURN(std::string akey, ReadFile(config.audit_key_path));
-  FB_ASSIGN_OR_RETURN(s->audit_key_, HexDecode(Trim(akey)));
-  if (s->audit_key_.size() != 32) {
-    return tl::make_unexpected(
-        InvalidArgument(config.audit_key_path + ": the audit key must be 32 bytes (64 hex digits)"));
+  FB_ASSIGN_OR_RETURN(s->audit_key_, entry::ReadAuditKey(config.audit_key_path));
+  std::vector<entry::AuditKey> keys{s->audit_key_};
+  for (const std::string& path : config.old_audit_key_paths) {
+    FB_ASSIGN_OR_RETURN(entry::AuditKey k, entry::ReadAuditKey(path));
+    keys.push_back(std::move(k));
   }
+  s->keyring_ = entry::Keyring(std::move(keys));
   FB_ASSIGN_OR_RETURN(auto fields, s->store_->FieldCategories());
   s->field_map_.store(std::make_shared<const std::map<std::string, std::string>>(std::move(fields)));
-  FB_RETURN_IF_ERROR(s->Reload(config.policy_packs));
   FB_ASSIGN_OR_RETURN(s->log_storage_, ledger::PosixStorage::Open(config.log_dir));
+  s->log_reader_ = ledger::PosixStorage::OpenReadOnly(config.log_dir);
   ledger::AppenderOptions opts;
   opts.publish_interval = config.publish_interval;
   FB_ASSIGN_OR_RETURN(s->appender_, ledger::Appender::Open(*s->log_storage_, *s->signer_, opts));
+  if (config.required) {
+    s->required_ = *config.required;
+  } else {
+    // Nothing configured: the policy loaded now is what no reload may weaken.
+    FB_ASSIGN_OR_RETURN(policy::LoadedPolicy loaded, policy::LoadPolicySet(config.policy_packs));
+    if (!loaded.ok()) {
+      return tl::make_unexpected(FailedPrecondition("the policy does not check:\n" + loaded.Render()));
+    }
+    s->required_ = RequiredOf(*loaded.set);
+  }
+  FB_RETURN_IF_ERROR(s->Reload(config.policy_packs, "start"));
   return s;
 }
 
@@ -407,41 +576,94 @@ Status Service::Close() {
   return Ok();
 }
 
-bool Service::ready() const { return !closed_.load() && policy_.load() != nullptr && appender_; }
+bool Service::ready() const {
+  if (closed_.load() || policy_.load() == nullptr || !appender_) return false;
+  ledger::AppenderHealth h = appender_->health();
+  return !h.failed && !h.publish_stalled;
+}
 
-Status Service::Reload(const std::vector<std::string>& packs_in) {
+Result<uint64_t> Service::Append(const json::object& e) {
+  if (closed_.load()) return tl::make_unexpected(Unavailable("the log is closed"));
+  auto t0 = std::chrono::steady_clock::now();
+  auto index = appender_->Add(entry::CanonicalJson(e));  // returns once durable (sequenced)
+  if (index) {
+    metrics_.sequence_seconds().Observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  return index;
+}
+
+Status Service::Reload(const std::vector<std::string>& packs_in, const std::string& trigger,
+                       const std::optional<store::Organisation>& org) {
   std::lock_guard lock(reload_mu_);
   std::shared_ptr<const PolicyState> old = policy_.load();
   std::vector<std::string> packs = packs_in.empty() ? (old ? old->packs : config_.policy_packs) : packs_in;
   auto state = std::make_shared<PolicyState>();
   state->packs = packs;
   state->shadow_packs = config_.shadow_packs;
-  auto live = LoadEngine(packs, config_.verify_policy);
+  Result<Candidate> live = LoadCandidate(packs, config_.verify_policy, &required_);
+  Status st = Ok();
   if (!live) {
-    metrics_.Count("firebreak_policy_reloads_total", "result=\"refused\"");
-    return tl::make_unexpected(live.error());
-  }
-  state->live = *live;
-  if (!config_.shadow_packs.empty()) {
-    auto shadow = LoadEngine(config_.shadow_packs, false);
-    if (!shadow) {
-      metrics_.Count("firebreak_policy_reloads_total", "result=\"refused\"");
-      return tl::make_unexpected(shadow.error().WithContext("shadow policy"));
+    st = tl::make_unexpected(live.error());
+  } else {
+    state->live = live->engine;
+    if (!config_.shadow_packs.empty()) {
+      auto shadow = LoadCandidate(config_.shadow_packs, false, nullptr);
+      if (!shadow) {
+        st = tl::make_unexpected(shadow.error().WithContext("shadow policy"));
+      } else {
+        state->shadow = shadow->engine;
+      }
     }
-    state->shadow = *shadow;
   }
+  // The policy change, accepted or refused, goes to the decision log before
+  // it takes effect, so oversight bodies see every change.
+  auto rid = RandomBytes(16);
+  if (!rid) return tl::make_unexpected(rid.error());
+  json::object e{{"v", entry::kVersion},
+                 {"kind", "policy"},
+                 {"time", NowSeconds()},
+                 {"request_id", HexEncode(*rid)},
+                 {"trigger", trigger},
+                 {"accepted", bool(st)},
+                 {"old_policy_hash", old ? json::value(old->live->policy_hash()) : json::value(nullptr)},
+                 {"packs", json::value_from(packs)}};
+  if (org) e["requester"] = json::object{{"org", org->id}, {"org_type", org->type}};
+  if (live) {
+    e["policy_hash"] = live->engine->policy_hash();
+    e["pins_checked"] = json::value_from(live->pins_checked);
+    e["guarantees_proved"] = json::value_from(live->guarantees_proved);
+  }
+  if (!st) {
+    std::string reason = st.error().message();
+    if (reason.size() > 2000) reason = reason.substr(0, 2000) + "…";
+    e["reason"] = reason;
+  }
+  if (appender_) {
+    if (auto index = Append(e); !index) {
+      metrics_.Count("firebreak_errors_total", "kind=\"log\"");
+      return tl::make_unexpected(index.error().WithContext("logging the policy change; the old policy stays"));
+    }
+  }
+  if (!st) {
+    metrics_.Count("firebreak_policy_reloads_total", "result=\"refused\"");
+    return st;
+  }
+  std::string hash = state->live->policy_hash();
   policy_.store(std::move(state));
   metrics_.Count("firebreak_policy_reloads_total", "result=\"loaded\"");
-  AccessLog(json::object{{"ts", NowSeconds()}, {"event", "policy-loaded"},
-                         {"policy_hash", (*live)->policy_hash()}});
+  AccessLog(json::object{{"ts", NowSeconds()}, {"event", "policy-loaded"}, {"trigger", trigger},
+                         {"policy_hash", hash}});
   return Ok();
 }
 
 Result<std::optional<Service::Caller>> Service::Authenticate(const HttpRequest& request) {
   std::optional<store::Organisation> org;
+  bool by_certificate = false;
   if (!request.cert_fingerprint.empty()) {
     FB_ASSIGN_OR_RETURN(org, store_->FindOrganisationByCredential(store::CredentialKind::kCertificate,
                                                                   request.cert_fingerprint));
+    by_certificate = org.has_value();
   }
   if (!org && config_.bearer_tokens && request.authorization.size() > 7 &&
       (request.authorization.compare(0, 7, "Bearer ") == 0 ||
@@ -451,7 +673,7 @@ Result<std::optional<Service::Caller>> Service::Authenticate(const HttpRequest& 
                                  store::CredentialKind::kToken, HexEncode(DigestBytes(Sha256(token)))));
   }
   if (!org) return std::optional<Caller>();
-  return std::optional<Caller>(Caller{std::move(*org)});
+  return std::optional<Caller>(Caller{std::move(*org), by_certificate});
 }
 
 HttpResponse Service::Handle(const HttpRequest& request) {
@@ -469,6 +691,12 @@ HttpResponse Service::Handle(const HttpRequest& request) {
       r.headers.emplace_back("Allow", allowed);
       return r;
     };
+    if (request.metrics_listener) {
+      // The holder's scrape port: metrics and nothing else.
+      if (path != "/metrics") return ProblemResponse({404, "", "this listener serves only /metrics"});
+      if (!method_is("GET")) return wrong_method("GET");
+      return RenderMetrics();
+    }
     if (path == "/healthz") {
       if (!method_is("GET")) return wrong_method("GET");
       return JsonResponse(200, json::object{{"status", "ok"}});
@@ -478,16 +706,12 @@ HttpResponse Service::Handle(const HttpRequest& request) {
       return ready() ? JsonResponse(200, json::object{{"status", "ready"}})
                      : JsonResponse(503, json::object{{"status", "not ready"}});
     }
-    if (path == "/metrics") {
-      if (!method_is("GET")) return wrong_method("GET");
-      return RenderMetrics();
-    }
     if (path == "/log/checkpoint" || path.rfind("/log/tile/", 0) == 0) {
       if (!method_is("GET")) return wrong_method("GET");
       return Tile(path.substr(5));
     }
     bool known = path == "/v1/disclosures" || path == "/v1/decisions" || path == "/admin/reload" ||
-                 path.rfind("/v1/receipts/", 0) == 0;
+                 path == "/metrics" || path.rfind("/v1/receipts/", 0) == 0;
     if (!known) return ProblemResponse({404, "", "no such endpoint"});
     if (closed_.load()) return ProblemResponse({503, "", "the gateway is shutting down; nothing was disclosed"});
     auto caller = Authenticate(request);
@@ -504,6 +728,17 @@ HttpResponse Service::Handle(const HttpRequest& request) {
     }
     const Caller& c = **caller;
     org_id = c.org.id;
+    // The holder's administration (reload, metrics) needs its client
+    // certificate: a bearer token never carries the admin scope.
+    bool admin = c.org.scope == store::Scope::kAdmin && c.by_certificate;
+    if (path == "/metrics") {
+      if (!method_is("GET")) return wrong_method("GET");
+      if (!admin) {
+        return ProblemResponse({403, "", "metrics are for the holder: use the admin client certificate "
+                                         "or the metrics listener inside the holder's network"});
+      }
+      return RenderMetrics();
+    }
     if (path.rfind("/v1/receipts/", 0) == 0) {
       if (!method_is("GET")) return wrong_method("GET");
       return Receipt(c, path.substr(13), query == "format=json");
@@ -511,7 +746,8 @@ HttpResponse Service::Handle(const HttpRequest& request) {
     if (!method_is("POST")) return wrong_method("POST");
     if (path == "/admin/reload") {
       if (c.org.scope != store::Scope::kAdmin) return ProblemResponse({403, "", "this credential may not reload the policy"});
-      return AdminReload(request);
+      if (!admin) return ProblemResponse({403, "", "reloading the policy needs the admin client certificate; bearer tokens are never accepted for it"});
+      return AdminReload(request, c);
     }
     if (path == "/v1/disclosures") {
       if (c.org.scope != store::Scope::kRequester) {
@@ -546,7 +782,24 @@ HttpResponse Service::Handle(const HttpRequest& request) {
   return response;
 }
 
+// Outward answers that are not a permit are released at a fixed time after
+// the request arrived, whatever made them (a protected person, an unknown
+// or ambiguous one, no agreement, a store failure): their timing tells
+// nothing a refusal hides (docs/operations.md).
 HttpResponse Service::Decide(const HttpRequest& request, const Caller& caller, bool outward) {
+  bool timed = false;
+  HttpResponse r = DecideInner(request, caller, outward, &timed);
+  if (outward && timed && r.status != 200) {
+    r.not_before = request.arrived + config_.refusal_release;
+    if (std::chrono::steady_clock::now() > r.not_before) {
+      metrics_.Count("firebreak_refusal_release_missed_total", "");
+    }
+  }
+  return r;
+}
+
+HttpResponse Service::DecideInner(const HttpRequest& request, const Caller& caller, bool outward,
+                                  bool* timed) {
   const char* endpoint = outward ? "disclosures" : "decisions";
   auto fail = [&](const char* kind, const Error& e) {
     metrics_.Count("firebreak_errors_total", fmt::format("kind=\"{}\"", kind));
@@ -565,6 +818,8 @@ HttpResponse Service::Decide(const HttpRequest& request, const Caller& caller, b
   if (auto check = engine::ParseRequest(cr.base, engine.schema()); !check) {
     return ProblemResponse(EngineProblem(check.error()));
   }
+  // From here on, what happens may depend on the subject.
+  *timed = true;
 
   // Resolve the subject from the store, never from the caller.
   std::optional<store::Subject> subject;
@@ -640,160 +895,133 @@ HttpResponse Service::Decide(const HttpRequest& request, const Caller& caller, b
     }
   }
 
-  // The log entry (DESIGN §5, departed from in docs/log-format.md): codes
-  // only. In clear only what the requester already knows, so that its own
-  // entry (public tiles, its receipt) reveals nothing its answer hides; the
-  // subject's facts, rules and obligations are sealed under the audit key.
+  // The log entry (entry schema v3, docs/log-format.md): in clear only what
+  // the requester already knows, so that its own entry (public tiles, its
+  // receipt) reveals nothing its answer hides; the subject's facts, rules
+  // and obligations are sealed under the audit key, at one fixed size.
   auto rid = RandomBytes(16);
   if (!rid) return fail("random", rid.error());
-  std::string receipt_id = HexEncode(*rid);
-  json::object entry;
-  entry["v"] = kEntryVersion;
-  entry["time"] = NowSeconds();
-  entry["request_id"] = receipt_id;
-  entry["endpoint"] = endpoint;
-  entry["requester"] = cr.base.at("requester");
-  entry["purpose"] = merged->declared_purpose;
-  entry["action"] = cr.base.at("action");
-  entry["legal_basis"] = cr.base.at("legal_basis");
-  entry["asked"] = Names(schema, EnumKind::kCategory, merged->asked);
-  entry["disclosed"] = Names(schema, EnumKind::kCategory, merged->disclosed);
-  entry["decision"] = merged->permit ? "permit" : "deny";
-  entry["policy_hash"] = engine.policy_hash();
-  json::object sealed;
-  sealed["effective_purpose"] = merged->purpose;
+  std::string request_id = HexEncode(*rid);
+  json::object entry{{"v", entry::kVersion},
+                     {"kind", "decision"},
+                     {"time", NowSeconds()},
+                     {"request_id", request_id},
+                     {"endpoint", endpoint},
+                     {"requester", cr.base.at("requester")},
+                     {"purpose", merged->declared_purpose},
+                     {"action", cr.base.at("action")},
+                     {"legal_basis", cr.base.at("legal_basis")},
+                     {"asked", Names(schema, EnumKind::kCategory, merged->asked)},
+                     {"disclosed", Names(schema, EnumKind::kCategory, merged->disclosed)},
+                     {"decision", merged->permit ? "permit" : "deny"},
+                     {"policy_hash", engine.policy_hash()}};
+  std::string pseudonym;
   if (subject) {
-    sealed["subject"] = HexEncode(DigestBytes(HmacSha256Once(pseudonym_key_, "subject:" + subject->reference)));
-    json::object facts = full.at("subject").as_object();
-    sealed["roles"] = facts["roles"];
-    sealed["flags"] = facts["flags"];
-    sealed["immigration_concern"] = facts["immigration_concern"];
-    sealed["regularisation_pending"] = facts["regularisation_pending"];
-    sealed["subject_initiated"] = facts["subject_initiated"];
-    sealed["consent_to_ie"] = facts["consent_to_ie"];
-    sealed["cases"] = facts["cases"];
-  } else if (!unresolved.empty()) {
-    sealed["subject"] = nullptr;
-    sealed["unresolved"] = unresolved;
+    pseudonym = HexEncode(DigestBytes(HmacSha256Once(pseudonym_key_, "subject:" + subject->reference)));
   }
-  sealed["withheld"] = Names(schema, EnumKind::kCategory, merged->withheld);
-  sealed["rules"] = json::value_from(merged->rules);
-  sealed["obligations"] = Names(schema, EnumKind::kObligation, merged->obligations);
-  // Per-record evaluations (provenance), distinct ones only, as many as fit
-  // the fixed sealed size; the rest are counted.
-  std::vector<json::object> record_log;
-  std::set<std::string> seen;
-  for (const Evaluation& e : merged->evaluations) {
-    if (!e.record) continue;
-    json::object r{{"collected_as", e.record->collected_as},
-                   {"decision", e.decision.permit ? "permit" : "deny"},
-                   {"disclosed", Names(schema, EnumKind::kCategory, e.decision.disclosed)},
-                   {"rules", e.json.at("rules")}};
-    if (!e.record->case_id.empty()) {
-      r["case_type"] = e.record->case_type;
-      r["case_status"] = e.record->case_status;
-    }
-    if (seen.insert(json::serialize(r)).second) record_log.push_back(std::move(r));
-  }
-  // The sealed part is padded to exactly kSealedSize bytes, so its length
-  // tells nothing about how many roles, cases or records lie behind a
-  // refusal. Only a subject with very many cases can overflow it; then it
-  // grows by whole kSealedSize steps.
-  auto render = [&](size_t listed) {
-    json::array a;
-    for (size_t i = 0; i < listed && i < kMaxRecordsInEntry; ++i) a.push_back(record_log[i]);
-    json::object o = sealed;
-    o["records"] = std::move(a);
-    size_t not_listed = record_log.size() - std::min(listed, record_log.size());
-    if (not_listed) o["records_not_listed"] = not_listed;
-    return CanonicalJson(o);
-  };
-  size_t listed = std::min(record_log.size(), kMaxRecordsInEntry);
-  std::string plain = render(listed);
-  while (listed > 0 && plain.size() > kSealedSize) plain = render(--listed);
-  size_t padded = kSealedSize;
-  while (padded < plain.size()) padded += kSealedSize;
-  plain.append(padded - plain.size(), ' ');
-  auto ciphertext = SealAes256Gcm(audit_key_, plain, receipt_id);
-  if (!ciphertext) return fail("seal", ciphertext.error());
-  entry["sealed"] = Base64Encode(*ciphertext);
-  std::string entry_text = CanonicalJson(entry);
-
-  if (closed_.load()) return fail("log", Unavailable("closed"));
-  auto t0 = std::chrono::steady_clock::now();
-  auto index = appender_->Add(entry_text);  // returns once durable (sequenced)
+  auto plain = SealedPart(*merged, schema, pseudonym, subject ? &full.at("subject").as_object() : nullptr,
+                          unresolved);
+  if (!plain) return fail("seal", plain.error());
+  if (auto st = entry::SealInto(entry, audit_key_, *plain); !st) return fail("seal", st.error());
+  auto index = Append(entry);
   if (!index) return fail("log", index.error());
-  metrics_.sequence_seconds().Observe(
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-  if (auto st = store_->PutReceipt({receipt_id, *index, caller.org.id, NowSeconds()}); !st) {
-    return fail("store", st.error());
-  }
+  // The receipt is the entry's place in the log: no second durable write.
+  std::string receipt = fmt::format("{}-{}", *index, request_id);
   metrics_.Count("firebreak_decisions_total",
                  fmt::format("endpoint=\"{}\",decision=\"{}\"", endpoint, merged->permit ? "permit" : "deny"));
   for (const std::string& rule : merged->rules) {
     metrics_.Count("firebreak_decision_rules_total", fmt::format("rule=\"{}\"", rule));
   }
 
-  if (!outward) {
-    json::object out{{"decision", merged->permit ? "permit" : "deny"},
-                     {"disclosed", Names(schema, EnumKind::kCategory, merged->disclosed)},
-                     {"withheld", Names(schema, EnumKind::kCategory, merged->withheld)},
-                     {"rules", json::value_from(merged->rules)},
-                     {"reasons", json::value_from(merged->reasons)},
-                     {"obligations", Names(schema, EnumKind::kObligation, merged->obligations)},
-                     {"purpose", merged->purpose},
-                     {"declared_purpose", merged->declared_purpose},
-                     {"policy_hash", engine.policy_hash()},
-                     {"receipt", receipt_id},
-                     {"log_index", *index}};
-    json::array evals;
-    for (const Evaluation& e : merged->evaluations) {
-      json::object d = e.json;
-      if (e.record) {
-        json::object rec{{"id", e.record->id}, {"kind", e.record->kind}, {"collected_as", e.record->collected_as}};
-        if (!e.record->case_id.empty()) {
-          rec["case"] = e.record->case_id;
-          rec["case_type"] = e.record->case_type;
-          rec["case_status"] = e.record->case_status;
+  // The entry is durable: from here an answer that cannot be built is logged
+  // as not delivered (a follow-up entry) before the 500.
+  try {
+    if (!outward) {
+      json::object out{{"decision", merged->permit ? "permit" : "deny"},
+                       {"disclosed", Names(schema, EnumKind::kCategory, merged->disclosed)},
+                       {"withheld", Names(schema, EnumKind::kCategory, merged->withheld)},
+                       {"rules", json::value_from(merged->rules)},
+                       {"reasons", json::value_from(merged->reasons)},
+                       {"obligations", Names(schema, EnumKind::kObligation, merged->obligations)},
+                       {"purpose", merged->purpose},
+                       {"declared_purpose", merged->declared_purpose},
+                       {"policy_hash", engine.policy_hash()},
+                       {"receipt", receipt},
+                       {"log_index", *index}};
+      json::array evals;
+      for (const Evaluation& e : merged->evaluations) {
+        json::object d = e.json;
+        if (e.record) {
+          json::object rec{{"id", e.record->id}, {"kind", e.record->kind}, {"collected_as", e.record->collected_as}};
+          if (!e.record->case_id.empty()) {
+            rec["case"] = e.record->case_id;
+            rec["case_type"] = e.record->case_type;
+            rec["case_status"] = e.record->case_status;
+          }
+          d["record"] = std::move(rec);
         }
-        d["record"] = std::move(rec);
+        evals.push_back(std::move(d));
       }
-      evals.push_back(std::move(d));
+      out["evaluations"] = std::move(evals);
+      if (subject) out["subject"] = json::object{{"reference", subject->reference}};
+      HttpResponse r = JsonResponse(200, out);
+      r.delivers = receipt;
+      return r;
     }
-    out["evaluations"] = std::move(evals);
-    if (subject) out["subject"] = json::object{{"reference", subject->reference}};
-    return JsonResponse(200, out);
-  }
 
-  // Outward: only the permitted fields of the permitted records. A refusal
-  // has the same status and shape whatever its cause (a protected person, an
-  // unknown person, no agreement), so it reveals nothing.
-  json::array out_records;
-  if (merged->permit) {
-    for (const Evaluation& e : merged->evaluations) {
-      if (!e.record || !e.decision.permit) continue;
-      json::object fields;
-      for (const store::Field& f : e.record->fields) {
-        auto it = field_map->find(f.name);
-        if (it == field_map->end()) continue;
-        int c = schema.Find(EnumKind::kCategory, it->second);
-        if (c >= 0 && (e.decision.disclosed >> c) & 1) fields[f.name] = f.value;
+    // Outward: only the permitted fields of the permitted records. A refusal
+    // has the same status and shape whatever its cause (a protected person,
+    // an unknown person, no agreement), so it reveals nothing.
+    json::array out_records;
+    if (merged->permit) {
+      for (const Evaluation& e : merged->evaluations) {
+        if (!e.record || !e.decision.permit) continue;
+        json::object fields;
+        for (const store::Field& f : e.record->fields) {
+          auto it = field_map->find(f.name);
+          if (it == field_map->end()) continue;
+          int c = schema.Find(EnumKind::kCategory, it->second);
+          if (c >= 0 && (e.decision.disclosed >> c) & 1) fields[f.name] = f.value;
+        }
+        if (!fields.empty()) out_records.push_back(json::object{{"fields", std::move(fields)}});
       }
-      if (!fields.empty()) out_records.push_back(json::object{{"fields", std::move(fields)}});
     }
+    bool granted = merged->permit;
+    json::object out{
+        {"decision", granted ? "permit" : "refused"},
+        {"receipt", receipt},
+        {"disclosed", granted ? Names(schema, EnumKind::kCategory, merged->disclosed) : json::array()},
+        {"withheld", Names(schema, EnumKind::kCategory, granted ? merged->withheld : merged->asked)},
+        {"obligations", granted ? Names(schema, EnumKind::kObligation, merged->obligations) : json::array()},
+        {"records", std::move(out_records)},
+        {"message", granted ? "Disclosed as the holder's policy permits; see the obligations."
+                            : "No disclosure: the holder's policy does not permit this request."},
+    };
+    HttpResponse r = JsonResponse(granted ? 200 : 403, out);
+    if (granted) r.delivers = receipt;
+    return r;
+  } catch (const std::exception&) {
+    Undelivered(receipt, "the answer could not be built");
+    return fail("answer", Internal("building the answer"));
   }
-  bool granted = merged->permit;
-  json::object out{
-      {"decision", granted ? "permit" : "refused"},
-      {"receipt", receipt_id},
-      {"disclosed", granted ? Names(schema, EnumKind::kCategory, merged->disclosed) : json::array()},
-      {"withheld", Names(schema, EnumKind::kCategory, granted ? merged->withheld : merged->asked)},
-      {"obligations", granted ? Names(schema, EnumKind::kObligation, merged->obligations) : json::array()},
-      {"records", std::move(out_records)},
-      {"message", granted ? "Disclosed as the holder's policy permits; see the obligations."
-                          : "No disclosure: the holder's policy does not permit this request."},
-  };
-  return JsonResponse(granted ? 200 : 403, out);
+}
+
+void Service::Undelivered(const std::string& receipt, const std::string& why) {
+  uint64_t index = 0;
+  std::string request_id;
+  if (!ParseReceiptId(receipt, &index, &request_id)) return;
+  metrics_.Count("firebreak_undelivered_total", "");
+  auto rid = RandomBytes(16);
+  if (!rid) return;
+  json::object e{{"v", entry::kVersion},         {"kind", "delivery"},
+                 {"time", NowSeconds()},         {"request_id", HexEncode(*rid)},
+                 {"refers_to", request_id},      {"refers_to_index", index},
+                 {"delivered", false},           {"reason", why}};
+  if (auto st = Append(e); !st) {
+    metrics_.Count("firebreak_errors_total", "kind=\"log\"");
+    AccessLog(json::object{{"ts", NowSeconds()}, {"event", "error"}, {"kind", "undelivered-entry"},
+                           {"refers_to", request_id}});
+  }
 }
 
 HttpResponse Service::Receipt(const Caller& caller, const std::string& id, bool as_json) {
@@ -803,36 +1031,45 @@ HttpResponse Service::Receipt(const Caller& caller, const std::string& id, bool 
                            {"code", std::string(ErrorCodeName(e.code()))}});
     return ProblemResponse({500, "", "the receipt could not be built"});
   };
-  auto r = store_->GetReceipt(id);
-  if (!r) return fail(r.error());
-  // Receipts are for the organisation they were issued to.
-  if (!*r || (*r)->org_id != caller.org.id) return ProblemResponse({404, "", "no such receipt"});
-  uint64_t index = (*r)->log_index;
+  uint64_t index = 0;
+  std::string request_id;
+  if (!ParseReceiptId(id, &index, &request_id) || index >= appender_->sequenced_size()) {
+    return ProblemResponse({404, "", "no such receipt"});
+  }
   auto t0 = std::chrono::steady_clock::now();
   if (auto st = appender_->WaitPublished(index); !st) return fail(st.error());
   metrics_.publish_seconds().Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-  auto reader = ledger::PosixStorage::OpenReadOnly(config_.log_dir);
-  auto checkpoint_text = reader->ReadFile("checkpoint");
+  auto checkpoint_text = log_reader_->ReadFile("checkpoint");
   if (!checkpoint_text) return fail(checkpoint_text.error());
-  auto verifier = ledger::NoteVerifier::FromKeyText(signer_->VerifierKeyText());
-  if (!verifier) return fail(verifier.error());
-  auto cp = ledger::OpenCheckpoint(*checkpoint_text, *verifier);
+  auto cp = ledger::OpenCheckpoint(*checkpoint_text, *verifier_);
   if (!cp) return fail(cp.error());
   if (cp->size <= index) return fail(Internal("published checkpoint does not cover the entry"));
-  ledger::FileReader read = [&](const std::string& p) { return reader->ReadFile(p); };
-  ledger::TileNodeReader nodes(read, cp->size);
-  auto proof = ledger::InclusionProof(index, cp->size, nodes.AsNodeReader());
-  if (!proof) return fail(proof.error());
   uint64_t bundle = index / ledger::kTileWidth;
   uint64_t width = std::min<uint64_t>(ledger::kTileWidth, cp->size - bundle * ledger::kTileWidth);
-  auto bundle_bytes = reader->ReadFile(ledger::EntryBundlePath(bundle, width));
+  auto bundle_bytes = log_reader_->ReadFile(ledger::EntryBundlePath(bundle, width));
   if (!bundle_bytes) return fail(bundle_bytes.error());
   auto entries = ledger::ParseBundle(*bundle_bytes);
   if (!entries) return fail(entries.error());
   size_t offset = size_t(index % ledger::kTileWidth);
   if (offset >= entries->size()) return fail(DataLoss("entry missing from its bundle"));
+  std::string entry_text((*entries)[offset]);
+  // Receipts are for the organisation they were issued to; anything else is
+  // "no such receipt", in the same words.
+  auto parsed = entry::Parse(entry_text);
+  if (!parsed) return ProblemResponse({404, "", "no such receipt"});
+  const json::value* rid = parsed->if_contains("request_id");
+  const json::value* req = parsed->if_contains("requester");
+  const json::value* org = req && req->is_object() ? req->get_object().if_contains("org") : nullptr;
+  if (!rid || !rid->is_string() || !ConstantTimeEquals(rid->get_string(), request_id) || !org ||
+      !org->is_string() || org->get_string() != caller.org.id) {
+    return ProblemResponse({404, "", "no such receipt"});
+  }
+  ledger::FileReader read = [&](const std::string& p) { return log_reader_->ReadFile(p); };
+  ledger::TileNodeReader nodes(read, cp->size);
+  auto proof = ledger::InclusionProof(index, cp->size, nodes.AsNodeReader());
+  if (!proof) return fail(proof.error());
   ledger::Receipt receipt;
-  receipt.extra = std::string((*entries)[offset]);
+  receipt.extra = std::move(entry_text);
   receipt.index = index;
   receipt.inclusion_proof = std::move(*proof);
   receipt.checkpoint = *checkpoint_text;
@@ -854,8 +1091,7 @@ HttpResponse Service::Tile(const std::string& path) {
   if (path != "checkpoint" && !ledger::ParseTilePath(path)) {
     return ProblemResponse({404, "", "not a tlog-tiles path"});
   }
-  auto reader = ledger::PosixStorage::OpenReadOnly(config_.log_dir);
-  auto data = reader->ReadFile(path);
+  auto data = log_reader_->ReadFile(path);
   if (!data) {
     if (data.error().code() == ErrorCode::kNotFound) return ProblemResponse({404, "", "no such tile"});
     metrics_.Count("firebreak_errors_total", "kind=\"tile\"");
@@ -874,7 +1110,7 @@ HttpResponse Service::Tile(const std::string& path) {
   return out;
 }
 
-HttpResponse Service::AdminReload(const HttpRequest& request) {
+HttpResponse Service::AdminReload(const HttpRequest& request, const Caller& caller) {
   std::vector<std::string> packs;
   if (!request.body.empty()) {
     boost::system::error_code ec;
@@ -889,7 +1125,7 @@ HttpResponse Service::AdminReload(const HttpRequest& request) {
       }
     }
   }
-  Status st = Reload(packs);
+  Status st = Reload(packs, "api", caller.org);
   std::shared_ptr<const PolicyState> state = policy_.load();
   if (!st) {
     return JsonResponse(422, json::object{{"reloaded", false},
@@ -905,10 +1141,16 @@ HttpResponse Service::AdminReload(const HttpRequest& request) {
 HttpResponse Service::RenderMetrics() {
   std::string extra;
   if (appender_) {
+    ledger::AppenderHealth h = appender_->health();
     extra += fmt::format("# TYPE firebreak_log_sequenced_size gauge\nfirebreak_log_sequenced_size {}\n",
                          appender_->sequenced_size());
     extra += fmt::format("# TYPE firebreak_log_published_size gauge\nfirebreak_log_published_size {}\n",
                          appender_->published_size());
+    extra += fmt::format("# TYPE firebreak_log_publish_retries_total counter\nfirebreak_log_publish_retries_total {}\n",
+                         h.publish_retries);
+    extra += fmt::format("# TYPE firebreak_log_failed gauge\nfirebreak_log_failed{{reason=\"{}\"}} {}\n",
+                         h.failed ? "appender-stopped" : (h.publish_stalled ? "publishing-stalled" : ""),
+                         h.failed || h.publish_stalled ? 1 : 0);
   }
   std::shared_ptr<const PolicyState> state = policy_.load();
   if (state) {
@@ -918,74 +1160,6 @@ HttpResponse Service::RenderMetrics() {
   HttpResponse out;
   out.content_type = "text/plain; version=0.0.4";
   out.body = metrics_.Render(extra);
-  return out;
-}
-
-// RFC 8785 §3.2: serialise with sorted keys, no whitespace, minimal escapes.
-namespace {
-void Canonical(const json::value& v, std::string& out) {
-  switch (v.kind()) {
-    case json::kind::null: out += "null"; break;
-    case json::kind::bool_: out += v.get_bool() ? "true" : "false"; break;
-    case json::kind::int64: out += std::to_string(v.get_int64()); break;
-    case json::kind::uint64: out += std::to_string(v.get_uint64()); break;
-    case json::kind::double_: out += fmt::format("{}", v.get_double()); break;
-    case json::kind::string: {
-      out += '"';
-      for (unsigned char c : v.get_string()) {
-        switch (c) {
-          case '"': out += "\\\""; break;
-          case '\\': out += "\\\\"; break;
-          case '\b': out += "\\b"; break;
-          case '\f': out += "\\f"; break;
-          case '\n': out += "\\n"; break;
-          case '\r': out += "\\r"; break;
-          case '\t': out += "\\t"; break;
-          default:
-            if (c < 0x20) {
-              out += fmt::format("\\u{:04x}", c);
-            } else {
-              out += char(c);
-            }
-        }
-      }
-      out += '"';
-      break;
-    }
-    case json::kind::array: {
-      out += '[';
-      bool first = true;
-      for (const auto& e : v.get_array()) {
-        if (!first) out += ',';
-        first = false;
-        Canonical(e, out);
-      }
-      out += ']';
-      break;
-    }
-    case json::kind::object: {
-      std::vector<const json::key_value_pair*> kvs;
-      for (const auto& kv : v.get_object()) kvs.push_back(&kv);
-      std::sort(kvs.begin(), kvs.end(), [](auto* a, auto* b) { return a->key() < b->key(); });
-      out += '{';
-      bool first = true;
-      for (auto* kv : kvs) {
-        if (!first) out += ',';
-        first = false;
-        Canonical(json::string(kv->key()), out);
-        out += ':';
-        Canonical(kv->value(), out);
-      }
-      out += '}';
-      break;
-    }
-  }
-}
-}  // namespace
-
-std::string CanonicalJson(const json::value& v) {
-  std::string out;
-  Canonical(v, out);
   return out;
 }
 

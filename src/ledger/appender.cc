@@ -377,16 +377,46 @@ Status Appender::PublishBatches(std::vector<Batch> batches) {
   std::vector<TileFile> files = tiler_.Flush();
   files.push_back({kPositionPath, std::to_string(last.end_size) + " " +
                                       std::to_string(last.wal_end) + "\n"});
-  FB_RETURN_IF_ERROR(storage_.WriteFiles(files));
   Checkpoint cp{signer_.name(), last.end_size, root, {}};
   const NoteSigner* signers[] = {&signer_};
   FB_ASSIGN_OR_RETURN(std::string note, SignNote(cp.Text(), signers));
-  FB_RETURN_IF_ERROR(storage_.WriteCheckpoint(note));
+  // Writing is idempotent (the same files, renamed into place), so a
+  // transient failure (out of descriptors, a full disk being cleared) is
+  // retried with back-off; only stopping gives up.
+  auto backoff = std::chrono::milliseconds(10);
+  for (;;) {
+    Status st = storage_.WriteFiles(files);
+    if (st) st = storage_.WriteCheckpoint(note);
+    std::unique_lock<std::mutex> lock(mu_);
+    if (st) {
+      publish_failing_since_.reset();
+      break;
+    }
+    ++publish_retries_;
+    publish_error_ = st.error().ToString();
+    if (!publish_failing_since_) publish_failing_since_ = std::chrono::steady_clock::now();
+    if (stopping_) return st;
+    publish_cv_.wait_for(lock, backoff, [&] { return stopping_; });
+    backoff = std::min<std::chrono::milliseconds>(backoff * 2, std::chrono::seconds(1));
+  }
   std::lock_guard<std::mutex> lock(mu_);
   published_size_ = last.end_size;
   checkpoint_ = std::move(note);
   published_cv_.notify_all();
   return Ok();
+}
+
+
+AppenderHealth Appender::health() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  AppenderHealth h;
+  h.failed = failure_.has_value();
+  h.publish_retries = publish_retries_;
+  h.last_error = failure_ ? failure_->ToString() : publish_error_;
+  // Stalled: failing for longer than a few publishing intervals (at least 2 s).
+  auto limit = std::max<std::chrono::steady_clock::duration>(options_.publish_interval * 4, std::chrono::seconds(2));
+  h.publish_stalled = publish_failing_since_ && std::chrono::steady_clock::now() - *publish_failing_since_ > limit;
+  return h;
 }
 
 }  // namespace firebreak::ledger

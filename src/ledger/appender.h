@@ -14,8 +14,10 @@
 // checkpoint's own tiles, twice — by the compact range and by the tiles —
 // and signing stops if they disagree).
 //
-// Error model: `Error`s; after any storage failure the appender fails closed:
-// every later call returns that error.
+// Error model: `Error`s; after a failure of the write-ahead log the appender
+// fails closed: every later call returns that error. A failure to publish
+// (tiles, checkpoint) is retried with back-off instead, since every entry is
+// already durable; `health()` says when publishing is stalled.
 // Thread model: thread-safe. `storage` and `signer` must outlive the appender.
 //
 //   FB_ASSIGN_OR_RETURN(auto log, Appender::Open(storage, signer));
@@ -49,6 +51,14 @@ struct AppenderOptions {
   std::chrono::milliseconds publish_interval{500};
 };
 
+// What /readyz and the metrics report about the appender.
+struct AppenderHealth {
+  bool failed = false;           // stopped for good (durability could not be kept)
+  bool publish_stalled = false;  // publishing has been failing for a while (retried)
+  uint64_t publish_retries = 0;  // failed publishing attempts, since start
+  std::string last_error;        // of the last failed attempt
+};
+
 class Appender {
  public:
   // Writes the signed checkpoint of the empty tree into a new log.
@@ -80,6 +90,7 @@ class Appender {
   uint64_t sequenced_size() const;
   uint64_t published_size() const;
   std::string checkpoint() const;
+  AppenderHealth health() const;
 
  private:
   struct Batch {
@@ -126,6 +137,11 @@ class Appender {
   std::optional<Error> failure_;
   std::string checkpoint_;
   std::chrono::steady_clock::time_point last_publish_;
+  // Publishing failures are retried (the entries are durable in the WAL
+  // already): since when it has been failing, and how often.
+  std::optional<std::chrono::steady_clock::time_point> publish_failing_since_;
+  uint64_t publish_retries_ = 0;
+  std::string publish_error_;
 
   std::thread sequencer_;
   std::thread publisher_;

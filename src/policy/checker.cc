@@ -727,6 +727,7 @@ class Checker {
         g.source = Text(item, Keyword::kSource);
         g.pack = p.info.name;
         g.span = item.name_span;
+        g.canonical = CanonicalItem(m, item);
         set_->guarantees.push_back(std::move(g));
         return;
       }

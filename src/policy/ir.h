@@ -176,6 +176,7 @@ struct Guarantee {
   std::string because, source;
   std::string pack;
   Span span;
+  std::string canonical;  // canonical text, for the deployment's required guarantees
 };
 
 struct PackInfo {

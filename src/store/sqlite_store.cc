@@ -6,6 +6,11 @@
 // most the last transactions, never corrupts). Nothing the gateway promises
 // rests on the store's last write: the decision log is durable before any
 // data leaves.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <sqlite3.h>
 
 #include <atomic>
@@ -108,6 +113,13 @@ class Connection {
 
   static Result<std::unique_ptr<Connection>> Open(const std::string& path, bool create) {
     auto c = std::unique_ptr<Connection>(new Connection);
+    if (create) {
+      // Personal data: the file (and the -wal and -shm files SQLite gives
+      // the same mode) is readable by its owner only.
+      int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+      if (fd < 0) return tl::make_unexpected(IoError("creating store " + path + ": " + std::strerror(errno)));
+      ::close(fd);
+    }
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
     if (sqlite3_open_v2(path.c_str(), &c->db_, flags, nullptr) != SQLITE_OK) {
       std::string m = c->db_ ? sqlite3_errmsg(c->db_) : "out of memory";

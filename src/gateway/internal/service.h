@@ -7,6 +7,8 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
+#include <optional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -16,6 +18,7 @@
 
 #include "base/error.h"
 #include "engine/engine.h"
+#include "entry/entry.h"
 #include "gateway/gateway.h"
 #include "gateway/internal/metrics.h"
 #include "ledger/appender.h"
@@ -32,6 +35,11 @@ struct HttpRequest {
   std::string content_type;
   std::string cert_fingerprint;  // hex SHA-256 of the client certificate, or empty
   std::string body;
+  // When the request was read in full; outward refusals are released a fixed
+  // time after it (GatewayConfig::refusal_release).
+  std::chrono::steady_clock::time_point arrived = std::chrono::steady_clock::now();
+  // The plain-HTTP metrics listener (holder's network only) rather than HTTPS.
+  bool metrics_listener = false;
 };
 
 struct HttpResponse {
@@ -39,6 +47,11 @@ struct HttpResponse {
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
+  // Not to be sent before this instant (outward refusals); epoch: at once.
+  std::chrono::steady_clock::time_point not_before{};
+  // Set when the answer carries disclosed data: the decision's log entry
+  // (request id), so that a failed write is logged as not delivered.
+  std::string delivers;
 };
 
 // The policy in force and the shadow candidate, swapped together.
@@ -54,7 +67,12 @@ class Service {
   ~Service();
 
   HttpResponse Handle(const HttpRequest& request);
-  Status Reload(const std::vector<std::string>& packs);
+  // `trigger`: "start", "SIGHUP" or "api"; `org`: the admin's organisation.
+  Status Reload(const std::vector<std::string>& packs, const std::string& trigger,
+                const std::optional<store::Organisation>& org = std::nullopt);
+  // The answer of decision `request_id` could not be written to the caller:
+  // appends a follow-up entry saying so.
+  void Undelivered(const std::string& request_id, const std::string& why);
   // Publishes and closes the log; later requests fail closed.
   Status Close();
   bool ready() const;
@@ -66,28 +84,32 @@ class Service {
   explicit Service(const GatewayConfig& config) : config_(config) {}
 
   HttpResponse Decide(const HttpRequest& request, const Caller& caller, bool outward);
+  HttpResponse DecideInner(const HttpRequest& request, const Caller& caller, bool outward,
+                           bool* refused);
+  // Appends a log entry; returns its index once durable.
+  Result<uint64_t> Append(const boost::json::object& entry);
   HttpResponse Receipt(const Caller& caller, const std::string& id, bool json);
   HttpResponse Tile(const std::string& path);
-  HttpResponse AdminReload(const HttpRequest& request);
+  HttpResponse AdminReload(const HttpRequest& request, const Caller& caller);
   HttpResponse RenderMetrics();
   Result<std::optional<Caller>> Authenticate(const HttpRequest& request);
 
   GatewayConfig config_;
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<ledger::PosixStorage> log_storage_;
+  std::unique_ptr<ledger::LogStorage> log_reader_;  // read-only, for receipts and tiles
+  std::unique_ptr<ledger::NoteVerifier> verifier_;
   std::unique_ptr<ledger::NoteSigner> signer_;
   std::unique_ptr<ledger::Appender> appender_;
   std::string pseudonym_key_;
-  std::string audit_key_;  // AES-256 key sealing entries for oversight
+  entry::AuditKey audit_key_;  // seals entries for oversight
+  entry::Keyring keyring_;     // the audit key and older ones, for reading
+  RequiredPolicy required_;    // what no reload may weaken
   std::atomic<std::shared_ptr<const PolicyState>> policy_;
   std::atomic<std::shared_ptr<const std::map<std::string, std::string>>> field_map_;
   std::mutex reload_mu_;
   std::atomic<bool> closed_{false};
   internal::Metrics metrics_;
 };
-
-// RFC 8785 canonical JSON of `v` (integers only; keys sorted by UTF-16 code
-// units, which for our ASCII keys is byte order).
-std::string CanonicalJson(const boost::json::value& v);
 
 }  // namespace firebreak::gateway::internal

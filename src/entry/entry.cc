@@ -1,0 +1,221 @@
+#include "entry/entry.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "base/crypto.h"
+#include "base/encoding.h"
+#include "base/files.h"
+
+namespace firebreak::entry {
+namespace {
+
+namespace json = boost::json;
+
+constexpr size_t kMaxListed = 16;  // cases or records listed in one entry
+
+void Canonical(const json::value& v, std::string& out) {
+  switch (v.kind()) {
+    case json::kind::null: out += "null"; break;
+    case json::kind::bool_: out += v.get_bool() ? "true" : "false"; break;
+    case json::kind::int64: out += std::to_string(v.get_int64()); break;
+    case json::kind::uint64: out += std::to_string(v.get_uint64()); break;
+    case json::kind::double_: out += fmt::format("{}", v.get_double()); break;
+    case json::kind::string: {
+      out += '"';
+      for (unsigned char c : v.get_string()) {
+        switch (c) {
+          case '"': out += "\\\""; break;
+          case '\\': out += "\\\\"; break;
+          case '\b': out += "\\b"; break;
+          case '\f': out += "\\f"; break;
+          case '\n': out += "\\n"; break;
+          case '\r': out += "\\r"; break;
+          case '\t': out += "\\t"; break;
+          default:
+            if (c < 0x20) {
+              out += fmt::format("\\u{:04x}", c);
+            } else {
+              out += char(c);
+            }
+        }
+      }
+      out += '"';
+      break;
+    }
+    case json::kind::array: {
+      out += '[';
+      bool first = true;
+      for (const auto& e : v.get_array()) {
+        if (!first) out += ',';
+        first = false;
+        Canonical(e, out);
+      }
+      out += ']';
+      break;
+    }
+    case json::kind::object: {
+      std::vector<const json::key_value_pair*> kvs;
+      for (const auto& kv : v.get_object()) kvs.push_back(&kv);
+      std::sort(kvs.begin(), kvs.end(), [](auto* a, auto* b) { return a->key() < b->key(); });
+      out += '{';
+      bool first = true;
+      for (auto* kv : kvs) {
+        if (!first) out += ',';
+        first = false;
+        Canonical(json::string(kv->key()), out);
+        out += ':';
+        Canonical(kv->value(), out);
+      }
+      out += '}';
+      break;
+    }
+  }
+}
+
+std::string EntryKey(const AuditKey& key, std::string_view request_id) {
+  std::string label("firebreak entry seal v3");
+  label += '\0';
+  label += request_id;
+  return std::string(DigestBytes(HmacSha256Once(key.secret, label)));
+}
+
+}  // namespace
+
+std::string CanonicalJson(const json::value& v) {
+  std::string out;
+  Canonical(v, out);
+  return out;
+}
+
+Result<AuditKey> AuditKeyFromHex(std::string_view hex) {
+  while (!hex.empty() && (hex.back() == '\n' || hex.back() == '\r' || hex.back() == ' ')) {
+    hex.remove_suffix(1);
+  }
+  auto secret = HexDecode(hex);
+  if (!secret || secret->size() != 32) {
+    return tl::make_unexpected(InvalidArgument("an audit key is 64 hex digits (32 bytes)"));
+  }
+  std::string label("firebreak audit key id");
+  label += '\0';
+  label += *secret;
+  AuditKey k;
+  k.id = HexEncode(DigestBytes(Sha256(label))).substr(0, 16);
+  k.secret = std::move(*secret);
+  return k;
+}
+
+Result<AuditKey> ReadAuditKey(const std::string& path) {
+  FB_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
+  auto key = AuditKeyFromHex(text);
+  if (!key) return tl::make_unexpected(key.error().WithContext(path));
+  return key;
+}
+
+const AuditKey* Keyring::Find(std::string_view id) const {
+  for (const AuditKey& k : keys_) {
+    if (k.id == id) return &k;
+  }
+  return nullptr;
+}
+
+Result<std::string> FitSealed(const json::object& base, const std::vector<json::value>& cases,
+                              const std::vector<json::value>& records,
+                              const std::vector<std::string>& rules) {
+  size_t n_cases = std::min(cases.size(), kMaxListed);
+  size_t n_records = std::min(records.size(), kMaxListed);
+  size_t n_rules = rules.size();
+  auto render = [&] {
+    json::object o = base;
+    json::array c(cases.begin(), cases.begin() + std::ptrdiff_t(n_cases));
+    json::array r(records.begin(), records.begin() + std::ptrdiff_t(n_records));
+    json::array u;
+    for (size_t i = 0; i < n_rules; ++i) u.push_back(json::string(rules[i]));
+    o["cases"] = std::move(c);
+    o["records"] = std::move(r);
+    o["rules"] = std::move(u);
+    if (cases.size() > n_cases) o["cases_not_listed"] = cases.size() - n_cases;
+    if (records.size() > n_records) o["records_not_listed"] = records.size() - n_records;
+    if (rules.size() > n_rules) o["rules_not_listed"] = rules.size() - n_rules;
+    return CanonicalJson(o);
+  };
+  std::string plain = render();
+  while (plain.size() > kSealedSize) {
+    if (n_records > 0) {
+      --n_records;
+    } else if (n_cases > 0) {
+      --n_cases;
+    } else if (n_rules > 0) {
+      --n_rules;
+    } else {
+      return tl::make_unexpected(Internal(fmt::format(
+          "the sealed part does not fit {} bytes even without cases, records and rules", kSealedSize)));
+    }
+    plain = render();
+  }
+  plain.append(kSealedSize - plain.size(), ' ');
+  return plain;
+}
+
+Status SealInto(json::object& entry, const AuditKey& key, std::string_view plaintext) {
+  const json::value* rid = entry.if_contains("request_id");
+  if (!rid || !rid->is_string()) return tl::make_unexpected(InvalidArgument("the entry has no request_id"));
+  std::string_view id = rid->get_string();
+  FB_ASSIGN_OR_RETURN(std::string sealed, SealAes256Gcm(EntryKey(key, id), plaintext, id));
+  entry["audit_key"] = key.id;
+  entry["sealed"] = Base64Encode(sealed);
+  return Ok();
+}
+
+Result<json::object> Parse(std::string_view text) {
+  boost::system::error_code ec;
+  json::value v = json::parse(text, ec);
+  if (ec || !v.is_object()) return tl::make_unexpected(DataLoss("the entry is not a JSON object"));
+  const json::value* ver = v.get_object().if_contains("v");
+  if (!ver || !ver->is_int64()) return tl::make_unexpected(DataLoss("the entry has no version `v`"));
+  if (ver->get_int64() != 2 && ver->get_int64() != kVersion) {
+    return tl::make_unexpected(
+        DataLoss(fmt::format("entry version {} is not known to this reader (2 and {} are)", ver->get_int64(), kVersion)));
+  }
+  return std::move(v.get_object());
+}
+
+Result<json::object> Open(std::string_view text, const Keyring& keys) {
+  FB_ASSIGN_OR_RETURN(json::object e, Parse(text));
+  const json::value* sealed = e.if_contains("sealed");
+  if (!sealed) return e;
+  const json::value* rid = e.if_contains("request_id");
+  if (!sealed->is_string() || !rid || !rid->is_string()) {
+    return tl::make_unexpected(DataLoss("malformed sealed part"));
+  }
+  auto raw = Base64Decode(std::string(sealed->get_string()));
+  if (!raw) return tl::make_unexpected(DataLoss("the sealed part is not base64"));
+  std::string_view id = rid->get_string();
+  Result<std::string> opened = tl::make_unexpected(DataLoss("no audit key opens this entry"));
+  if (e.at("v").get_int64() == 2) {
+    // Version 2: sealed directly under an audit key, which the entry does not name.
+    for (const AuditKey& k : keys.keys()) {
+      opened = OpenAes256Gcm(k.secret, *raw, id);
+      if (opened) break;
+    }
+  } else {
+    const json::value* kid = e.if_contains("audit_key");
+    if (!kid || !kid->is_string()) return tl::make_unexpected(DataLoss("the entry names no audit key"));
+    const AuditKey* k = keys.Find(kid->get_string());
+    if (!k) {
+      return tl::make_unexpected(
+          NotFound(fmt::format("audit key {} was not given", std::string(kid->get_string()))));
+    }
+    opened = OpenAes256Gcm(EntryKey(*k, id), *raw, id);
+  }
+  if (!opened) return tl::make_unexpected(opened.error());
+  boost::system::error_code ec;
+  json::value inner = json::parse(*opened, ec);
+  if (ec || !inner.is_object()) return tl::make_unexpected(DataLoss("the sealed part is not JSON"));
+  e.erase("sealed");
+  e["opened"] = std::move(inner);
+  return e;
+}
+
+}  // namespace firebreak::entry

@@ -1,0 +1,96 @@
+// Front door of `entry`: the decision log's entry, as one typed module that
+// the gateway writes through and every reader (`firebreak log open`, tests,
+// later the audit, the tracker and the reports) reads through.
+//
+// An entry is canonical JSON (RFC 8785) with a version member `v`. Version 3
+// (docs/log-format.md) has three kinds, named by `kind`:
+//   decision    one decision of /v1/disclosures or /v1/decisions: a clear
+//               part (only what the requester already knows) and a sealed
+//               part of exactly `kSealedSize` bytes of plaintext (the
+//               subject's facts, rules, obligations, per-record provenance)
+//   policy      a policy load, reload or refused reload (no personal data)
+//   delivery    a follow-up saying an earlier decision's answer was not
+//               delivered, so that no one counts a disclosure that did not
+//               happen
+// Version 2 entries (decisions only, sealed directly under the audit key)
+// are still read. A reader refuses any other version.
+//
+// Sealing: each entry's sealed part is encrypted with AES-256-GCM under its
+// own key, HMAC-SHA-256(audit key, "firebreak entry seal v3" ‖ 0 ‖
+// request_id), so no audit key ever encrypts more than its derived keys do:
+// one message each. The clear part names the audit key by `audit_key`, its id,
+// so keys can be rotated and a reader given several.
+//
+// Error model: `Error`s for malformed entries, unknown versions, unknown key
+// ids and sealed parts that do not authenticate.
+// Thread model: free functions are thread-safe; `Keyring` is immutable.
+//
+//   FB_ASSIGN_OR_RETURN(entry::AuditKey key, entry::ReadAuditKey("keys/audit.key"));
+//   FB_ASSIGN_OR_RETURN(std::string sealed, entry::FitSealed(facts, cases, records));
+//   clear["sealed"] = ...;  // see SealInto
+//   FB_ASSIGN_OR_RETURN(boost::json::object opened, entry::Open(text, keyring));
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/json.hpp>
+
+#include "base/error.h"
+
+namespace firebreak::entry {
+
+inline constexpr int kVersion = 3;
+// Every decision entry's sealed plaintext is padded to exactly this size.
+inline constexpr size_t kSealedSize = 1024;
+
+// RFC 8785 canonical JSON of `v` (integers only; keys sorted by UTF-16 code
+// units, which for our ASCII keys is byte order).
+std::string CanonicalJson(const boost::json::value& v);
+
+// An audit key: 32 secret bytes and their public id (16 hex digits of
+// SHA-256("firebreak audit key id" ‖ 0 ‖ key)).
+struct AuditKey {
+  std::string id;
+  std::string secret;
+};
+Result<AuditKey> AuditKeyFromHex(std::string_view hex);
+Result<AuditKey> ReadAuditKey(const std::string& path);
+
+class Keyring {
+ public:
+  Keyring() = default;
+  explicit Keyring(std::vector<AuditKey> keys) : keys_(std::move(keys)) {}
+  // nullptr when no key has `id`.
+  const AuditKey* Find(std::string_view id) const;
+  const std::vector<AuditKey>& keys() const { return keys_; }
+
+ private:
+  std::vector<AuditKey> keys_;
+};
+
+// The sealed plaintext of a decision entry: `base` with as many of `cases`
+// and then `records` and `rules` as fit (in order), the numbers left out in
+// `cases_not_listed`, `records_not_listed` and `rules_not_listed`, rendered
+// canonically and padded with spaces to exactly kSealedSize bytes, whatever
+// the subject. kInternal when even `base` alone does not fit.
+Result<std::string> FitSealed(const boost::json::object& base,
+                              const std::vector<boost::json::value>& cases,
+                              const std::vector<boost::json::value>& records,
+                              const std::vector<std::string>& rules);
+
+// Seals `plaintext` into `entry` (which must hold `request_id`): sets
+// `audit_key` and `sealed`.
+Status SealInto(boost::json::object& entry, const AuditKey& key, std::string_view plaintext);
+
+// Parses an entry and checks its version: a JSON object whose `v` this
+// reader knows (2 or 3).
+Result<boost::json::object> Parse(std::string_view text);
+
+// Parses and opens: the entry with `sealed` replaced by `opened` (the sealed
+// JSON). Entries without a sealed part are returned as parsed.
+Result<boost::json::object> Open(std::string_view text, const Keyring& keys);
+
+}  // namespace firebreak::entry
