@@ -12,6 +12,11 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   curl wrk
 )
+# `--bench`: also what the benchmark scripts use (a peer web server to measure
+# the machine's HTTPS limit, and Python for their statistics).
+if [ "${1:-}" = "--bench" ]; then
+  packages+=(nginx-light python3)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
