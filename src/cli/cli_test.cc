@@ -67,6 +67,30 @@ TEST(Cli, CheckPrintsPins) {
   EXPECT_NE(r.out.find("pin f_protected \"sha256:"), std::string::npos) << r.out;
 }
 
+TEST(Cli, CheckLockPrintsTheRequiredBlock) {
+  CliRun r = Firebreak("check --lock " + kSource + "/policies/uk/strict-firewall");
+  ASSERT_EQ(r.code, 0) << r.out;
+  boost::json::object o = boost::json::parse(r.out).as_object();
+  EXPECT_EQ(o.at("firewall_rules").as_object().size(), 3u);
+  EXPECT_TRUE(o.at("guarantees").as_object().contains("GA1_never_firewall_purpose_for_protected"));
+  for (const auto& kv : o.at("guarantees").as_object()) {
+    EXPECT_EQ(kv.value().as_string().size(), 71u) << kv.key();
+  }
+}
+
+// A demo on an ephemeral port: the walk-through must not print ":0" URLs.
+TEST(Cli, DemoOnPortZeroPrintsCommandsThatWork) {
+  std::string dir = ::testing::TempDir() + "/fb_cli_demo0";
+  std::filesystem::remove_all(dir);
+  CliRun r = Firebreak("demo --dir " + dir + " --subjects 20 --listen 127.0.0.1:0");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(r.out.find("localhost:0/"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("--port-file"), std::string::npos);
+  EXPECT_NE(r.out.find("https://localhost:$PORT/v1/disclosures"), std::string::npos);
+  EXPECT_NE(r.out.find("bearer_tokens"), std::string::npos);
+  std::filesystem::remove_all(dir);
+}
+
 TEST(Cli, FmtCheckChangesNothingAndFmtIsIdempotent) {
   std::string dir = ::testing::TempDir() + "/fb_cli_fmt";
   fs::remove_all(dir);

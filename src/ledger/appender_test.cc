@@ -95,6 +95,57 @@ TEST(AppenderTest, ConcurrentAddsGetDistinctDurableIndicesAndPublish) {
   }
 }
 
+// A storage whose tile and checkpoint writes fail while `failing` is set (out
+// of descriptors, say); the write-ahead log keeps working.
+class FlakyPublishStorage : public MemoryStorage {
+ public:
+  std::atomic<bool> failing{false};
+  Status WriteFiles(std::span<const TileFile> files) override {
+    if (failing.load()) return tl::make_unexpected(IoError("open tile: Too many open files"));
+    return MemoryStorage::WriteFiles(files);
+  }
+  Status WriteCheckpoint(std::string_view note) override {
+    if (failing.load()) return tl::make_unexpected(IoError("open checkpoint: Too many open files"));
+    return MemoryStorage::WriteCheckpoint(note);
+  }
+};
+
+TEST(AppenderTest, PublishingFailuresAreRetriedNotLatched) {
+  FlakyPublishStorage storage;
+  auto signer = NoteSigner::Generate("firebreak.example/test");
+  ASSERT_TRUE(signer);
+  ASSERT_TRUE(Appender::InitLog(storage, *signer));
+  auto log = Appender::Open(storage, *signer, {std::chrono::milliseconds(10)});
+  ASSERT_TRUE(log) << log.error().ToString();
+  storage.failing = true;
+  auto first = (*log)->Add(EntryFor(0));
+  ASSERT_TRUE(first);  // durable in the write-ahead log whatever publishing does
+  // Publishing fails and is retried; adding goes on; health says so.
+  for (int i = 0; i < 200 && (*log)->health().publish_retries < 3; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  AppenderHealth h = (*log)->health();
+  EXPECT_GE(h.publish_retries, 3u);
+  EXPECT_FALSE(h.failed);
+  EXPECT_NE(h.last_error.find("Too many open files"), std::string::npos) << h.last_error;
+  EXPECT_EQ((*log)->published_size(), 0u);
+  ASSERT_TRUE((*log)->Add(EntryFor(1)));
+  // It stalls after long enough (2 s at this interval): /readyz turns 503.
+  std::this_thread::sleep_for(std::chrono::milliseconds(2200));
+  EXPECT_TRUE((*log)->health().publish_stalled);
+  // Once the storage recovers, both entries are published and all is well.
+  storage.failing = false;
+  ASSERT_TRUE((*log)->WaitPublished(1));
+  h = (*log)->health();
+  EXPECT_FALSE(h.failed);
+  EXPECT_FALSE(h.publish_stalled);
+  EXPECT_EQ((*log)->published_size(), 2u);
+  ASSERT_TRUE((*log)->Close());
+  auto report = VerifyLog(ReaderOf(storage), KeyOf(*signer), "", nullptr);
+  ASSERT_TRUE(report) << report.error().ToString();
+  EXPECT_EQ(report->entries, 2u);
+}
+
 TEST(AppenderTest, EnqueueThenWaitAndOversizedEntries) {
   MemoryStorage storage;
   auto signer = NoteSigner::Generate("firebreak.example/test");
