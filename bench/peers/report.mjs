@@ -36,7 +36,7 @@ for (const pack of packs) {
     const vs = engine === 'firebreak' ? '1' : `${ratio(wall / fbWall)}× slower`;
     const row = [pack, name, fmtInt(n / wall), fmtUs((wall / n) * 1e6), vs];
     if (engine === 'firebreak') {
-      row.push('—', '— (eval prints no per-decision timing)', '—', '1 (whole request)');
+      row.push('—', '— (eval prints no per-decision timing)', '—', '—');
     } else {
       row.push(fmtInt(st('in_process_decisions_per_s')),
         `${fmtUs(st('decide_p50_us'))} / ${fmtUs(st('decide_p99_us'))} µs`,

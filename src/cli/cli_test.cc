@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -26,7 +27,8 @@ struct CliRun {
 };
 
 CliRun Firebreak(const std::string& args, const std::string& stdin_text = "") {
-  std::string in = ::testing::TempDir() + "/fb_cli_stdin";
+  // One file per process: ctest runs the cases of this binary in parallel.
+  std::string in = ::testing::TempDir() + "/fb_cli_stdin_" + std::to_string(getpid());
   std::ofstream(in) << stdin_text;
   std::string cmd = kBinary + " " + args + " < " + in + " 2>&1";
   CliRun r;
@@ -80,9 +82,10 @@ TEST(Cli, CheckLockPrintsTheRequiredBlock) {
 
 // A demo on an ephemeral port: the walk-through must not print ":0" URLs.
 TEST(Cli, DemoOnPortZeroPrintsCommandsThatWork) {
-  std::string dir = ::testing::TempDir() + "/fb_cli_demo0";
+  std::string dir = ::testing::TempDir() + "/fb_cli_demo0_" + std::to_string(getpid());
   std::filesystem::remove_all(dir);
-  CliRun r = Firebreak("demo --dir " + dir + " --subjects 20 --listen 127.0.0.1:0");
+  CliRun r = Firebreak("demo --dir " + dir + " --subjects 20 --listen 127.0.0.1:0 --policy " + kSource +
+                       "/policies/uk/strict-firewall");
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_EQ(r.out.find("localhost:0/"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("--port-file"), std::string::npos);

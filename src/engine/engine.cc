@@ -290,6 +290,23 @@ Decision Engine::Decide(const Request& r) const {
   return d;
 }
 
+void Engine::Explain(const Decision& d, std::vector<std::string>* rules,
+                     std::vector<std::string>* reasons) const {
+  if (d.conflicting_normalisations) {
+    rules->emplace_back("firebreak.conflicting_normalisations");
+    reasons->emplace_back("The request matches normalisations that judge its purpose differently.");
+  } else if (d.rules.empty()) {
+    reasons->emplace_back("No agreement covers this request.");
+  }
+  for (uint32_t i : d.rules) {
+    const policy::Rule& rule = set_->rules[i];
+    rules->emplace_back(rule.name);
+    bool unknown = std::find(d.unknown_rules.begin(), d.unknown_rules.end(), i) != d.unknown_rules.end();
+    reasons->emplace_back(unknown ? rule.because + " (matched because facts it needs are unknown)"
+                                  : rule.because);
+  }
+}
+
 boost::json::object Engine::ToJson(const Decision& d, const Request& r) const {
   namespace json = boost::json;
   const policy::Schema& s = *set_->schema;
@@ -303,20 +320,11 @@ boost::json::object Engine::ToJson(const Decision& d, const Request& r) const {
   o["decision"] = d.permit ? "permit" : "deny";
   o["disclosed"] = names(EnumKind::kCategory, d.disclosed);
   o["withheld"] = names(EnumKind::kCategory, d.withheld);
+  std::vector<std::string> rule_names, reason_texts;
+  Explain(d, &rule_names, &reason_texts);
   json::array rules, reasons;
-  if (d.conflicting_normalisations) {
-    rules.emplace_back("firebreak.conflicting_normalisations");
-    reasons.emplace_back("The request matches normalisations that judge its purpose differently.");
-  } else if (d.rules.empty()) {
-    reasons.emplace_back("No agreement covers this request.");
-  }
-  for (uint32_t i : d.rules) {
-    const policy::Rule& rule = set_->rules[i];
-    rules.emplace_back(rule.name);
-    bool unknown = std::find(d.unknown_rules.begin(), d.unknown_rules.end(), i) != d.unknown_rules.end();
-    reasons.emplace_back(unknown ? rule.because + " (matched because facts it needs are unknown)"
-                                 : rule.because);
-  }
+  for (std::string& n : rule_names) rules.emplace_back(std::move(n));
+  for (std::string& n : reason_texts) reasons.emplace_back(std::move(n));
   o["rules"] = std::move(rules);
   o["reasons"] = std::move(reasons);
   o["obligations"] = names(EnumKind::kObligation, d.obligations);

@@ -27,17 +27,29 @@ void Histogram::Render(std::string& out, const std::string& name, const std::str
 }
 
 void Metrics::Count(const std::string& name, const std::string& labels, uint64_t n) {
-  std::lock_guard lock(mu_);
-  counters_[name][labels] += n;
+  {
+    std::shared_lock lock(mu_);
+    auto it = counters_.find(name);
+    if (it != counters_.end()) {
+      auto series = it->second.find(labels);
+      if (series != it->second.end()) {
+        series->second.fetch_add(n, std::memory_order_relaxed);
+        return;
+      }
+    }
+  }
+  std::unique_lock lock(mu_);
+  counters_[name][labels].fetch_add(n, std::memory_order_relaxed);
 }
 
 std::string Metrics::Render(const std::string& extra) const {
   std::string out;
   {
-    std::lock_guard lock(mu_);
+    std::shared_lock lock(mu_);
     for (const auto& [name, series] : counters_) {
       out += fmt::format("# TYPE {} counter\n", name);
-      for (const auto& [labels, v] : series) {
+      for (const auto& [labels, counter] : series) {
+        uint64_t v = counter.load(std::memory_order_relaxed);
         out += labels.empty() ? fmt::format("{} {}\n", name, v)
                               : fmt::format("{}{{{}}} {}\n", name, labels, v);
       }

@@ -168,12 +168,21 @@ class Session : public std::enable_shared_from_this<Session> {
     r.arrived = std::chrono::steady_clock::now();
     bool keep_alive = req.keep_alive();
     unsigned version = req.version();
-    asio::post(*gw_.workers, [self = shared_from_this(), r = std::move(r), keep_alive, version]() mutable {
-      internal::HttpResponse out = self->gw_.service->Handle(r);
-      asio::post(self->stream_.get_executor(), [self, out = std::move(out), keep_alive, version]() mutable {
-        self->Release(std::move(out), keep_alive, version);
+    // The answer is built on this connection's strand, whichever thread
+    // finishes the request (this one, a worker, or the log's sequencer).
+    internal::Service::Respond respond = [self = shared_from_this(), keep_alive,
+                                          version](std::function<internal::HttpResponse()> make) {
+      asio::post(self->stream_.get_executor(), [self, make = std::move(make), keep_alive, version] {
+        self->Release(make(), keep_alive, version);
       });
-    });
+    };
+    if (gw_.service->MayBlock(r)) {
+      asio::post(*gw_.workers, [self = shared_from_this(), r = std::move(r), respond = std::move(respond)]() mutable {
+        self->gw_.service->Handle(std::move(r), std::move(respond));
+      });
+    } else {
+      gw_.service->Handle(std::move(r), std::move(respond));
+    }
   }
 
   // Writes the answer, not before its release time.
@@ -270,9 +279,9 @@ class MetricsSession : public std::enable_shared_from_this<MetricsSession> {
       r.method = std::string(self->parser_.get().method_string());
       r.target = std::string(self->parser_.get().target());
       r.metrics_listener = true;
-      asio::post(*self->gw_.workers, [self, r = std::move(r)] {
-        internal::HttpResponse out = self->gw_.service->Handle(r);
-        asio::post(self->stream_.get_executor(), [self, out = std::move(out)]() mutable {
+      self->gw_.service->Handle(std::move(r), [self](std::function<internal::HttpResponse()> make) {
+        asio::post(self->stream_.get_executor(), [self, make = std::move(make)]() mutable {
+          internal::HttpResponse out = make();
           auto res = std::make_shared<http::response<http::string_body>>(http::status(out.status), 11);
           res->set(http::field::server, "firebreak");
           res->set(http::field::content_type, out.content_type);

@@ -1,6 +1,9 @@
 // The gateway's application logic (see internal/service.h and docs/api.md).
 #include "gateway/internal/service.h"
 
+#include "gateway/internal/pipeline.h"
+#include "gateway/internal/wire.h"
+
 #include <sys/stat.h>
 
 #include <cerrno>
@@ -53,170 +56,10 @@ HttpResponse JsonResponse(int status, const json::value& body) {
   return r;
 }
 
-// A client error: status, the field at fault (may be empty) and what is wrong.
-struct Problem {
-  int status = 400;
-  std::string field;
-  std::string message;
-};
-
 HttpResponse ProblemResponse(const Problem& p) {
   json::object e{{"status", p.status}, {"message", p.message}};
   if (!p.field.empty()) e["field"] = p.field;
   return JsonResponse(p.status, json::object{{"error", std::move(e)}});
-}
-
-// What a caller may say: the request, never the facts.
-struct CallerRequest {
-  json::object base;  // the wire form of DESIGN §2 without subject and record
-  enum class SubjectBy { kNone, kReference, kIdentity } by = SubjectBy::kNone;
-  std::string reference, given_name, family_name, date_of_birth;
-  std::vector<std::string> categories;
-};
-
-const std::set<std::string> kFactKeys = {"roles", "flags", "immigration_concern",
-                                         "regularisation_pending", "subject_initiated",
-                                         "consent_to_ie", "cases", "id", "pseudonym"};
-
-// A calendar date YYYY-MM-DD (proleptic Gregorian; 1900-02-29 is not one).
-bool IsDate(std::string_view s) {
-  if (s.size() != 10 || s[4] != '-' || s[7] != '-') return false;
-  for (size_t i : {0, 1, 2, 3, 5, 6, 8, 9}) {
-    if (s[i] < '0' || s[i] > '9') return false;
-  }
-  auto num = [&](size_t at, size_t n) {
-    int v = 0;
-    for (size_t i = at; i < at + n; ++i) v = v * 10 + (s[i] - '0');
-    return v;
-  };
-  int year = num(0, 4), month = num(5, 2), day = num(8, 2);
-  if (month < 1 || month > 12 || day < 1) return false;
-  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-  return day <= kDays[month - 1] + (month == 2 && leap ? 1 : 0);
-}
-
-tl::expected<CallerRequest, Problem> ParseCaller(std::string_view body, const store::Organisation& org) {
-  boost::system::error_code ec;
-  json::value v = json::parse(body, ec);
-  if (ec) return tl::make_unexpected(Problem{400, "", "malformed JSON: " + ec.message()});
-  if (!v.is_object()) return tl::make_unexpected(Problem{400, "", "the body must be a JSON object"});
-  const json::object& o = v.get_object();
-  CallerRequest out;
-  json::object requester{{"org", org.id}, {"org_type", org.type}};
-  static const std::set<std::string> kKeys = {"requester", "purpose", "action", "categories",
-                                              "legal_basis", "user_role", "subject", "context",
-                                              "record", "request_id"};
-  for (const auto& kv : o) {
-    std::string key(kv.key());
-    if (!kKeys.count(key)) {
-      return tl::make_unexpected(Problem{400, key, "unknown field `" + key + "`"});
-    }
-  }
-  if (o.contains("record")) {
-    return tl::make_unexpected(
-        Problem{400, "record", "the record is bound by the gateway from the holder's store, never by the caller"});
-  }
-  if (const json::value* r = o.if_contains("requester")) {
-    // The identity comes from the credential; a body may only repeat it.
-    if (!r->is_object()) return tl::make_unexpected(Problem{400, "requester", "must be an object"});
-    for (const auto& kv : r->get_object()) {
-      std::string key(kv.key());
-      if (key == "org" || key == "org_type") {
-        const std::string& mine = key == "org" ? org.id : org.type;
-        if (!kv.value().is_string() || kv.value().get_string() != mine) {
-          return tl::make_unexpected(Problem{
-              403, "requester." + key,
-              "the body claims another organisation; the requester is taken from the credential only"});
-        }
-      } else if (key == "role") {
-        return tl::make_unexpected(Problem{400, "requester.role", "give the acting user's role as `user_role`"});
-      } else {
-        return tl::make_unexpected(Problem{400, "requester." + key, "unknown field `requester." + key + "`"});
-      }
-    }
-  }
-  auto need_string = [&](const char* key) -> tl::expected<std::string, Problem> {
-    const json::value* x = o.if_contains(key);
-    if (!x) return tl::make_unexpected(Problem{400, key, std::string("missing `") + key + "`"});
-    if (!x->is_string()) return tl::make_unexpected(Problem{400, key, "must be a string"});
-    return std::string(x->get_string());
-  };
-  for (const char* key : {"purpose", "action", "legal_basis", "user_role"}) {
-    auto s = need_string(key);
-    if (!s) return tl::make_unexpected(s.error());
-    if (std::string_view(key) == "user_role") {
-      requester["role"] = *s;
-    } else {
-      out.base[key] = *s;
-    }
-  }
-  out.base["requester"] = std::move(requester);
-  const json::value* cats = o.if_contains("categories");
-  if (!cats) return tl::make_unexpected(Problem{400, "categories", "missing `categories`"});
-  if (!cats->is_array() || cats->get_array().empty()) {
-    return tl::make_unexpected(Problem{400, "categories", "must be a non-empty list of categories"});
-  }
-  for (const json::value& c : cats->get_array()) {
-    if (!c.is_string()) return tl::make_unexpected(Problem{400, "categories", "must be a list of strings"});
-    out.categories.emplace_back(c.get_string());
-  }
-  out.base["categories"] = *cats;
-  if (const json::value* ctx = o.if_contains("context")) {
-    if (!ctx->is_object()) return tl::make_unexpected(Problem{400, "context", "must be an object"});
-    out.base["context"] = *ctx;
-  } else {
-    out.base["context"] = json::object();
-  }
-  if (const json::value* id = o.if_contains("request_id")) {
-    if (!id->is_string() || id->get_string().size() > 64) {
-      return tl::make_unexpected(Problem{400, "request_id", "must be a string of at most 64 characters"});
-    }
-    out.base["id"] = *id;
-  }
-  if (const json::value* s = o.if_contains("subject")) {
-    if (!s->is_object()) return tl::make_unexpected(Problem{400, "subject", "must be an object"});
-    const json::object& so = s->get_object();
-    for (const auto& kv : so) {
-      std::string key(kv.key());
-      if (kFactKeys.count(key)) {
-        return tl::make_unexpected(Problem{
-            400, "subject." + key,
-            "subject facts come from the holder's records, never from the caller; identify the "
-            "subject by `reference` or by `given_name`, `family_name` and `date_of_birth`"});
-      }
-      if (key != "reference" && key != "given_name" && key != "family_name" && key != "date_of_birth") {
-        return tl::make_unexpected(Problem{400, "subject." + key, "unknown field `subject." + key + "`"});
-      }
-      if (!kv.value().is_string() || kv.value().get_string().empty() ||
-          kv.value().get_string().size() > 200) {
-        return tl::make_unexpected(Problem{400, "subject." + key, "must be a non-empty string"});
-      }
-    }
-    if (so.contains("reference")) {
-      if (so.size() != 1) {
-        return tl::make_unexpected(Problem{400, "subject", "give either `reference` or identity details, not both"});
-      }
-      out.by = CallerRequest::SubjectBy::kReference;
-      out.reference = std::string(so.at("reference").get_string());
-    } else {
-      for (const char* key : {"given_name", "family_name", "date_of_birth"}) {
-        if (!so.contains(key)) {
-          return tl::make_unexpected(Problem{400, std::string("subject.") + key,
-                                             std::string("missing `subject.") + key + "`"});
-        }
-      }
-      out.by = CallerRequest::SubjectBy::kIdentity;
-      out.given_name = std::string(so.at("given_name").get_string());
-      out.family_name = std::string(so.at("family_name").get_string());
-      out.date_of_birth = std::string(so.at("date_of_birth").get_string());
-      if (!IsDate(out.date_of_birth)) {
-        return tl::make_unexpected(
-            Problem{400, "subject.date_of_birth", "must be a calendar date YYYY-MM-DD"});
-      }
-    }
-  }
-  return out;
 }
 
 // Maps the engine's field path back to the caller's vocabulary.
@@ -227,127 +70,6 @@ Problem EngineProblem(const Error& e) {
   std::string message = colon == std::string::npos ? m : m.substr(colon + 2);
   if (field == "requester.role") field = "user_role";
   return Problem{400, field, message};
-}
-
-// The subject's facts as the wire form's `subject` object.
-json::object SubjectFacts(const store::Subject& s, const std::vector<store::Participation>& cases) {
-  std::set<std::string> roles(s.service_roles.begin(), s.service_roles.end());
-  json::array case_list;
-  for (const auto& p : cases) {
-    roles.insert(p.role);
-    case_list.push_back(json::object{{"type", p.case_type}, {"status", p.case_status}, {"role", p.role}});
-  }
-  json::array role_list, flag_list;
-  for (const auto& r : roles) role_list.push_back(json::string(r));
-  for (const auto& f : s.flags) {
-    if (!f.empty()) flag_list.push_back(json::string(f));
-  }
-  return json::object{{"roles", std::move(role_list)},
-                      {"flags", std::move(flag_list)},
-                      {"immigration_concern", s.concern},
-                      {"regularisation_pending", s.regularisation_pending},
-                      {"subject_initiated", s.subject_initiated},
-                      {"consent_to_ie", s.consent_to_ie},
-                      {"cases", std::move(case_list)}};
-}
-
-// One evaluation: a source record (or none) and the decision on it.
-struct Evaluation {
-  const store::Record* record = nullptr;
-  policy::Mask record_categories = 0;
-  engine::Request request;
-  Decision decision;
-  json::object json;  // Engine::ToJson
-};
-
-struct Merged {
-  bool permit = false;
-  policy::Mask asked = 0, disclosed = 0, withheld = 0, obligations = 0;
-  std::vector<Evaluation> evaluations;
-  std::vector<std::string> rules, reasons;
-  std::string purpose, declared_purpose;
-};
-
-// Decides `base` (with subject facts, without record) once per record that
-// holds an asked-for category (provenance, DESIGN §2), or once without a
-// record when none does, and merges: permit if any evaluation permits;
-// disclosed = union of what the permitting evaluations disclose.
-Result<Merged> Evaluate(const Engine& engine, const json::object& base,
-                        const std::vector<store::Record>& records,
-                        const std::map<std::string, std::string>& field_map) {
-  const policy::Schema& schema = engine.schema();
-  auto parsed = engine::ParseRequest(base, schema);
-  if (!parsed) return tl::make_unexpected(parsed.error());
-  Merged m;
-  m.asked = parsed->categories;
-  for (const store::Record& r : records) {
-    policy::Mask cats = 0;
-    for (const store::Field& f : r.fields) {
-      auto it = field_map.find(f.name);
-      if (it == field_map.end()) continue;  // unmapped fields are never disclosed
-      int c = schema.Find(EnumKind::kCategory, it->second);
-      if (c < 0) {
-        return tl::make_unexpected(Internal("field map: `" + it->second + "` is not a category"));
-      }
-      cats |= policy::Mask(1) << c;
-    }
-    if (!(cats & m.asked)) continue;
-    Evaluation e;
-    e.record = &r;
-    e.record_categories = cats;
-    e.request = *parsed;
-    e.request.has_record = true;
-    int role = schema.Find(EnumKind::kRole, r.collected_as);
-    if (role < 0) return tl::make_unexpected(Internal("record " + std::to_string(r.id) + ": unknown role"));
-    e.request.collected_as = uint8_t(role);
-    if (!r.case_id.empty()) {
-      int type = schema.Find(EnumKind::kCaseType, r.case_type);
-      int status = schema.Find(EnumKind::kCaseStatus, r.case_status);
-      if (type < 0 || status < 0) {
-        return tl::make_unexpected(Internal("record " + std::to_string(r.id) + ": unknown case type or status"));
-      }
-      e.request.has_record_case = true;
-      e.request.record_case_type = uint8_t(type);
-      e.request.record_case_status = uint8_t(status);
-    }
-    m.evaluations.push_back(std::move(e));
-  }
-  if (m.evaluations.empty()) {
-    Evaluation e;
-    e.request = *parsed;
-    m.evaluations.push_back(std::move(e));
-  }
-  std::set<std::string> seen_rules, seen_reasons;
-  for (Evaluation& e : m.evaluations) {
-    e.decision = engine.Decide(e.request);
-    e.json = engine.ToJson(e.decision, e.request);
-    if (e.decision.permit) {
-      m.permit = true;
-      m.disclosed |= e.decision.disclosed;
-      m.obligations |= e.decision.obligations;
-    }
-  }
-  for (const Evaluation& e : m.evaluations) {
-    if (m.permit && !e.decision.permit) continue;
-    for (const auto& r : e.json.at("rules").as_array()) {
-      std::string s(r.as_string());
-      if (seen_rules.insert(s).second) m.rules.push_back(s);
-    }
-    for (const auto& r : e.json.at("reasons").as_array()) {
-      std::string s(r.as_string());
-      if (seen_reasons.insert(s).second) m.reasons.push_back(s);
-    }
-  }
-  m.withheld = m.asked & ~m.disclosed;
-  m.purpose = std::string(m.evaluations[0].json.at("purpose").as_string());
-  m.declared_purpose = std::string(m.evaluations[0].json.at("declared_purpose").as_string());
-  return m;
-}
-
-json::array Names(const policy::Schema& s, EnumKind k, policy::Mask m) {
-  json::array a;
-  for (const auto& n : s.Names(k, m)) a.push_back(json::string(n));
-  return a;
 }
 
 // "sha256:<hex>" of an item's canonical text: a firewall rule's pin hash,
@@ -442,54 +164,6 @@ void AccessLog(const json::object& line) {
   std::string s = json::serialize(line);
   s += '\n';
   std::fwrite(s.data(), 1, s.size(), stderr);
-}
-
-std::string RouteOf(const std::string& path) {
-  if (path.rfind("/v1/receipts/", 0) == 0) return "/v1/receipts/{id}";
-  if (path.rfind("/log/tile/", 0) == 0) return "/log/tile/{path}";
-  static const std::set<std::string> kRoutes = {"/v1/disclosures", "/v1/decisions", "/log/checkpoint",
-                                                "/admin/reload", "/healthz", "/readyz", "/metrics"};
-  return kRoutes.count(path) ? path : "other";
-}
-
-// The sealed part of a decision entry: the subject's facts (or why there is
-// no subject), and what decided. Cases, records and rules are listed as far
-// as the fixed size allows (entry::FitSealed).
-Result<std::string> SealedPart(const Merged& merged, const policy::Schema& schema,
-                               const std::string& pseudonym, const json::object* facts,
-                               const std::string& unresolved) {
-  json::object base;
-  base["effective_purpose"] = merged.purpose;
-  std::vector<json::value> cases;
-  if (facts) {
-    base["subject"] = pseudonym;
-    for (const char* key : {"roles", "flags", "immigration_concern", "regularisation_pending",
-                            "subject_initiated", "consent_to_ie"}) {
-      base[key] = facts->at(key);
-    }
-    for (const json::value& c : facts->at("cases").as_array()) cases.push_back(c);
-  } else if (!unresolved.empty()) {
-    base["subject"] = nullptr;
-    base["unresolved"] = unresolved;
-  }
-  base["withheld"] = Names(schema, EnumKind::kCategory, merged.withheld);
-  base["obligations"] = Names(schema, EnumKind::kObligation, merged.obligations);
-  // Per-record evaluations (provenance), distinct ones only.
-  std::vector<json::value> records;
-  std::set<std::string> seen;
-  for (const Evaluation& e : merged.evaluations) {
-    if (!e.record) continue;
-    json::object r{{"collected_as", e.record->collected_as},
-                   {"decision", e.decision.permit ? "permit" : "deny"},
-                   {"disclosed", Names(schema, EnumKind::kCategory, e.decision.disclosed)},
-                   {"rules", e.json.at("rules")}};
-    if (!e.record->case_id.empty()) {
-      r["case_type"] = e.record->case_type;
-      r["case_status"] = e.record->case_status;
-    }
-    if (seen.insert(json::serialize(r)).second) records.push_back(std::move(r));
-  }
-  return entry::FitSealed(base, cases, records, merged.rules);
 }
 
 // A receipt names the entry's index and request id: "<index>-<32 hex>".
@@ -676,334 +350,325 @@ Result<std::optional<Service::Caller>> Service::Authenticate(const HttpRequest& 
   return std::optional<Caller>(Caller{std::move(*org), by_certificate});
 }
 
-HttpResponse Service::Handle(const HttpRequest& request) {
-  auto start = std::chrono::steady_clock::now();
-  std::string path = request.target.substr(0, request.target.find('?'));
-  std::string query = request.target.find('?') == std::string::npos
-                          ? ""
-                          : request.target.substr(request.target.find('?') + 1);
-  std::string route = RouteOf(path);
-  std::string org_id;
-  auto respond = [&]() -> HttpResponse {
-    auto method_is = [&](const char* m) { return request.method == m; };
-    auto wrong_method = [&](const char* allowed) {
-      HttpResponse r = ProblemResponse({405, "", std::string("use ") + allowed});
-      r.headers.emplace_back("Allow", allowed);
-      return r;
-    };
-    if (request.metrics_listener) {
-      // The holder's scrape port: metrics and nothing else.
-      if (path != "/metrics") return ProblemResponse({404, "", "this listener serves only /metrics"});
-      if (!method_is("GET")) return wrong_method("GET");
-      return RenderMetrics();
-    }
-    if (path == "/healthz") {
-      if (!method_is("GET")) return wrong_method("GET");
-      return JsonResponse(200, json::object{{"status", "ok"}});
-    }
-    if (path == "/readyz") {
-      if (!method_is("GET")) return wrong_method("GET");
-      return ready() ? JsonResponse(200, json::object{{"status", "ready"}})
-                     : JsonResponse(503, json::object{{"status", "not ready"}});
-    }
-    if (path == "/log/checkpoint" || path.rfind("/log/tile/", 0) == 0) {
-      if (!method_is("GET")) return wrong_method("GET");
-      return Tile(path.substr(5));
-    }
-    bool known = path == "/v1/disclosures" || path == "/v1/decisions" || path == "/admin/reload" ||
-                 path == "/metrics" || path.rfind("/v1/receipts/", 0) == 0;
-    if (!known) return ProblemResponse({404, "", "no such endpoint"});
-    if (closed_.load()) return ProblemResponse({503, "", "the gateway is shutting down; nothing was disclosed"});
-    auto caller = Authenticate(request);
-    if (!caller) {
-      metrics_.Count("firebreak_errors_total", "kind=\"store\"");
-      return ProblemResponse({500, "", "the gateway could not authenticate the caller; nothing was disclosed"});
-    }
-    if (!*caller) {
-      HttpResponse r = ProblemResponse(
-          {401, "", "no valid credential: present a client certificate issued to your organisation"
-                    " (or a bearer token where enabled)"});
-      r.headers.emplace_back("WWW-Authenticate", "Bearer");
-      return r;
-    }
-    const Caller& c = **caller;
-    org_id = c.org.id;
-    // The holder's administration (reload, metrics) needs its client
-    // certificate: a bearer token never carries the admin scope.
-    bool admin = c.org.scope == store::Scope::kAdmin && c.by_certificate;
-    if (path == "/metrics") {
-      if (!method_is("GET")) return wrong_method("GET");
-      if (!admin) {
-        return ProblemResponse({403, "", "metrics are for the holder: use the admin client certificate "
-                                         "or the metrics listener inside the holder's network"});
+// One request in flight: what it asked, who asked, and how to answer.
+struct Service::Exchange {
+  HttpRequest request;
+  Respond respond;
+  std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+  std::string path, query, route, org_id;
+  std::optional<Caller> caller;
+};
+
+namespace {
+
+// The route table: every endpoint, once.
+struct RouteEntry {
+  enum class Match : uint8_t { kExact, kPrefix };
+  enum class Who : uint8_t { kAnyone, kCredential, kAdmin };
+  const char* path;
+  Match match;
+  const char* method;
+  Who who;
+  bool may_block;    // run on the worker pool
+  const char* name;  // the route label in metrics and the access log
+};
+constexpr RouteEntry::Match kExact = RouteEntry::Match::kExact, kPrefix = RouteEntry::Match::kPrefix;
+constexpr RouteEntry::Who kAnyone = RouteEntry::Who::kAnyone, kCredential = RouteEntry::Who::kCredential,
+                          kAdmin = RouteEntry::Who::kAdmin;
+constexpr RouteEntry kRoutes[] = {
+    {"/healthz", kExact, "GET", kAnyone, false, "/healthz"},
+    {"/readyz", kExact, "GET", kAnyone, false, "/readyz"},
+    {"/log/checkpoint", kExact, "GET", kAnyone, false, "/log/checkpoint"},
+    {"/log/tile/", kPrefix, "GET", kAnyone, false, "/log/tile/{path}"},
+    {"/v1/disclosures", kExact, "POST", kCredential, false, "/v1/disclosures"},
+    {"/v1/decisions", kExact, "POST", kCredential, false, "/v1/decisions"},
+    {"/v1/receipts/", kPrefix, "GET", kCredential, true, "/v1/receipts/{id}"},
+    {"/metrics", kExact, "GET", kAdmin, false, "/metrics"},
+    {"/admin/reload", kExact, "POST", kAdmin, true, "/admin/reload"},
+};
+
+const RouteEntry* FindRoute(std::string_view path) {
+  for (const RouteEntry& r : kRoutes) {
+    if (r.match == kExact ? path == r.path : path.substr(0, std::strlen(r.path)) == r.path) return &r;
+  }
+  return nullptr;
+}
+
+std::string_view PathOf(const std::string& target) {
+  return std::string_view(target).substr(0, target.find('?'));
+}
+
+}  // namespace
+
+bool Service::MayBlock(const HttpRequest& request) const {
+  if (request.metrics_listener) return false;
+  const RouteEntry* r = FindRoute(PathOf(request.target));
+  return r && r->may_block;
+}
+
+void Service::Handle(HttpRequest request, Respond respond) {
+  auto x = std::make_shared<Exchange>();
+  x->request = std::move(request);
+  // Every answer goes through here: metrics and the access log, once.
+  x->respond = [this, x_weak = std::weak_ptr<Exchange>(x), respond = std::move(respond)](
+                   std::function<HttpResponse()> make) {
+    auto x = x_weak.lock();
+    respond([this, x, make = std::move(make)]() {
+      HttpResponse response;
+      try {
+        response = make();
+      } catch (const std::exception&) {
+        metrics_.Count("firebreak_errors_total", "kind=\"exception\"");
+        response = ProblemResponse({500, "", "internal error; nothing was disclosed"});
       }
-      return RenderMetrics();
-    }
-    if (path.rfind("/v1/receipts/", 0) == 0) {
-      if (!method_is("GET")) return wrong_method("GET");
-      return Receipt(c, path.substr(13), query == "format=json");
-    }
-    if (!method_is("POST")) return wrong_method("POST");
-    if (path == "/admin/reload") {
-      if (c.org.scope != store::Scope::kAdmin) return ProblemResponse({403, "", "this credential may not reload the policy"});
-      if (!admin) return ProblemResponse({403, "", "reloading the policy needs the admin client certificate; bearer tokens are never accepted for it"});
-      return AdminReload(request, c);
-    }
-    if (path == "/v1/disclosures") {
-      if (c.org.scope != store::Scope::kRequester) {
-        return ProblemResponse({403, "", "this credential is for the holder's own systems: use /v1/decisions"});
+      if (!x) return response;
+      double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - x->start).count();
+      metrics_.request_seconds().Observe(secs);
+      metrics_.Count("firebreak_http_requests_total",
+                     fmt::format("route=\"{}\",code=\"{}\"", x->route, response.status));
+      if (config_.access_log) {
+        json::object line{{"ts", NowSeconds()}, {"event", "request"}, {"method", x->request.method},
+                          {"route", x->route}, {"status", response.status},
+                          {"duration_us", int64_t(secs * 1e6)}};
+        if (!x->org_id.empty()) line["org"] = x->org_id;
+        AccessLog(line);
       }
-      return Decide(request, c, true);
-    }
-    if (c.org.scope != store::Scope::kHolder) {
-      return ProblemResponse({403, "", "the decision API is for the holder's own systems"});
-    }
-    return Decide(request, c, false);
+      return response;
+    });
   };
-  HttpResponse response;
+  const std::string& target = x->request.target;
+  x->path = std::string(PathOf(target));
+  x->query = target.size() > x->path.size() ? target.substr(x->path.size() + 1) : "";
   try {
-    response = respond();
-  } catch (const std::exception& e) {
+    Dispatch(x);
+  } catch (const std::exception&) {
     // Fail closed: nothing the handlers throw may release data.
     metrics_.Count("firebreak_errors_total", "kind=\"exception\"");
-    response = ProblemResponse({500, "", "internal error; nothing was disclosed"});
+    x->respond([] { return ProblemResponse({500, "", "internal error; nothing was disclosed"}); });
   }
-  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  metrics_.request_seconds().Observe(secs);
-  metrics_.Count("firebreak_http_requests_total",
-                 fmt::format("route=\"{}\",code=\"{}\"", route, response.status));
-  if (config_.access_log) {
-    json::object line{{"ts", NowSeconds()}, {"event", "request"}, {"method", request.method},
-                      {"route", route}, {"status", response.status},
-                      {"duration_us", int64_t(secs * 1e6)}};
-    if (!org_id.empty()) line["org"] = org_id;
-    AccessLog(line);
-  }
-  return response;
 }
 
-// Outward answers that are not a permit are released at a fixed time after
-// the request arrived, whatever made them (a protected person, an unknown
-// or ambiguous one, no agreement, a store failure): their timing tells
-// nothing a refusal hides (docs/operations.md).
-HttpResponse Service::Decide(const HttpRequest& request, const Caller& caller, bool outward) {
-  bool timed = false;
-  HttpResponse r = DecideInner(request, caller, outward, &timed);
-  if (outward && timed && r.status != 200) {
-    r.not_before = request.arrived + config_.refusal_release;
-    if (std::chrono::steady_clock::now() > r.not_before) {
-      metrics_.Count("firebreak_refusal_release_missed_total", "");
+void Service::Dispatch(const std::shared_ptr<Exchange>& x) {
+  auto reply = [&](HttpResponse r) { x->respond([r = std::move(r)] { return r; }); };
+  const HttpRequest& request = x->request;
+  const std::string& path = x->path;
+  if (request.metrics_listener) {
+    // The holder's scrape port: metrics and nothing else.
+    x->route = path == "/metrics" ? "/metrics" : "other";
+    if (path != "/metrics") return reply(ProblemResponse({404, "", "this listener serves only /metrics"}));
+    if (request.method != "GET") return reply(ProblemResponse({405, "", "use GET"}));
+    return reply(RenderMetrics());
+  }
+  const RouteEntry* route = FindRoute(path);
+  x->route = route ? route->name : "other";
+  if (!route) return reply(ProblemResponse({404, "", "no such endpoint"}));
+  if (request.method != route->method) {
+    HttpResponse r = ProblemResponse({405, "", std::string("use ") + route->method});
+    r.headers.emplace_back("Allow", route->method);
+    return reply(std::move(r));
+  }
+  if (route->who == RouteEntry::Who::kAnyone) {
+    if (path == "/healthz") return reply(JsonResponse(200, json::object{{"status", "ok"}}));
+    if (path == "/readyz") {
+      return reply(ready() ? JsonResponse(200, json::object{{"status", "ready"}})
+                           : JsonResponse(503, json::object{{"status", "not ready"}}));
     }
+    return reply(Tile(path.substr(5)));
   }
-  return r;
+  if (closed_.load()) {
+    return reply(ProblemResponse({503, "", "the gateway is shutting down; nothing was disclosed"}));
+  }
+  auto caller = Authenticate(request);
+  if (!caller) {
+    metrics_.Count("firebreak_errors_total", "kind=\"store\"");
+    return reply(ProblemResponse({500, "", "the gateway could not authenticate the caller; nothing was disclosed"}));
+  }
+  if (!*caller) {
+    HttpResponse r = ProblemResponse(
+        {401, "", "no valid credential: present a client certificate issued to your organisation"
+                  " (or a bearer token where enabled)"});
+    r.headers.emplace_back("WWW-Authenticate", "Bearer");
+    return reply(std::move(r));
+  }
+  x->caller = std::move(**caller);
+  const Caller& c = *x->caller;
+  x->org_id = c.org.id;
+  if (route->who == RouteEntry::Who::kAdmin) {
+    // The holder's administration needs its client certificate: a bearer
+    // token never carries the admin scope.
+    if (c.org.scope != store::Scope::kAdmin) {
+      return reply(ProblemResponse({403, "", path == "/metrics"
+                                                 ? "metrics are for the holder: use the admin client certificate "
+                                                   "or the metrics listener inside the holder's network"
+                                                 : "this credential may not reload the policy"}));
+    }
+    if (!c.by_certificate) {
+      return reply(ProblemResponse({403, "", "the admin scope needs the admin client certificate; bearer "
+                                             "tokens are never accepted for it"}));
+    }
+    if (path == "/metrics") return reply(RenderMetrics());
+    return reply(AdminReload(request, c));
+  }
+  if (path.rfind("/v1/receipts/", 0) == 0) return reply(Receipt(c, path.substr(13), x->query == "format=json"));
+  if (path == "/v1/disclosures") {
+    if (c.org.scope != store::Scope::kRequester) {
+      return reply(ProblemResponse({403, "", "this credential is for the holder's own systems: use /v1/decisions"}));
+    }
+    return Decide(x, true);
+  }
+  if (c.org.scope != store::Scope::kHolder) {
+    return reply(ProblemResponse({403, "", "the decision API is for the holder's own systems"}));
+  }
+  return Decide(x, false);
 }
 
-HttpResponse Service::DecideInner(const HttpRequest& request, const Caller& caller, bool outward,
-                                  bool* timed) {
+namespace {
+
+// What a decision carries from the request to its answer, across the wait
+// for the log to be durable.
+struct Pending {
+  std::shared_ptr<const PolicyState> state;
+  std::shared_ptr<const FieldMap> field_map;
+  CallerRequest caller;
+  Resolution resolution;
+  Merged merged;  // points into `resolution`
+  std::string request_id;
+};
+
+}  // namespace
+
+// Runs the pipeline (pipeline.h) up to the log entry, appends it, and
+// answers once it is durable. Outward answers that are not a permit, once
+// the person has been looked up, are released `refusal_release` after the
+// request arrived, whatever made them (a protected person, an unknown or
+// ambiguous one, no agreement, a store failure): their timing tells nothing
+// a refusal hides (docs/operations.md).
+void Service::Decide(const std::shared_ptr<Exchange>& x, bool outward) {
   const char* endpoint = outward ? "disclosures" : "decisions";
+  bool timed = false;
+  auto release = [this, x, outward](HttpResponse r, bool timed_now) {
+    if (outward && timed_now && r.status != 200) {
+      r.not_before = x->request.arrived + config_.refusal_release;
+      if (std::chrono::steady_clock::now() > r.not_before) {
+        metrics_.Count("firebreak_refusal_release_missed_total", "");
+      }
+    }
+    return r;
+  };
+  auto reply = [&](HttpResponse r) {
+    x->respond([r = release(std::move(r), timed)] { return r; });
+  };
   auto fail = [&](const char* kind, const Error& e) {
     metrics_.Count("firebreak_errors_total", fmt::format("kind=\"{}\"", kind));
     AccessLog(json::object{{"ts", NowSeconds()}, {"event", "error"}, {"kind", kind},
                            {"endpoint", endpoint}, {"code", std::string(ErrorCodeName(e.code()))}});
-    return ProblemResponse({e.code() == ErrorCode::kUnavailable ? 503 : 500, "",
-                            "the gateway could not decide; nothing was disclosed"});
+    reply(ProblemResponse({e.code() == ErrorCode::kUnavailable ? 503 : 500, "",
+                           "the gateway could not decide; nothing was disclosed"}));
   };
-  auto parsed = ParseCaller(request.body, caller.org);
-  if (!parsed) return ProblemResponse(parsed.error());
-  CallerRequest& cr = *parsed;
-  std::shared_ptr<const PolicyState> state = policy_.load();
-  if (!state) return fail("policy", Unavailable("no policy"));
-  const Engine& engine = *state->live;
+  auto p = std::make_shared<Pending>();
+  auto parsed = ParseCaller(x->request.body, x->caller->org);
+  if (!parsed) return reply(ProblemResponse(parsed.error()));
+  p->caller = std::move(*parsed);
+  p->state = policy_.load();
+  if (!p->state) return fail("policy", Unavailable("no policy"));
+  const Engine& engine = *p->state->live;
   // Validate the caller's vocabulary before touching the store.
-  if (auto check = engine::ParseRequest(cr.base, engine.schema()); !check) {
-    return ProblemResponse(EngineProblem(check.error()));
-  }
+  auto base = engine::ParseRequest(p->caller.base, engine.schema());
+  if (!base) return reply(ProblemResponse(EngineProblem(base.error())));
   // From here on, what happens may depend on the subject.
-  *timed = true;
+  timed = true;
 
-  // Resolve the subject from the store, never from the caller.
-  std::optional<store::Subject> subject;
-  std::string unresolved;  // why the subject is not resolved, for the log
-  if (cr.by == CallerRequest::SubjectBy::kReference) {
-    auto s = store_->FindSubjectByReference(cr.reference);
-    if (!s) return fail("store", s.error());
-    subject = *s;
-    if (!subject) unresolved = "unknown-reference";
-  } else if (cr.by == CallerRequest::SubjectBy::kIdentity) {
-    auto s = store_->MatchIdentity(cr.given_name, cr.family_name, cr.date_of_birth);
-    if (!s) return fail("store", s.error());
-    if (s->size() == 1) {
-      subject = (*s)[0];
-    } else {
-      unresolved = s->empty() ? "no-identity-match" : "ambiguous-identity";
-    }
-  }
-  if (!unresolved.empty() && !outward) {
+  auto resolved = Resolve(*store_, p->caller);
+  if (!resolved) return fail("store", resolved.error());
+  p->resolution = std::move(*resolved);
+  if (!p->resolution.unresolved.empty() && !outward) {
     // The holder's own systems get a clear answer; nothing is logged or changed.
-    if (unresolved == "ambiguous-identity") {
-      return ProblemResponse({409, "subject", "the identity details match more than one subject; use the reference"});
+    if (p->resolution.unresolved == "ambiguous-identity") {
+      return reply(ProblemResponse(
+          {409, "subject", "the identity details match more than one subject; use the reference"}));
     }
-    return ProblemResponse({404, "subject", "no subject matches in the holder's records"});
+    return reply(ProblemResponse({404, "subject", "no subject matches in the holder's records"}));
   }
-  std::vector<store::Participation> cases;
-  std::vector<store::Record> records;
-  json::object full = cr.base;
-  if (subject) {
-    auto c = store_->SubjectCases(subject->id);
-    if (!c) return fail("store", c.error());
-    cases = std::move(*c);
-    auto r = store_->SubjectRecords(subject->id);
-    if (!r) return fail("store", r.error());
-    records = std::move(*r);
-    full["subject"] = SubjectFacts(*subject, cases);
-  }
-  std::shared_ptr<const std::map<std::string, std::string>> field_map = field_map_.load();
-  Result<Merged> merged = Merged{};
-  if (unresolved.empty()) {
-    merged = Evaluate(engine, full, records, *field_map);
-    if (!merged) return fail("policy", merged.error());
-  } else {
-    // An unresolved subject is denied (X4, fail closed) without evaluating.
-    auto base = engine::ParseRequest(cr.base, engine.schema());
-    merged->asked = base->categories;
-    merged->withheld = merged->asked;
-    merged->purpose = merged->declared_purpose = std::string(cr.base.at("purpose").as_string());
-    merged->reasons.push_back("the subject could not be resolved in the holder's records");
-  }
-  const policy::Schema& schema = engine.schema();
+  p->field_map = field_map_.load();
+  auto merged = Evaluate(engine, *base, p->resolution, *p->field_map);
+  if (!merged) return fail("policy", merged.error());
+  p->merged = std::move(*merged);
 
   // Shadow mode: the candidate decides beside the live policy, not enforced.
-  if (state->shadow && unresolved.empty()) {
-    auto shadow = Evaluate(*state->shadow, full, records, *field_map);
+  if (p->state->shadow && p->resolution.unresolved.empty()) {
+    auto shadow_base = engine::ParseRequest(p->caller.base, p->state->shadow->schema());
+    auto shadow = shadow_base ? Evaluate(*p->state->shadow, *shadow_base, p->resolution, *p->field_map)
+                              : Result<Merged>(tl::make_unexpected(shadow_base.error()));
     if (!shadow) {
       metrics_.Count("firebreak_errors_total", "kind=\"shadow\"");
     } else {
-      const policy::Schema& ss = state->shadow->schema();
-      bool differs = shadow->permit != merged->permit ||
-                     ss.Names(EnumKind::kCategory, shadow->disclosed) != schema.Names(EnumKind::kCategory, merged->disclosed) ||
-                     ss.Names(EnumKind::kObligation, shadow->obligations) != schema.Names(EnumKind::kObligation, merged->obligations);
+      const policy::Schema& ls = engine.schema();
+      const policy::Schema& ss = p->state->shadow->schema();
+      bool differs = ShadowDiffers(ls, p->merged, ss, *shadow);
       metrics_.Count("firebreak_shadow_decisions_total", differs ? "result=\"differs\"" : "result=\"same\"");
       if (differs) {
         AccessLog(json::object{{"ts", NowSeconds()}, {"event", "shadow-difference"}, {"endpoint", endpoint},
-                               {"live", merged->permit ? "permit" : "deny"},
+                               {"live", p->merged.permit ? "permit" : "deny"},
                                {"shadow", shadow->permit ? "permit" : "deny"},
-                               {"live_disclosed", Names(schema, EnumKind::kCategory, merged->disclosed)},
+                               {"live_disclosed", Names(ls, EnumKind::kCategory, p->merged.disclosed)},
                                {"shadow_disclosed", Names(ss, EnumKind::kCategory, shadow->disclosed)},
                                {"shadow_rules", json::value_from(shadow->rules)},
-                               {"purpose", merged->purpose}});
+                               {"purpose", ls.Values(EnumKind::kPurpose)[p->merged.purpose]}});
       }
     }
   }
 
-  // The log entry (entry schema v3, docs/log-format.md): in clear only what
-  // the requester already knows, so that its own entry (public tiles, its
-  // receipt) reveals nothing its answer hides; the subject's facts, rules
-  // and obligations are sealed under the audit key, at one fixed size.
   auto rid = RandomBytes(16);
   if (!rid) return fail("random", rid.error());
-  std::string request_id = HexEncode(*rid);
-  json::object entry{{"v", entry::kVersion},
-                     {"kind", "decision"},
-                     {"time", NowSeconds()},
-                     {"request_id", request_id},
-                     {"endpoint", endpoint},
-                     {"requester", cr.base.at("requester")},
-                     {"purpose", merged->declared_purpose},
-                     {"action", cr.base.at("action")},
-                     {"legal_basis", cr.base.at("legal_basis")},
-                     {"asked", Names(schema, EnumKind::kCategory, merged->asked)},
-                     {"disclosed", Names(schema, EnumKind::kCategory, merged->disclosed)},
-                     {"decision", merged->permit ? "permit" : "deny"},
-                     {"policy_hash", engine.policy_hash()}};
-  std::string pseudonym;
-  if (subject) {
-    pseudonym = HexEncode(DigestBytes(HmacSha256Once(pseudonym_key_, "subject:" + subject->reference)));
-  }
-  auto plain = SealedPart(*merged, schema, pseudonym, subject ? &full.at("subject").as_object() : nullptr,
-                          unresolved);
-  if (!plain) return fail("seal", plain.error());
-  if (auto st = entry::SealInto(entry, audit_key_, *plain); !st) return fail("seal", st.error());
-  auto index = Append(entry);
-  if (!index) return fail("log", index.error());
-  // The receipt is the entry's place in the log: no second durable write.
-  std::string receipt = fmt::format("{}-{}", *index, request_id);
-  metrics_.Count("firebreak_decisions_total",
-                 fmt::format("endpoint=\"{}\",decision=\"{}\"", endpoint, merged->permit ? "permit" : "deny"));
-  for (const std::string& rule : merged->rules) {
-    metrics_.Count("firebreak_decision_rules_total", fmt::format("rule=\"{}\"", rule));
-  }
-
-  // The entry is durable: from here an answer that cannot be built is logged
-  // as not delivered (a follow-up entry) before the 500.
-  try {
-    if (!outward) {
-      json::object out{{"decision", merged->permit ? "permit" : "deny"},
-                       {"disclosed", Names(schema, EnumKind::kCategory, merged->disclosed)},
-                       {"withheld", Names(schema, EnumKind::kCategory, merged->withheld)},
-                       {"rules", json::value_from(merged->rules)},
-                       {"reasons", json::value_from(merged->reasons)},
-                       {"obligations", Names(schema, EnumKind::kObligation, merged->obligations)},
-                       {"purpose", merged->purpose},
-                       {"declared_purpose", merged->declared_purpose},
-                       {"policy_hash", engine.policy_hash()},
-                       {"receipt", receipt},
-                       {"log_index", *index}};
-      json::array evals;
-      for (const Evaluation& e : merged->evaluations) {
-        json::object d = e.json;
-        if (e.record) {
-          json::object rec{{"id", e.record->id}, {"kind", e.record->kind}, {"collected_as", e.record->collected_as}};
-          if (!e.record->case_id.empty()) {
-            rec["case"] = e.record->case_id;
-            rec["case_type"] = e.record->case_type;
-            rec["case_status"] = e.record->case_status;
-          }
-          d["record"] = std::move(rec);
-        }
-        evals.push_back(std::move(d));
+  p->request_id = HexEncode(*rid);
+  auto e = DecisionEntry(engine, p->caller, p->resolution, p->merged, outward, p->request_id, pseudonym_key_,
+                         audit_key_);
+  if (!e) return fail("seal", e.error());
+  if (closed_.load()) return fail("log", Unavailable("the log is closed"));
+  auto t0 = std::chrono::steady_clock::now();
+  // The answer is built once the entry is durable, on the connection's thread.
+  auto queued = appender_->Enqueue(entry::CanonicalJson(*e), [this, x, p, outward, t0, release,
+                                                               endpoint](Result<uint64_t> index) {
+    x->respond([this, x, p, outward, t0, index, release, endpoint]() -> HttpResponse {
+      auto fail_now = [&](const char* kind, const Error& err) {
+        metrics_.Count("firebreak_errors_total", fmt::format("kind=\"{}\"", kind));
+        AccessLog(json::object{{"ts", NowSeconds()}, {"event", "error"}, {"kind", kind},
+                               {"endpoint", endpoint}, {"code", std::string(ErrorCodeName(err.code()))}});
+        return release(ProblemResponse({err.code() == ErrorCode::kUnavailable ? 503 : 500, "",
+                                        "the gateway could not decide; nothing was disclosed"}),
+                       true);
+      };
+      if (!index) return fail_now("log", index.error());
+      metrics_.sequence_seconds().Observe(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+      const Merged& m = p->merged;
+      metrics_.Count("firebreak_decisions_total", fmt::format("endpoint=\"{}\",decision=\"{}\"", endpoint,
+                                                              m.permit ? "permit" : "deny"));
+      for (const std::string& rule : m.rules) {
+        metrics_.Count("firebreak_decision_rules_total", fmt::format("rule=\"{}\"", rule));
       }
-      out["evaluations"] = std::move(evals);
-      if (subject) out["subject"] = json::object{{"reference", subject->reference}};
-      HttpResponse r = JsonResponse(200, out);
-      r.delivers = receipt;
-      return r;
-    }
-
-    // Outward: only the permitted fields of the permitted records. A refusal
-    // has the same status and shape whatever its cause (a protected person,
-    // an unknown person, no agreement), so it reveals nothing.
-    json::array out_records;
-    if (merged->permit) {
-      for (const Evaluation& e : merged->evaluations) {
-        if (!e.record || !e.decision.permit) continue;
-        json::object fields;
-        for (const store::Field& f : e.record->fields) {
-          auto it = field_map->find(f.name);
-          if (it == field_map->end()) continue;
-          int c = schema.Find(EnumKind::kCategory, it->second);
-          if (c >= 0 && (e.decision.disclosed >> c) & 1) fields[f.name] = f.value;
+      // The receipt is the entry's place in the log: no second durable write.
+      std::string receipt = fmt::format("{}-{}", *index, p->request_id);
+      const Engine& engine = *p->state->live;
+      // The entry is durable: an answer that cannot be built from here is
+      // logged as not delivered (a follow-up entry) before the 500.
+      try {
+        if (!outward) {
+          HttpResponse r = JsonResponse(200, RenderDecision(engine, p->resolution, m, receipt, *index));
+          r.delivers = receipt;
+          return r;
         }
-        if (!fields.empty()) out_records.push_back(json::object{{"fields", std::move(fields)}});
+        auto [status, body] = RenderDisclosure(engine, m, *p->field_map, receipt);
+        HttpResponse r = release(JsonResponse(status, body), true);
+        if (m.permit) r.delivers = receipt;
+        return r;
+      } catch (const std::exception&) {
+        Undelivered(receipt, "the answer could not be built");
+        return fail_now("answer", Internal("building the answer"));
       }
-    }
-    bool granted = merged->permit;
-    json::object out{
-        {"decision", granted ? "permit" : "refused"},
-        {"receipt", receipt},
-        {"disclosed", granted ? Names(schema, EnumKind::kCategory, merged->disclosed) : json::array()},
-        {"withheld", Names(schema, EnumKind::kCategory, granted ? merged->withheld : merged->asked)},
-        {"obligations", granted ? Names(schema, EnumKind::kObligation, merged->obligations) : json::array()},
-        {"records", std::move(out_records)},
-        {"message", granted ? "Disclosed as the holder's policy permits; see the obligations."
-                            : "No disclosure: the holder's policy does not permit this request."},
-    };
-    HttpResponse r = JsonResponse(granted ? 200 : 403, out);
-    if (granted) r.delivers = receipt;
-    return r;
-  } catch (const std::exception&) {
-    Undelivered(receipt, "the answer could not be built");
-    return fail("answer", Internal("building the answer"));
-  }
+    });
+  });
+  if (!queued) return fail("log", queued.error());
 }
 
 void Service::Undelivered(const std::string& receipt, const std::string& why) {

@@ -194,6 +194,22 @@ Result<uint64_t> Appender::Enqueue(std::string_view entry) {
   return index;
 }
 
+Result<uint64_t> Appender::Enqueue(std::string_view entry, DurableCallback on_durable) {
+  if (entry.size() > kMaxEntrySize) {
+    return tl::make_unexpected(InvalidArgument("entry of " + std::to_string(entry.size()) +
+                                               " bytes exceeds the 65,535-byte limit"));
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  FB_RETURN_IF_ERROR(Failed());
+  if (stopping_) return tl::make_unexpected(FailedPrecondition("the log is closing"));
+  AppendToBundle(pending_, entry);
+  ++pending_count_;
+  uint64_t index = next_index_++;
+  pending_callbacks_.emplace_back(index, std::move(on_durable));
+  work_cv_.notify_one();
+  return index;
+}
+
 Status Appender::WaitSequenced(uint64_t index) {
   std::unique_lock<std::mutex> lock(mu_);
   sequenced_cv_.wait(lock, [&] { return sequenced_size_ > index || failure_ || sequencer_done_; });
@@ -274,6 +290,8 @@ void Appender::SequencerLoop() {
     b.payload.swap(pending_);
     uint64_t count = pending_count_;
     pending_count_ = 0;
+    std::vector<std::pair<uint64_t, DurableCallback>> callbacks;
+    callbacks.swap(pending_callbacks_);
     uint64_t first = sequenced_size_;
     lock.unlock();
 
@@ -303,6 +321,10 @@ void Appender::SequencerLoop() {
       sequenced_cv_.notify_all();
       published_cv_.notify_all();
       publish_cv_.notify_all();
+      Error e = *failure_;
+      lock.unlock();
+      for (auto& [index, cb] : callbacks) cb(tl::make_unexpected(e));
+      lock.lock();
       break;
     }
     wal_offset_ += record.size();
@@ -312,11 +334,22 @@ void Appender::SequencerLoop() {
     to_publish_.push_back(std::move(b));
     sequenced_cv_.notify_all();
     publish_cv_.notify_all();
+    lock.unlock();
+    // Durable: answer the waiting callers, one call each (no broadcast).
+    for (auto& [index, cb] : callbacks) cb(index);
   }
-  std::lock_guard<std::mutex> lock(mu_);
-  sequencer_done_ = true;
-  sequenced_cv_.notify_all();
-  publish_cv_.notify_all();
+  std::vector<std::pair<uint64_t, DurableCallback>> orphans;
+  Error e = Unavailable("the log closed");
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    sequencer_done_ = true;
+    sequenced_cv_.notify_all();
+    publish_cv_.notify_all();
+    orphans.swap(pending_callbacks_);
+    if (failure_) e = *failure_;
+  }
+  // Entries queued after the log failed are never durable.
+  for (auto& [index, cb] : orphans) cb(tl::make_unexpected(e));
 }
 
 void Appender::PublisherLoop() {

@@ -29,6 +29,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -79,6 +80,12 @@ class Appender {
   // Queues `entry` and returns the index it will have; it is durable only
   // after WaitSequenced(index) returns Ok.
   Result<uint64_t> Enqueue(std::string_view entry);
+  // Queues `entry`; `on_durable` is called once, on the sequencer thread,
+  // with its index when it is durable, or with the error that stopped the
+  // log. It must not block (post the rest of the work elsewhere). When this
+  // returns an error, `on_durable` is never called.
+  using DurableCallback = std::function<void(Result<uint64_t>)>;
+  Result<uint64_t> Enqueue(std::string_view entry, DurableCallback on_durable);
   Status WaitSequenced(uint64_t index);
   // Blocks until a signed checkpoint covering `index` is published.
   Status WaitPublished(uint64_t index);
@@ -126,6 +133,8 @@ class Appender {
   std::condition_variable published_cv_;  // waiters on published
   std::string pending_;                   // bundle encoding of queued entries
   uint64_t pending_count_ = 0;
+  // Callbacks of queued entries, by index (entries without one have none).
+  std::vector<std::pair<uint64_t, DurableCallback>> pending_callbacks_;
   uint64_t next_index_ = 0;
   uint64_t sequenced_size_ = 0;
   uint64_t published_size_ = 0;

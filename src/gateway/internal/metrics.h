@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <shared_mutex>
 #include <string>
 
 namespace firebreak::gateway::internal {
@@ -36,8 +37,10 @@ class Metrics {
   std::string Render(const std::string& extra) const;
 
  private:
-  mutable std::mutex mu_;
-  std::map<std::string, std::map<std::string, uint64_t>> counters_;
+  // Counting takes the lock shared (series exist after their first count);
+  // only a new series takes it exclusively.
+  mutable std::shared_mutex mu_;
+  std::map<std::string, std::map<std::string, std::atomic<uint64_t>>> counters_;
   Histogram request_seconds_, sequence_seconds_, publish_seconds_;
 };
 

@@ -1,12 +1,19 @@
 // The gateway's application logic, free of HTTP machinery: a request in
 // (method, path, credential, body), a response out. `server.cc` feeds it
-// from Beast; tests may call it directly.
+// from Beast. One route table (service.cc) says, per endpoint, the method,
+// the scope and whether the handler may block.
 //
-// Thread model: thread-safe; `Handle` runs on many worker threads at once
-// and may block (store reads, waiting for the log to be durable).
+// Thread model: thread-safe. `Handle` runs on the connection's I/O thread
+// for endpoints that do not block (store reads are short; waiting for the
+// log to be durable is a callback, not a wait) and on the worker pool for
+// those that do (`MayBlock`: receipts wait for a checkpoint, reloads run the
+// verifier). It answers through `respond` exactly once, possibly from the
+// log's sequencer thread: `respond` must hand the thunk back to the
+// connection's own thread, where it is run to build the response.
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <chrono>
 #include <optional>
 #include <map>
@@ -66,7 +73,10 @@ class Service {
   static Result<std::unique_ptr<Service>> Create(const GatewayConfig& config);
   ~Service();
 
-  HttpResponse Handle(const HttpRequest& request);
+  using Respond = std::function<void(std::function<HttpResponse()>)>;
+  void Handle(HttpRequest request, Respond respond);
+  // Whether `Handle` may block on `request` (run it on the worker pool).
+  bool MayBlock(const HttpRequest& request) const;
   // `trigger`: "start", "SIGHUP" or "api"; `org`: the admin's organisation.
   Status Reload(const std::vector<std::string>& packs, const std::string& trigger,
                 const std::optional<store::Organisation>& org = std::nullopt);
@@ -80,12 +90,11 @@ class Service {
 
  private:
   struct Caller;
-  struct Outcome;
+  struct Exchange;
   explicit Service(const GatewayConfig& config) : config_(config) {}
 
-  HttpResponse Decide(const HttpRequest& request, const Caller& caller, bool outward);
-  HttpResponse DecideInner(const HttpRequest& request, const Caller& caller, bool outward,
-                           bool* refused);
+  void Dispatch(const std::shared_ptr<Exchange>& x);
+  void Decide(const std::shared_ptr<Exchange>& x, bool outward);
   // Appends a log entry; returns its index once durable.
   Result<uint64_t> Append(const boost::json::object& entry);
   HttpResponse Receipt(const Caller& caller, const std::string& id, bool json);

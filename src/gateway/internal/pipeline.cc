@@ -1,0 +1,266 @@
+#include "gateway/internal/pipeline.h"
+
+#include <chrono>
+#include <set>
+
+#include "base/crypto.h"
+#include "base/encoding.h"
+#include "engine/facts.h"
+
+namespace firebreak::gateway::internal {
+namespace {
+
+namespace json = boost::json;
+using policy::EnumKind;
+
+int64_t NowSeconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// The sealed part of a decision entry: the subject's facts (or why there is
+// no subject), and what decided. Cases, records and rules are listed as far
+// as the fixed size allows (entry::FitSealed).
+Result<std::string> SealedPart(const engine::Engine& engine, const Resolution& res, const Merged& merged,
+                               const std::string& pseudonym) {
+  const policy::Schema& schema = engine.schema();
+  json::object base;
+  base["effective_purpose"] = schema.Values(EnumKind::kPurpose)[merged.purpose];
+  std::vector<json::value> cases;
+  if (res.subject) {
+    // The facts as the engine saw them (every evaluation shares them).
+    const engine::Request& r = merged.evaluations.front().request;
+    base["subject"] = pseudonym;
+    base["roles"] = Names(schema, EnumKind::kRole, r.roles);
+    base["flags"] = Names(schema, EnumKind::kFlag, r.flags);
+    base["immigration_concern"] = schema.Values(EnumKind::kConcern)[r.concern];
+    base["regularisation_pending"] = r.regularisation_pending;
+    base["subject_initiated"] = r.subject_initiated;
+    base["consent_to_ie"] = r.consent_to_ie;
+    for (const store::Participation& p : res.cases) {
+      cases.push_back(json::object{{"type", p.case_type}, {"status", p.case_status}, {"role", p.role}});
+    }
+  } else if (!res.unresolved.empty()) {
+    base["subject"] = nullptr;
+    base["unresolved"] = res.unresolved;
+  }
+  base["withheld"] = Names(schema, EnumKind::kCategory, merged.withheld);
+  base["obligations"] = Names(schema, EnumKind::kObligation, merged.obligations);
+  // Per-record evaluations (provenance), distinct ones only.
+  std::vector<json::value> records;
+  std::set<std::string> seen;
+  for (const Evaluation& e : merged.evaluations) {
+    if (!e.record) continue;
+    json::object r{{"collected_as", e.record->collected_as},
+                   {"decision", e.decision.permit ? "permit" : "deny"},
+                   {"disclosed", Names(schema, EnumKind::kCategory, e.decision.disclosed)},
+                   {"rules", json::value_from(e.rules)}};
+    if (!e.record->case_id.empty()) {
+      r["case_type"] = e.record->case_type;
+      r["case_status"] = e.record->case_status;
+    }
+    if (seen.insert(json::serialize(r)).second) records.push_back(std::move(r));
+  }
+  return entry::FitSealed(base, cases, records, merged.rules);
+}
+
+}  // namespace
+
+json::array Names(const policy::Schema& s, EnumKind k, policy::Mask m) {
+  json::array a;
+  for (const auto& n : s.Names(k, m)) a.push_back(json::string(n));
+  return a;
+}
+
+Result<Resolution> Resolve(store::Store& store, const CallerRequest& caller) {
+  Resolution res;
+  if (caller.by == CallerRequest::SubjectBy::kReference) {
+    FB_ASSIGN_OR_RETURN(res.subject, store.FindSubjectByReference(caller.reference));
+    if (!res.subject) res.unresolved = "unknown-reference";
+  } else if (caller.by == CallerRequest::SubjectBy::kIdentity) {
+    FB_ASSIGN_OR_RETURN(auto matches,
+                        store.MatchIdentity(caller.given_name, caller.family_name, caller.date_of_birth));
+    if (matches.size() == 1) {
+      res.subject = std::move(matches[0]);
+    } else {
+      res.unresolved = matches.empty() ? "no-identity-match" : "ambiguous-identity";
+    }
+  }
+  if (res.subject) {
+    FB_ASSIGN_OR_RETURN(res.cases, store.SubjectCases(res.subject->id));
+    FB_ASSIGN_OR_RETURN(res.records, store.SubjectRecords(res.subject->id));
+  }
+  return res;
+}
+
+Result<Merged> Evaluate(const engine::Engine& engine, const engine::Request& base_in,
+                        const Resolution& res, const FieldMap& field_map) {
+  const policy::Schema& schema = engine.schema();
+  Merged m;
+  m.asked = base_in.categories;
+  m.purpose = m.declared_purpose = base_in.purpose;
+  if (!res.unresolved.empty()) {
+    m.withheld = m.asked;
+    m.reasons.push_back("the subject could not be resolved in the holder's records");
+    return m;
+  }
+  engine::Request base = base_in;
+  if (res.subject) {
+    const store::Subject& s = *res.subject;
+    engine::SubjectFacts facts;
+    for (const std::string& r : s.service_roles) facts.roles.push_back(r);
+    for (const std::string& f : s.flags) facts.flags.push_back(f);
+    facts.concern = s.concern;
+    facts.regularisation_pending = s.regularisation_pending;
+    facts.subject_initiated = s.subject_initiated;
+    facts.consent_to_ie = s.consent_to_ie;
+    for (const store::Participation& p : res.cases) facts.cases.push_back({p.case_type, p.case_status, p.role});
+    FB_RETURN_IF_ERROR(engine::BindSubject(schema, facts, &base));
+  }
+  for (const store::Record& r : res.records) {
+    policy::Mask cats = 0;
+    for (const store::Field& f : r.fields) {
+      auto it = field_map.find(f.name);
+      if (it == field_map.end()) continue;  // unmapped fields are never disclosed
+      int c = schema.Find(EnumKind::kCategory, it->second);
+      if (c < 0) return tl::make_unexpected(Internal("field map: `" + it->second + "` is not a category"));
+      cats |= policy::Mask(1) << c;
+    }
+    if (!(cats & m.asked)) continue;
+    Evaluation e;
+    e.record = &r;
+    e.record_categories = cats;
+    e.request = base;
+    FB_RETURN_IF_ERROR(engine::BindRecord(schema, r.collected_as, r.case_id.empty() ? "" : r.case_type,
+                                          r.case_status, &e.request));
+    m.evaluations.push_back(std::move(e));
+  }
+  if (m.evaluations.empty()) {
+    Evaluation e;
+    e.request = base;
+    m.evaluations.push_back(std::move(e));
+  }
+  for (Evaluation& e : m.evaluations) {
+    e.decision = engine.Decide(e.request);
+    engine.Explain(e.decision, &e.rules, &e.reasons);
+    if (e.decision.permit) {
+      m.permit = true;
+      m.disclosed |= e.decision.disclosed;
+      m.obligations |= e.decision.obligations;
+    }
+  }
+  std::set<std::string> seen_rules, seen_reasons;
+  for (const Evaluation& e : m.evaluations) {
+    if (m.permit && !e.decision.permit) continue;
+    for (const std::string& r : e.rules) {
+      if (seen_rules.insert(r).second) m.rules.push_back(r);
+    }
+    for (const std::string& r : e.reasons) {
+      if (seen_reasons.insert(r).second) m.reasons.push_back(r);
+    }
+  }
+  m.withheld = m.asked & ~m.disclosed;
+  m.purpose = m.evaluations[0].decision.purpose;
+  return m;
+}
+
+bool ShadowDiffers(const policy::Schema& ls, const Merged& live, const policy::Schema& ss, const Merged& shadow) {
+  return shadow.permit != live.permit ||
+         ss.Names(EnumKind::kCategory, shadow.disclosed) != ls.Names(EnumKind::kCategory, live.disclosed) ||
+         ss.Names(EnumKind::kObligation, shadow.obligations) != ls.Names(EnumKind::kObligation, live.obligations);
+}
+
+Result<json::object> DecisionEntry(const engine::Engine& engine, const CallerRequest& caller,
+                                   const Resolution& res, const Merged& merged, bool outward,
+                                   const std::string& request_id, const std::string& pseudonym_key,
+                                   const entry::AuditKey& audit_key) {
+  const policy::Schema& schema = engine.schema();
+  json::object e{{"v", entry::kVersion},
+                 {"kind", "decision"},
+                 {"time", NowSeconds()},
+                 {"request_id", request_id},
+                 {"endpoint", outward ? "disclosures" : "decisions"},
+                 {"requester", caller.base.at("requester")},
+                 {"purpose", schema.Values(EnumKind::kPurpose)[merged.declared_purpose]},
+                 {"action", caller.base.at("action")},
+                 {"legal_basis", caller.base.at("legal_basis")},
+                 {"asked", Names(schema, EnumKind::kCategory, merged.asked)},
+                 {"disclosed", Names(schema, EnumKind::kCategory, merged.disclosed)},
+                 {"decision", merged.permit ? "permit" : "deny"},
+                 {"policy_hash", engine.policy_hash()}};
+  std::string pseudonym;
+  if (res.subject) {
+    pseudonym = HexEncode(DigestBytes(HmacSha256Once(pseudonym_key, "subject:" + res.subject->reference)));
+  }
+  FB_ASSIGN_OR_RETURN(std::string plain, SealedPart(engine, res, merged, pseudonym));
+  FB_RETURN_IF_ERROR(entry::SealInto(e, audit_key, plain));
+  return e;
+}
+
+std::pair<int, json::object> RenderDisclosure(const engine::Engine& engine, const Merged& merged,
+                                              const FieldMap& field_map, const std::string& receipt) {
+  const policy::Schema& schema = engine.schema();
+  json::array out_records;
+  if (merged.permit) {
+    for (const Evaluation& e : merged.evaluations) {
+      if (!e.record || !e.decision.permit) continue;
+      json::object fields;
+      for (const store::Field& f : e.record->fields) {
+        auto it = field_map.find(f.name);
+        if (it == field_map.end()) continue;
+        int c = schema.Find(EnumKind::kCategory, it->second);
+        if (c >= 0 && (e.decision.disclosed >> c) & 1) fields[f.name] = f.value;
+      }
+      if (!fields.empty()) out_records.push_back(json::object{{"fields", std::move(fields)}});
+    }
+  }
+  bool granted = merged.permit;
+  json::object out{
+      {"decision", granted ? "permit" : "refused"},
+      {"receipt", receipt},
+      {"disclosed", granted ? Names(schema, EnumKind::kCategory, merged.disclosed) : json::array()},
+      {"withheld", Names(schema, EnumKind::kCategory, granted ? merged.withheld : merged.asked)},
+      {"obligations", granted ? Names(schema, EnumKind::kObligation, merged.obligations) : json::array()},
+      {"records", std::move(out_records)},
+      {"message", granted ? "Disclosed as the holder's policy permits; see the obligations."
+                          : "No disclosure: the holder's policy does not permit this request."},
+  };
+  return {granted ? 200 : 403, std::move(out)};
+}
+
+json::object RenderDecision(const engine::Engine& engine, const Resolution& res, const Merged& merged,
+                            const std::string& receipt, uint64_t index) {
+  const policy::Schema& schema = engine.schema();
+  const auto& purposes = schema.Values(EnumKind::kPurpose);
+  json::object out{{"decision", merged.permit ? "permit" : "deny"},
+                   {"disclosed", Names(schema, EnumKind::kCategory, merged.disclosed)},
+                   {"withheld", Names(schema, EnumKind::kCategory, merged.withheld)},
+                   {"rules", json::value_from(merged.rules)},
+                   {"reasons", json::value_from(merged.reasons)},
+                   {"obligations", Names(schema, EnumKind::kObligation, merged.obligations)},
+                   {"purpose", purposes[merged.purpose]},
+                   {"declared_purpose", purposes[merged.declared_purpose]},
+                   {"policy_hash", engine.policy_hash()},
+                   {"receipt", receipt},
+                   {"log_index", index}};
+  json::array evals;
+  for (const Evaluation& e : merged.evaluations) {
+    json::object d = engine.ToJson(e.decision, e.request);
+    if (e.record) {
+      json::object rec{{"id", e.record->id}, {"kind", e.record->kind}, {"collected_as", e.record->collected_as}};
+      if (!e.record->case_id.empty()) {
+        rec["case"] = e.record->case_id;
+        rec["case_type"] = e.record->case_type;
+        rec["case_status"] = e.record->case_status;
+      }
+      d["record"] = std::move(rec);
+    }
+    evals.push_back(std::move(d));
+  }
+  out["evaluations"] = std::move(evals);
+  if (res.subject) out["subject"] = json::object{{"reference", res.subject->reference}};
+  return out;
+}
+
+}  // namespace firebreak::gateway::internal
