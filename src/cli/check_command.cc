@@ -65,18 +65,24 @@ int Run(const CheckOptions& o) {
     if (!o.lock) PrintSummary(*loaded, what);
     if (o.lock) {
       // The `policy.required` block of a gateway configuration: every
-      // firewall rule and guarantee of the set, by content hash.
-      boost::json::object rules, guarantees;
-      for (const auto& r : loaded->set->rules) {
-        if (r.kind == policy::RuleKind::kFirewall) {
-          rules[r.name] = "sha256:" + HexEncode(DigestBytes(Sha256(r.canonical)));
-        }
+      // firewall rule, guarantee, named set and normalisation, and the
+      // schema, by content hash.
+      boost::json::object rules, guarantees, sets, normalisations;
+      std::string schema;
+      for (const auto& [key, hash] : loaded->set->item_hashes) {
+        size_t space = key.find(' ');
+        std::string kind = key.substr(0, space), name = key.substr(space + 1);
+        if (kind == "firewall") rules[name] = hash;
+        if (kind == "guarantee") guarantees[name] = hash;
+        if (kind == "set") sets[name] = hash;
+        if (kind == "normalise") normalisations[name] = hash;
+        if (kind == "schema") schema = hash;
       }
-      for (const auto& g : loaded->set->guarantees) {
-        guarantees[g.name] = "sha256:" + HexEncode(DigestBytes(Sha256(g.canonical)));
-      }
-      fmt::print("{}\n", boost::json::serialize(boost::json::object{
-                             {"firewall_rules", std::move(rules)}, {"guarantees", std::move(guarantees)}}));
+      fmt::print("{}\n", boost::json::serialize(boost::json::object{{"firewall_rules", std::move(rules)},
+                                                                     {"guarantees", std::move(guarantees)},
+                                                                     {"sets", std::move(sets)},
+                                                                     {"normalisations", std::move(normalisations)},
+                                                                     {"schema", schema}}));
     }
     if (o.pins) {
       for (const auto& r : loaded->set->rules) {
@@ -103,8 +109,8 @@ void AddCheckCommand(CLI::App& app, int* exit_code) {
                 "Check all PATHs together as one policy set (e.g. national + holder + agreements)");
   cmd->add_flag("--pins", opts->pins, "Print a `pin` line for every firewall rule");
   cmd->add_flag("--lock", opts->lock,
-                "Print, as JSON for the gateway configuration's `policy.required`, every firewall rule "
-                "and guarantee by content hash: what no reload may weaken (docs/operations.md)");
+                "Print, as JSON for the gateway configuration's `policy.required`, every firewall rule, "
+                "guarantee, named set and normalisation and the schema by content hash: what no reload may weaken (docs/operations.md)");
   cmd->callback([opts, exit_code] { *exit_code = Run(*opts); });
 }
 

@@ -36,7 +36,7 @@ Result<GatewayConfig> LoadConfig(const std::string& path) {
   if (ec || !v.is_object()) return tl::make_unexpected(Bad(path, "not a JSON object"));
   const json::object& o = v.get_object();
   Status keys = OnlyKeys(o, "", {"listen", "store", "log", "pseudonym_key", "audit_key", "old_audit_keys", "tls",
-                                 "bearer_tokens", "metrics_listen", "policy", "limits", "threads",
+                                 "bearer_tokens", "metrics_listen", "metrics_remote", "policy", "limits", "threads",
                                  "access_log"});
   if (!keys) return tl::make_unexpected(keys.error().WithContext(path));
   fs::path base = fs::absolute(path).parent_path();
@@ -102,9 +102,18 @@ Result<GatewayConfig> LoadConfig(const std::string& path) {
   if (const json::value* x = o.if_contains("metrics_listen")) {
     if (!x->is_string()) return tl::make_unexpected(Bad(path, "`metrics_listen` must be \"host:port\" or \"\""));
     c.metrics_listen = std::string(x->get_string());
-    if (!c.metrics_listen.empty() && c.metrics_listen.rfind(':') == std::string::npos) {
-      return tl::make_unexpected(Bad(path, "`metrics_listen` must be host:port"));
+    if (!c.metrics_listen.empty()) {
+      size_t colon = c.metrics_listen.rfind(':');
+      std::string port = colon == std::string::npos ? "" : c.metrics_listen.substr(colon + 1);
+      bool digits = !port.empty() && port.size() <= 5 && port.find_first_not_of("0123456789") == std::string::npos;
+      if (!digits || std::stoi(port) > 65535) {
+        return tl::make_unexpected(Bad(path, "`metrics_listen` must be host:port with a port in [0, 65535]"));
+      }
     }
+  }
+  if (const json::value* x = o.if_contains("metrics_remote")) {
+    if (!x->is_bool()) return tl::make_unexpected(Bad(path, "`metrics_remote` must be true or false"));
+    c.metrics_remote = x->get_bool();
   }
   if (const json::object* log = obj("log")) {
     FB_RETURN_IF_ERROR(OnlyKeys(*log, "log.", {"dir", "key", "publish_interval_ms"}));
@@ -132,21 +141,40 @@ Result<GatewayConfig> LoadConfig(const std::string& path) {
     FB_RETURN_IF_ERROR(OnlyKeys(*policy, "policy.", {"packs", "shadow_packs", "verify", "required"}));
     if (const json::value* x = policy->if_contains("required")) {
       if (!x->is_object()) return tl::make_unexpected(Bad(path, "`policy.required` must be an object"));
-      FB_RETURN_IF_ERROR(OnlyKeys(x->get_object(), "policy.required.", {"firewall_rules", "guarantees"}));
+      FB_RETURN_IF_ERROR(OnlyKeys(x->get_object(), "policy.required.",
+                                  {"firewall_rules", "guarantees", "sets", "normalisations", "schema"}));
       RequiredPolicy req;
-      for (const char* key : {"firewall_rules", "guarantees"}) {
+      auto is_hash = [](std::string_view h) {
+        return h.size() == 71 && h.substr(0, 7) == "sha256:" && HexDecode(h.substr(7)).has_value();
+      };
+      if (const json::value* sc = x->get_object().if_contains("schema")) {
+        if (!sc->is_string() || !is_hash(sc->get_string())) {
+          return tl::make_unexpected(Bad(path, "`policy.required.schema` must be \"sha256:\" followed by 64 hex digits"));
+        }
+        req.schema = std::string(sc->get_string());
+      }
+      for (const char* key : {"sets", "normalisations"}) {
+        if (x->get_object().contains(key)) {
+          (std::string_view(key) == "sets" ? req.sets : req.normalisations).emplace();
+        }
+      }
+      for (const char* key : {"firewall_rules", "guarantees", "sets", "normalisations"}) {
         const json::value* m = x->get_object().if_contains(key);
         if (!m) continue;
         std::string where = std::string("`policy.required.") + key + "`";
         if (!m->is_object()) return tl::make_unexpected(Bad(path, where + " must map names to \"sha256:…\" hashes"));
         for (const auto& kv : m->get_object()) {
           std::string_view h = kv.value().is_string() ? std::string_view(kv.value().get_string()) : "";
-          if (h.size() != 71 || h.substr(0, 7) != "sha256:" || !HexDecode(h.substr(7))) {
+          if (!is_hash(h)) {
             return tl::make_unexpected(Bad(path, where + "." + std::string(kv.key()) +
                                                      " must be \"sha256:\" followed by 64 hex digits"));
           }
-          (std::string_view(key) == "guarantees" ? req.guarantees : req.firewall_rules)
-              .emplace(std::string(kv.key()), std::string(h));
+          std::string_view k(key);
+          auto& into = k == "guarantees"       ? req.guarantees
+                       : k == "firewall_rules" ? req.firewall_rules
+                       : k == "sets"           ? *req.sets
+                                               : *req.normalisations;
+          into.emplace(std::string(kv.key()), std::string(h));
         }
       }
       c.required = std::move(req);
@@ -175,7 +203,7 @@ Result<GatewayConfig> LoadConfig(const std::string& path) {
     num(l, "max_body_bytes", 256, 16 << 20, &c.max_body_bytes);
     num(l, "max_connections", 1, 1000000, &c.max_connections);
     int64_t rr = c.refusal_release.count();
-    num(l, "refusal_release_ms", 0, 10000, &rr);
+    num(l, "refusal_release_ms", 1, 10000, &rr);
     c.refusal_release = std::chrono::milliseconds(rr);
     int64_t h = c.header_timeout.count(), i = c.idle_timeout.count();
     num(l, "header_timeout_ms", 10, 600000, &h);

@@ -34,12 +34,19 @@
 
 namespace firebreak::gateway {
 
-// Firewall rules and guarantees by name and content hash ("sha256:<hex>",
-// as `firebreak check --lock` prints them). A policy is loaded only if it
-// holds every one unchanged and proves every guarantee listed.
+// What no reload may weaken, by name and content hash ("sha256:<hex>" of
+// the item's canonical text, as `firebreak check --lock` prints them). A
+// policy is loaded only if it holds every listed firewall rule, guarantee and
+// named set unchanged, proves every listed guarantee, has exactly the listed
+// normalisations (one could relabel a firewall purpose) and the same schema
+// (a new purpose could escape the firewall's lists).
 struct RequiredPolicy {
   std::map<std::string, std::string> firewall_rules;
   std::map<std::string, std::string> guarantees;
+  // nullopt: those of the policy loaded at start.
+  std::optional<std::map<std::string, std::string>> sets;
+  std::optional<std::map<std::string, std::string>> normalisations;
+  std::optional<std::string> schema;
 };
 
 struct GatewayConfig {
@@ -63,6 +70,10 @@ struct GatewayConfig {
   // inside the holder's network ("host:port"; empty: none). On the HTTPS
   // listener /metrics needs an admin client certificate.
   std::string metrics_listen;
+  // Allow `metrics_listen` on an address other than loopback (a management
+  // network the holder controls): per-rule counters tell why requests were
+  // refused, so they must never reach a requester.
+  bool metrics_remote = false;
   std::vector<std::string> policy_packs;
   std::vector<std::string> shadow_packs;  // a candidate evaluated beside the live policy
   bool verify_policy = true;              // the deployment gate (src/verify)

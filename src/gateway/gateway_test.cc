@@ -47,25 +47,22 @@ using testing::Disclosure;
 using testing::Ref;
 using testing::Reply;
 
-// The firewall rules and guarantees both `a` and `b` hold unchanged: what the
-// fixture's gateway requires, so that its tests may reload either pack.
+// The firewall rules, guarantees and named sets both `a` and `b` hold
+// unchanged: what the fixture's gateway requires, so that its tests may
+// reload either pack. (Their schema and normalisations are the same.)
 RequiredPolicy Common(const std::string& a, const std::string& b) {
   auto la = policy::LoadPolicySet({a});
   auto lb = policy::LoadPolicySet({b});
   EXPECT_TRUE(la && lb && la->ok() && lb->ok());
-  auto hash = [](const std::string& text) { return "sha256:" + HexEncode(DigestBytes(Sha256(text))); };
   RequiredPolicy r;
-  for (const auto& ga : la->set->guarantees) {
-    for (const auto& gb : lb->set->guarantees) {
-      if (ga.name == gb.name && ga.canonical == gb.canonical) r.guarantees[ga.name] = hash(ga.canonical);
-    }
-  }
-  for (const auto& ra : la->set->rules) {
-    for (const auto& rb : lb->set->rules) {
-      if (ra.kind == policy::RuleKind::kFirewall && ra.name == rb.name && ra.canonical == rb.canonical) {
-        r.firewall_rules[ra.name] = hash(ra.canonical);
-      }
-    }
+  r.sets.emplace();
+  for (const auto& [key, hash] : la->set->item_hashes) {
+    auto other = lb->set->item_hashes.find(key);
+    if (other == lb->set->item_hashes.end() || other->second != hash) continue;
+    std::string kind = key.substr(0, key.find(' ')), name = key.substr(key.find(' ') + 1);
+    if (kind == "firewall") r.firewall_rules[name] = hash;
+    if (kind == "guarantee") r.guarantees[name] = hash;
+    if (kind == "set") (*r.sets)[name] = hash;
   }
   return r;
 }

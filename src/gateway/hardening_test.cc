@@ -328,6 +328,19 @@ TEST_F(Hardening, NoReloadCanSwitchTheFirewallOff) {
   EXPECT_NE(open.body.find("A1_no_firewall_purpose_for_protected"), std::string::npos) << open.body;
   Reply npcc = reload(kSource + "/policies/uk/npcc-2020", demo::kOrgDpo);
   EXPECT_EQ(npcc.status, 422) << npcc.body;
+  // The firewall kept word for word, but a holder layer relabels
+  // enforcement as safeguarding for one Home Office unit (found in review).
+  fs::create_directories(tmp / "uk/relabel");
+  std::ofstream(tmp / "uk/relabel/pack.fbp")
+      << "pack relabel {\n  layer holder\n  title \"relabel\"\n  import \"../strict-firewall\"\n}\n";
+  std::ofstream(tmp / "uk/relabel/rules.fbp")
+      << "normalise N9 {\n  from [immigration-enforcement]\n  to safeguarding\n"
+         "  when requester.org_type == home-office-visas\n  because \"x\"\n}\n"
+         "permit P9 {\n  when requester.org_type == home-office-visas and purpose == safeguarding "
+         "and subject is known\n  grant [address, contact, identity]\n  because \"x\"\n}\n";
+  Reply relabel = reload((tmp / "uk/relabel").string(), demo::kOrgDpo);
+  EXPECT_EQ(relabel.status, 422) << relabel.body;
+  EXPECT_NE(relabel.body.find("N9"), std::string::npos) << relabel.body;
   // The firewall keeps refusing.
   EXPECT_EQ(Post("/v1/disclosures", victim, kIe).status, 403);
   EXPECT_FALSE(gw_->Reload({(tmp / "uk/open").string()}));
@@ -335,20 +348,94 @@ TEST_F(Hardening, NoReloadCanSwitchTheFirewallOff) {
   // An allowed reload (the same pack) is accepted; every reload is in the log.
   Reply same = reload(kStrict, demo::kOrgDpo);
   EXPECT_EQ(same.status, 200) << same.body;
-  std::vector<json::object> entries = LogOpen(before + 6);
+  std::vector<json::object> entries = LogOpen(before + 7);
   std::vector<json::object> policy;
   for (size_t i = before; i < entries.size(); ++i) {
     if (entries[i].at("kind") == "policy") policy.push_back(entries[i]);
   }
-  ASSERT_EQ(policy.size(), 4u);
-  for (size_t i = 0; i < 3; ++i) EXPECT_EQ(policy[i].at("accepted"), false) << json::serialize(policy[i]);
+  ASSERT_EQ(policy.size(), 5u);
+  for (size_t i = 0; i < 4; ++i) EXPECT_EQ(policy[i].at("accepted"), false) << json::serialize(policy[i]);
   EXPECT_EQ(policy[0].at("requester").at("org"), demo::kOrgDpo);
   EXPECT_TRUE(policy[0].contains("reason"));
-  EXPECT_EQ(policy[3].at("accepted"), true);
-  EXPECT_EQ(policy[3].at("requester").at("org"), demo::kOrgDpo);
-  EXPECT_EQ(policy[3].at("pins_checked").as_array().size(), 3u);
-  EXPECT_FALSE(policy[3].at("guarantees_proved").as_array().empty());
-  EXPECT_EQ(policy[3].at("old_policy_hash"), policy[3].at("policy_hash"));
+  EXPECT_EQ(policy[4].at("accepted"), true);
+  EXPECT_EQ(policy[4].at("requester").at("org"), demo::kOrgDpo);
+  EXPECT_EQ(policy[4].at("pins_checked").as_array().size(), 3u);
+  EXPECT_FALSE(policy[4].at("guarantees_proved").as_array().empty());
+  EXPECT_EQ(policy[4].at("old_policy_hash"), policy[4].at("policy_hash"));
+}
+
+// A refused reload's reason is public (the log); a file given to a reload may
+// hold anything, so no source line or quoted text reaches the log.
+TEST_F(Hardening, RefusedReloadReasonsQuoteNoSource) {
+  fs::path tmp = fs::path(dir_) / "secret-policies/uk/secret";
+  fs::remove_all(fs::path(dir_) / "secret-policies");
+  fs::create_directories(tmp);
+  fs::copy(kSource + "/policies/uk/schema", tmp.parent_path() / "schema", fs::copy_options::recursive);
+  std::ofstream(tmp / "pack.fbp") << "pack secret {\n  layer national\n  title \"x\"\n  import \"../schema\"\n}\n"
+                                  << "permit p {\n  when purpose == SECRET-TOKEN-1234\n  grant all\n"
+                                     "  because \"SECRET-TOKEN-5678\"\n}\n";
+  json::object body{{"packs", json::array{json::string(tmp.string())}}};
+  size_t before = LogOpen(1).size();
+  Reply r = Post("/admin/reload", json::serialize(body), demo::kOrgDpo);
+  EXPECT_EQ(r.status, 422) << r.body;
+  std::vector<json::object> entries = LogOpen(before + 1);
+  ASSERT_GT(entries.size(), before);
+  std::string last = json::serialize(entries.back());
+  EXPECT_EQ(entries.back().at("kind"), "policy");
+  EXPECT_EQ(last.find("SECRET-TOKEN"), std::string::npos) << last;
+  EXPECT_NE(last.find("pack.fbp:"), std::string::npos) << last;
+}
+
+// The holder's own decisions are always about a person it holds: their
+// outcome is sealed, or the public tiles would say who is protected.
+TEST_F(Hardening, HolderDecisionOutcomesAreSealed) {
+  Reply r = Post("/v1/decisions",
+                 Disclosure("immigration-status-check", "status-check", {"identity", "nationality"},
+                            "iaa-1999-s20", "police-officer", Ref("DEMO-R01")),
+                 demo::kOrgRecordsSystem);
+  ASSERT_EQ(r.status, 200) << r.body;
+  std::string receipt(r.Json().at("receipt").as_string());
+  Reply proof = Get("/v1/receipts/" + receipt + "?format=json", demo::kOrgRecordsSystem);
+  ASSERT_EQ(proof.status, 200) << proof.body;
+  json::object e = json::parse(proof.Json().at("entry").as_string()).as_object();
+  EXPECT_FALSE(e.contains("decision")) << json::serialize(e);
+  EXPECT_FALSE(e.contains("disclosed")) << json::serialize(e);
+  auto key = entry::ReadAuditKey(dir_ + "/keys/audit.key");
+  ASSERT_TRUE(key);
+  auto opened = entry::Open(entry::CanonicalJson(e), entry::Keyring({*key}));
+  ASSERT_TRUE(opened);
+  EXPECT_EQ(opened->at("opened").at("decision"), "deny");
+}
+
+// The deadline holds the refusal's log entry too: before it, nothing in the
+// log (a receipt's index, the next checkpoint) shows the decision was made.
+TEST_F(Hardening, RefusalEntriesAreAppendedAtTheDeadline) {
+  auto sequenced = [&] {
+    Reply m = testing::PlainGet(gw_->metrics_port(), "/metrics");
+    size_t at = m.body.find("\nfirebreak_log_sequenced_size ");
+    return at == std::string::npos ? ~0ull : std::stoull(m.body.substr(at + 30));
+  };
+  uint64_t before = sequenced();
+  auto sent = std::chrono::steady_clock::now();
+  std::thread ask([&] { EXPECT_EQ(Post("/v1/disclosures", IeAsks(Ref("DEMO-R05")), kIe).status, 403); });
+  std::this_thread::sleep_until(sent + kRelease / 3);
+  uint64_t during = sequenced();
+  // Only meaningful if the check ran before the deadline (it cannot have run
+  // after it too early: the deadline counts from the server's arrival).
+  if (std::chrono::steady_clock::now() < sent + kRelease) {
+    EXPECT_EQ(during, before);
+  }
+  ask.join();
+  EXPECT_EQ(sequenced(), before + 1);
+}
+
+TEST_F(Hardening, MetricsListenerStaysInside) {
+  GatewayConfig c = config_;
+  c.port = 0;
+  c.metrics_listen = "0.0.0.0:0";
+  auto gw = Gateway::Start(c);
+  ASSERT_FALSE(gw);
+  EXPECT_NE(gw.error().message().find("loopback"), std::string::npos) << gw.error().message();
 }
 
 // §7: the smaller findings.

@@ -47,6 +47,11 @@ struct Gateway::Impl {
   size_t connections = 0;      // guarded by accept_mu
   bool accept_paused = false;  // guarded by accept_mu: at the cap, not accepting
   std::atomic<bool> stopping{false};
+  static constexpr int kMaxMetricsSessions = 16;
+  std::atomic<int> metrics_sessions{0};
+  // Connections without a client certificate may hold at most half the cap,
+  // so anonymous clients cannot keep the holder's systems out.
+  std::atomic<size_t> certless{0};
   std::chrono::milliseconds accept_backoff{0};
   asio::io_context ioc;
   ssl::context ctx{ssl::context::tls_server};
@@ -98,7 +103,10 @@ class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket&& socket, Gateway::Impl& gw)
       : stream_(std::move(socket), gw.ctx), gw_(gw), timer_(stream_.get_executor()) {}
-  ~Session() { gw_.Closed(); }
+  ~Session() {
+    if (certless_) gw_.certless.fetch_sub(1);
+    gw_.Closed();
+  }
 
   void Run() {
     asio::dispatch(stream_.get_executor(), beast::bind_front_handler(&Session::OnRun, shared_from_this()));
@@ -114,6 +122,13 @@ class Session : public std::enable_shared_from_this<Session> {
   void OnHandshake(beast::error_code ec) {
     if (ec) return;  // bad or missing TLS: nothing to say over plain TCP
     fingerprint_ = PeerFingerprint(stream_.native_handle());
+    if (fingerprint_.empty()) {
+      certless_ = true;
+      if (gw_.certless.fetch_add(1) >= std::max<size_t>(1, gw_.max_connections / 2)) {
+        gw_.service->metrics().Count("firebreak_connections_refused_total", "reason=\"no-certificate-share\"");
+        return DoClose();
+      }
+    }
     DoRead();
   }
 
@@ -258,6 +273,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string fingerprint_;
   bool first_ = true;
   bool linger_ = false;
+  bool certless_ = false;
   std::unique_ptr<std::array<char, 16384>> drain_buffer_;
   size_t drained_ = 0;
 };
@@ -267,7 +283,7 @@ class Session : public std::enable_shared_from_this<Session> {
 class MetricsSession : public std::enable_shared_from_this<MetricsSession> {
  public:
   MetricsSession(tcp::socket&& socket, Gateway::Impl& gw) : stream_(std::move(socket)), gw_(gw) {}
-  ~MetricsSession() { gw_.Closed(); }
+  ~MetricsSession() { gw_.metrics_sessions.fetch_sub(1); }
 
   void Run() {
     parser_.body_limit(1024);
@@ -362,8 +378,12 @@ void Gateway::Impl::AcceptMetrics() {
   metrics_acceptor.async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
     if (ec == asio::error::operation_aborted || !metrics_acceptor.is_open() || stopping.load()) return;
     if (!ec) {
-      Opened();
-      std::make_shared<MetricsSession>(std::move(socket), *this)->Run();
+      // A few scrapers at most; never at the expense of the main listener.
+      if (metrics_sessions.fetch_add(1) < kMaxMetricsSessions) {
+        std::make_shared<MetricsSession>(std::move(socket), *this)->Run();
+      } else {
+        metrics_sessions.fetch_sub(1);
+      }
     }
     if (ec) {
       // Back off briefly on any error (out of descriptors) rather than spin.
@@ -429,6 +449,22 @@ Gateway::Gateway(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Gateway::~Gateway() { (void)Stop(); }
 
 Result<std::unique_ptr<Gateway>> Gateway::Start(const GatewayConfig& config) {
+  if (!config.metrics_listen.empty()) {
+    // Per-rule counters tell why requests were refused: never outside the
+    // holder's own machine unless the configuration says it is a
+    // management network.
+    std::string host = config.metrics_listen.substr(0, config.metrics_listen.rfind(':'));
+    if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+    beast::error_code ec;
+    auto address = asio::ip::make_address(host, ec);
+    if (ec) return tl::make_unexpected(InvalidArgument("metrics_listen: `" + host + "` is not an IP address"));
+    if (!address.is_loopback() && !config.metrics_remote) {
+      return tl::make_unexpected(InvalidArgument(
+          "metrics_listen " + config.metrics_listen +
+          " is not a loopback address: metrics tell why requests were refused; set \"metrics_remote\": "
+          "true only for a management network the holder controls"));
+    }
+  }
   auto impl = std::make_unique<Impl>();
   impl->config = config;
   // The connection cap, from the descriptor limit read now.

@@ -72,19 +72,21 @@ Problem EngineProblem(const Error& e) {
   return Problem{400, field, message};
 }
 
-// "sha256:<hex>" of an item's canonical text: a firewall rule's pin hash,
-// and the same for guarantees (RequiredPolicy).
-std::string ContentHash(const std::string& canonical) {
-  return "sha256:" + HexEncode(DigestBytes(Sha256(canonical)));
-}
-
-// Every firewall rule and guarantee of `set`, by content hash.
+// Everything of `set` a deployment can require: every firewall rule,
+// guarantee, named set and normalisation, and the schema, by content hash.
 RequiredPolicy RequiredOf(const policy::PolicySet& set) {
   RequiredPolicy r;
-  for (const policy::Rule& rule : set.rules) {
-    if (rule.kind == policy::RuleKind::kFirewall) r.firewall_rules[rule.name] = ContentHash(rule.canonical);
+  r.sets.emplace();
+  r.normalisations.emplace();
+  for (const auto& [key, hash] : set.item_hashes) {
+    size_t space = key.find(' ');
+    std::string kind = key.substr(0, space), name = key.substr(space + 1);
+    if (kind == "firewall") r.firewall_rules[name] = hash;
+    if (kind == "guarantee") r.guarantees[name] = hash;
+    if (kind == "set") (*r.sets)[name] = hash;
+    if (kind == "normalise") (*r.normalisations)[name] = hash;
+    if (kind == "schema") r.schema = hash;
   }
-  for (const policy::Guarantee& g : set.guarantees) r.guarantees[g.name] = ContentHash(g.canonical);
   return r;
 }
 
@@ -110,7 +112,9 @@ Result<Candidate> LoadCandidate(const std::vector<std::string>& packs, bool gate
     RequiredPolicy has = RequiredOf(*loaded.set);
     for (const auto& [what, want, got] :
          {std::tuple{"firewall rule", &required->firewall_rules, &has.firewall_rules},
-          std::tuple{"guarantee", &required->guarantees, &has.guarantees}}) {
+          std::tuple{"guarantee", &required->guarantees, &has.guarantees},
+          std::tuple{"named set", &*required->sets, &*has.sets},
+          std::tuple{"normalisation", &*required->normalisations, &*has.normalisations}}) {
       for (const auto& [name, hash] : *want) {
         auto it = got->find(name);
         if (it == got->end()) {
@@ -123,6 +127,20 @@ Result<Candidate> LoadCandidate(const std::vector<std::string>& packs, bool gate
               name, it->second, hash)));
         }
       }
+    }
+    // Normalisations rewrite the purpose every rule reads: no new one.
+    for (const auto& [name, hash] : *has.normalisations) {
+      if (!required->normalisations->count(name)) {
+        return tl::make_unexpected(FailedPrecondition(fmt::format(
+            "the policy adds the normalisation `{}`, which the deployment does not allow (a normalisation "
+            "can relabel a firewall purpose); change `policy.required` offline to allow it",
+            name)));
+      }
+    }
+    if (has.schema != required->schema) {
+      return tl::make_unexpected(FailedPrecondition(fmt::format(
+          "the policy's schema differs from the one the deployment requires ({} instead of {})",
+          has.schema.value_or("none"), required->schema.value_or("none"))));
     }
     for (const auto& [name, hash] : required->firewall_rules) c.pins_checked.push_back(name);
   }
@@ -142,6 +160,7 @@ Result<Candidate> LoadCandidate(const std::vector<std::string>& packs, bool gate
     }
   }
   c.engine = Engine::Compile(loaded.set);
+  FB_RETURN_IF_ERROR(CheckSealedFits(*c.engine));
   return c;
 }
 
@@ -158,6 +177,32 @@ Status CheckPrivate(const std::string& path, const char* what) {
         st.st_mode & 07777, path)));
   }
   return Ok();
+}
+
+// A refused reload's reason as the public log may show it: our own
+// messages, and of a diagnostic only where it is and its id, never the
+// source line or the message quoting it (a file given to a reload may hold
+// anything).
+std::string PublicReason(const std::string& message) {
+  std::string out;
+  size_t at = 0;
+  while (at < message.size() && out.size() < 2000) {
+    size_t end = message.find('\n', at);
+    if (end == std::string::npos) end = message.size();
+    std::string line = message.substr(at, end - at);
+    at = end + 1;
+    if (line.empty() || line[0] == ' ' || line[0] == '\t' || line[0] == '|') continue;
+    if (line.rfind("error[", 0) == 0 || line.rfind("warning[", 0) == 0) line = ": " + line;
+    size_t diag = line.find(": error[");
+    if (diag == std::string::npos) diag = line.find(": warning[");
+    if (diag != std::string::npos) {
+      size_t close = line.find(']', diag);
+      line = line.substr(0, close == std::string::npos ? diag : close + 1);
+      if (line.rfind(": ", 0) == 0) line = line.substr(2);
+    }
+    out += out.empty() ? line : "\n" + line;
+  }
+  return out;
 }
 
 void AccessLog(const json::object& line) {
@@ -230,21 +275,35 @@ Result<std::unique_ptr<Service>> Service::Create(const GatewayConfig& config) {
   ledger::AppenderOptions opts;
   opts.publish_interval = config.publish_interval;
   FB_ASSIGN_OR_RETURN(s->appender_, ledger::Appender::Open(*s->log_storage_, *s->signer_, opts));
-  if (config.required) {
-    s->required_ = *config.required;
-  } else {
-    // Nothing configured: the policy loaded now is what no reload may weaken.
+  {
+    // What no reload may weaken: the configuration's list, completed (or,
+    // with none, entirely given) by the policy loaded now.
     FB_ASSIGN_OR_RETURN(policy::LoadedPolicy loaded, policy::LoadPolicySet(config.policy_packs));
     if (!loaded.ok()) {
       return tl::make_unexpected(FailedPrecondition("the policy does not check:\n" + loaded.Render()));
     }
-    s->required_ = RequiredOf(*loaded.set);
+    RequiredPolicy start = RequiredOf(*loaded.set);
+    if (!config.required) {
+      s->required_ = std::move(start);
+    } else {
+      s->required_ = *config.required;
+      if (!s->required_.sets) s->required_.sets = start.sets;
+      if (!s->required_.normalisations) s->required_.normalisations = start.normalisations;
+      if (!s->required_.schema) s->required_.schema = start.schema;
+    }
+    if (s->required_.guarantees.empty() && !config.verify_policy) {
+      AccessLog(json::object{{"ts", NowSeconds()}, {"event", "warning"},
+                             {"message", "no guarantee is required and policy.verify is off: a reload may "
+                                         "weaken the firewall through its named sets"}});
+    }
   }
   FB_RETURN_IF_ERROR(s->Reload(config.policy_packs, "start"));
   return s;
 }
 
 Status Service::Close() {
+  // Refusals held for their deadline are appended now, while the log is open.
+  timers_.reset();
   if (closed_.exchange(true)) return Ok();
   if (appender_) return appender_->Close();
   return Ok();
@@ -308,11 +367,7 @@ Status Service::Reload(const std::vector<std::string>& packs_in, const std::stri
     e["pins_checked"] = json::value_from(live->pins_checked);
     e["guarantees_proved"] = json::value_from(live->guarantees_proved);
   }
-  if (!st) {
-    std::string reason = st.error().message();
-    if (reason.size() > 2000) reason = reason.substr(0, 2000) + "…";
-    e["reason"] = reason;
-  }
+  if (!st) e["reason"] = PublicReason(st.error().message());
   if (appender_) {
     if (auto index = Append(e); !index) {
       metrics_.Count("firebreak_errors_total", "kind=\"log\"");
@@ -357,6 +412,7 @@ struct Service::Exchange {
   std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
   std::string path, query, route, org_id;
   std::optional<Caller> caller;
+  bool outward = false;  // /v1/disclosures
 };
 
 namespace {
@@ -522,153 +578,178 @@ void Service::Dispatch(const std::shared_ptr<Exchange>& x) {
   return Decide(x, false);
 }
 
-namespace {
-
 // What a decision carries from the request to its answer, across the wait
 // for the log to be durable.
-struct Pending {
+struct Service::Pending {
   std::shared_ptr<const PolicyState> state;
   std::shared_ptr<const FieldMap> field_map;
   CallerRequest caller;
   Resolution resolution;
   Merged merged;  // points into `resolution`
   std::string request_id;
+  bool outward = false;
 };
 
-}  // namespace
+HttpResponse Service::Released(const Exchange& x, HttpResponse r, bool timed) {
+  if (!x.outward || !timed || r.status == 200) return r;
+  // Outward answers that are not a permit, once the person has been looked
+  // up, are released at the deadline; one that missed it is released at the
+  // next multiple of it, so that slowness shows in steps, not in detail.
+  auto release = config_.refusal_release;
+  auto now = std::chrono::steady_clock::now();
+  r.not_before = x.request.arrived + release;
+  if (now > r.not_before && release.count() > 0) {
+    metrics_.Count("firebreak_refusal_release_missed_total", "");
+    auto late = now - x.request.arrived;
+    r.not_before = x.request.arrived + release * ((late + release - std::chrono::nanoseconds(1)) / release);
+  }
+  return r;
+}
+
+HttpResponse Service::DecisionFailed(const Exchange& x, const char* kind, const Error& e) {
+  metrics_.Count("firebreak_errors_total", fmt::format("kind=\"{}\"", kind));
+  AccessLog(json::object{{"ts", NowSeconds()}, {"event", "error"}, {"kind", kind},
+                         {"endpoint", x.outward ? "disclosures" : "decisions"},
+                         {"code", std::string(ErrorCodeName(e.code()))}});
+  return Released(x, ProblemResponse({e.code() == ErrorCode::kUnavailable ? 503 : 500, "",
+                                      "the gateway could not decide; nothing was disclosed"}),
+                  true);
+}
 
 // Runs the pipeline (pipeline.h) up to the log entry, appends it, and
 // answers once it is durable. Outward answers that are not a permit, once
 // the person has been looked up, are released `refusal_release` after the
 // request arrived, whatever made them (a protected person, an unknown or
-// ambiguous one, no agreement, a store failure): their timing tells nothing
-// a refusal hides (docs/operations.md).
+// ambiguous one, no agreement, a store failure), and an outward refusal's
+// entry is appended only then: neither the answer's timing nor the log's
+// (a receipt's index, the next checkpoint) tells what a refusal hides
+// (docs/operations.md).
 void Service::Decide(const std::shared_ptr<Exchange>& x, bool outward) {
-  const char* endpoint = outward ? "disclosures" : "decisions";
+  x->outward = outward;
   bool timed = false;
-  auto release = [this, x, outward](HttpResponse r, bool timed_now) {
-    if (outward && timed_now && r.status != 200) {
-      r.not_before = x->request.arrived + config_.refusal_release;
-      if (std::chrono::steady_clock::now() > r.not_before) {
-        metrics_.Count("firebreak_refusal_release_missed_total", "");
-      }
-    }
-    return r;
-  };
   auto reply = [&](HttpResponse r) {
-    x->respond([r = release(std::move(r), timed)] { return r; });
+    x->respond([r = Released(*x, std::move(r), timed)] { return r; });
   };
   auto fail = [&](const char* kind, const Error& e) {
-    metrics_.Count("firebreak_errors_total", fmt::format("kind=\"{}\"", kind));
-    AccessLog(json::object{{"ts", NowSeconds()}, {"event", "error"}, {"kind", kind},
-                           {"endpoint", endpoint}, {"code", std::string(ErrorCodeName(e.code()))}});
-    reply(ProblemResponse({e.code() == ErrorCode::kUnavailable ? 503 : 500, "",
-                           "the gateway could not decide; nothing was disclosed"}));
+    HttpResponse r = DecisionFailed(*x, kind, e);
+    x->respond([r = std::move(r)] { return r; });
   };
-  auto p = std::make_shared<Pending>();
-  auto parsed = ParseCaller(x->request.body, x->caller->org);
-  if (!parsed) return reply(ProblemResponse(parsed.error()));
-  p->caller = std::move(*parsed);
-  p->state = policy_.load();
-  if (!p->state) return fail("policy", Unavailable("no policy"));
-  const Engine& engine = *p->state->live;
-  // Validate the caller's vocabulary before touching the store.
-  auto base = engine::ParseRequest(p->caller.base, engine.schema());
-  if (!base) return reply(ProblemResponse(EngineProblem(base.error())));
-  // From here on, what happens may depend on the subject.
-  timed = true;
+  try {
+    const char* endpoint = outward ? "disclosures" : "decisions";
+    auto p = std::make_shared<Pending>();
+    p->outward = outward;
+    auto parsed = ParseCaller(x->request.body, x->caller->org);
+    if (!parsed) return reply(ProblemResponse(parsed.error()));
+    p->caller = std::move(*parsed);
+    p->state = policy_.load();
+    if (!p->state) return fail("policy", Unavailable("no policy"));
+    const Engine& engine = *p->state->live;
+    // Validate the caller's vocabulary before touching the store.
+    auto base = engine::ParseRequest(p->caller.base, engine.schema());
+    if (!base) return reply(ProblemResponse(EngineProblem(base.error())));
+    // From here on, what happens may depend on the subject.
+    timed = true;
 
-  auto resolved = Resolve(*store_, p->caller);
-  if (!resolved) return fail("store", resolved.error());
-  p->resolution = std::move(*resolved);
-  if (!p->resolution.unresolved.empty() && !outward) {
-    // The holder's own systems get a clear answer; nothing is logged or changed.
-    if (p->resolution.unresolved == "ambiguous-identity") {
-      return reply(ProblemResponse(
-          {409, "subject", "the identity details match more than one subject; use the reference"}));
+    auto resolved = Resolve(*store_, p->caller);
+    if (!resolved) return fail("store", resolved.error());
+    p->resolution = std::move(*resolved);
+    if (!p->resolution.unresolved.empty() && !outward) {
+      // The holder's own systems get a clear answer; nothing is logged or changed.
+      if (p->resolution.unresolved == "ambiguous-identity") {
+        return reply(ProblemResponse(
+            {409, "subject", "the identity details match more than one subject; use the reference"}));
+      }
+      return reply(ProblemResponse({404, "subject", "no subject matches in the holder's records"}));
     }
-    return reply(ProblemResponse({404, "subject", "no subject matches in the holder's records"}));
-  }
-  p->field_map = field_map_.load();
-  auto merged = Evaluate(engine, *base, p->resolution, *p->field_map);
-  if (!merged) return fail("policy", merged.error());
-  p->merged = std::move(*merged);
+    p->field_map = field_map_.load();
+    auto merged = Evaluate(engine, *base, p->resolution, *p->field_map);
+    if (!merged) return fail("policy", merged.error());
+    p->merged = std::move(*merged);
 
-  // Shadow mode: the candidate decides beside the live policy, not enforced.
-  if (p->state->shadow && p->resolution.unresolved.empty()) {
-    auto shadow_base = engine::ParseRequest(p->caller.base, p->state->shadow->schema());
-    auto shadow = shadow_base ? Evaluate(*p->state->shadow, *shadow_base, p->resolution, *p->field_map)
-                              : Result<Merged>(tl::make_unexpected(shadow_base.error()));
-    if (!shadow) {
-      metrics_.Count("firebreak_errors_total", "kind=\"shadow\"");
-    } else {
-      const policy::Schema& ls = engine.schema();
-      const policy::Schema& ss = p->state->shadow->schema();
-      bool differs = ShadowDiffers(ls, p->merged, ss, *shadow);
-      metrics_.Count("firebreak_shadow_decisions_total", differs ? "result=\"differs\"" : "result=\"same\"");
-      if (differs) {
-        AccessLog(json::object{{"ts", NowSeconds()}, {"event", "shadow-difference"}, {"endpoint", endpoint},
-                               {"live", p->merged.permit ? "permit" : "deny"},
-                               {"shadow", shadow->permit ? "permit" : "deny"},
-                               {"live_disclosed", Names(ls, EnumKind::kCategory, p->merged.disclosed)},
-                               {"shadow_disclosed", Names(ss, EnumKind::kCategory, shadow->disclosed)},
-                               {"shadow_rules", json::value_from(shadow->rules)},
-                               {"purpose", ls.Values(EnumKind::kPurpose)[p->merged.purpose]}});
+    // Shadow mode: the candidate decides beside the live policy, not enforced.
+    if (p->state->shadow && p->resolution.unresolved.empty()) {
+      auto shadow_base = engine::ParseRequest(p->caller.base, p->state->shadow->schema());
+      auto shadow = shadow_base ? Evaluate(*p->state->shadow, *shadow_base, p->resolution, *p->field_map)
+                                : Result<Merged>(tl::make_unexpected(shadow_base.error()));
+      if (!shadow) {
+        metrics_.Count("firebreak_errors_total", "kind=\"shadow\"");
+      } else {
+        const policy::Schema& ls = engine.schema();
+        const policy::Schema& ss = p->state->shadow->schema();
+        bool differs = ShadowDiffers(ls, p->merged, ss, *shadow);
+        metrics_.Count("firebreak_shadow_decisions_total", differs ? "result=\"differs\"" : "result=\"same\"");
+        if (differs) {
+          AccessLog(json::object{{"ts", NowSeconds()}, {"event", "shadow-difference"}, {"endpoint", endpoint},
+                                 {"live", p->merged.permit ? "permit" : "deny"},
+                                 {"shadow", shadow->permit ? "permit" : "deny"},
+                                 {"live_disclosed", Names(ls, EnumKind::kCategory, p->merged.disclosed)},
+                                 {"shadow_disclosed", Names(ss, EnumKind::kCategory, shadow->disclosed)},
+                                 {"shadow_rules", json::value_from(shadow->rules)},
+                                 {"purpose", ls.Values(EnumKind::kPurpose)[p->merged.purpose]}});
+        }
       }
     }
-  }
 
-  auto rid = RandomBytes(16);
-  if (!rid) return fail("random", rid.error());
-  p->request_id = HexEncode(*rid);
-  auto e = DecisionEntry(engine, p->caller, p->resolution, p->merged, outward, p->request_id, pseudonym_key_,
-                         audit_key_);
-  if (!e) return fail("seal", e.error());
-  if (closed_.load()) return fail("log", Unavailable("the log is closed"));
+    auto rid = RandomBytes(16);
+    if (!rid) return fail("random", rid.error());
+    p->request_id = HexEncode(*rid);
+    auto e = DecisionEntry(engine, p->caller, p->resolution, p->merged, outward, p->request_id, pseudonym_key_,
+                           audit_key_);
+    if (!e) return fail("seal", e.error());
+    std::string text = entry::CanonicalJson(*e);
+    if (outward && !p->merged.permit && config_.refusal_release.count() > 0) {
+      timers_->At(x->request.arrived + config_.refusal_release,
+                  [this, x, p, text = std::move(text)] { AppendAndAnswer(x, p, text); });
+    } else {
+      AppendAndAnswer(x, p, text);
+    }
+  } catch (const std::exception&) {
+    // Fail closed, at the deadline like any other refusal.
+    fail("exception", Internal("exception while deciding"));
+  }
+}
+
+void Service::AppendAndAnswer(const std::shared_ptr<Exchange>& x, const std::shared_ptr<Pending>& p,
+                              const std::string& text) {
+  if (closed_.load()) {
+    HttpResponse r = DecisionFailed(*x, "log", Unavailable("the log is closed"));
+    return x->respond([r = std::move(r)] { return r; });
+  }
   auto t0 = std::chrono::steady_clock::now();
   // The answer is built once the entry is durable, on the connection's thread.
-  auto queued = appender_->Enqueue(entry::CanonicalJson(*e), [this, x, p, outward, t0, release,
-                                                               endpoint](Result<uint64_t> index) {
-    x->respond([this, x, p, outward, t0, index, release, endpoint]() -> HttpResponse {
-      auto fail_now = [&](const char* kind, const Error& err) {
-        metrics_.Count("firebreak_errors_total", fmt::format("kind=\"{}\"", kind));
-        AccessLog(json::object{{"ts", NowSeconds()}, {"event", "error"}, {"kind", kind},
-                               {"endpoint", endpoint}, {"code", std::string(ErrorCodeName(err.code()))}});
-        return release(ProblemResponse({err.code() == ErrorCode::kUnavailable ? 503 : 500, "",
-                                        "the gateway could not decide; nothing was disclosed"}),
-                       true);
-      };
-      if (!index) return fail_now("log", index.error());
+  auto queued = appender_->Enqueue(text, [this, x, p, t0](Result<uint64_t> index) {
+    x->respond([this, x, p, t0, index]() -> HttpResponse {
+      if (!index) return DecisionFailed(*x, "log", index.error());
       metrics_.sequence_seconds().Observe(
           std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
       const Merged& m = p->merged;
-      metrics_.Count("firebreak_decisions_total", fmt::format("endpoint=\"{}\",decision=\"{}\"", endpoint,
-                                                              m.permit ? "permit" : "deny"));
+      metrics_.Count("firebreak_decisions_total",
+                     fmt::format("endpoint=\"{}\",decision=\"{}\"", p->outward ? "disclosures" : "decisions",
+                                 m.permit ? "permit" : "deny"));
       for (const std::string& rule : m.rules) {
         metrics_.Count("firebreak_decision_rules_total", fmt::format("rule=\"{}\"", rule));
       }
       // The receipt is the entry's place in the log: no second durable write.
       std::string receipt = fmt::format("{}-{}", *index, p->request_id);
       const Engine& engine = *p->state->live;
-      // The entry is durable: an answer that cannot be built from here is
-      // logged as not delivered (a follow-up entry) before the 500.
+      // The entry is durable: a disclosure whose answer cannot be built from
+      // here is logged as not delivered (a follow-up entry) before the 500.
       try {
-        if (!outward) {
-          HttpResponse r = JsonResponse(200, RenderDecision(engine, p->resolution, m, receipt, *index));
-          r.delivers = receipt;
-          return r;
-        }
+        if (!p->outward) return JsonResponse(200, RenderDecision(engine, p->resolution, m, receipt, *index));
         auto [status, body] = RenderDisclosure(engine, m, *p->field_map, receipt);
-        HttpResponse r = release(JsonResponse(status, body), true);
+        HttpResponse r = Released(*x, JsonResponse(status, body), true);
         if (m.permit) r.delivers = receipt;
         return r;
       } catch (const std::exception&) {
-        Undelivered(receipt, "the answer could not be built");
-        return fail_now("answer", Internal("building the answer"));
+        if (p->outward && m.permit) Undelivered(receipt, "the answer could not be built");
+        return DecisionFailed(*x, "answer", Internal("building the answer"));
       }
     });
   });
-  if (!queued) return fail("log", queued.error());
+  if (!queued) {
+    HttpResponse r = DecisionFailed(*x, "log", queued.error());
+    x->respond([r = std::move(r)] { return r; });
+  }
 }
 
 void Service::Undelivered(const std::string& receipt, const std::string& why) {

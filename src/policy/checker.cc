@@ -790,6 +790,8 @@ class Checker {
         for (const Item& item : m.items) {
           if (item.kind == ItemKind::kPack) continue;
           parts.push_back({{int(item.kind), item.name}, CanonicalItem(m, item)});
+          set_->item_hashes[std::string(ItemKindSpelling(item.kind)) + " " + item.name] =
+              "sha256:" + HexEncode(DigestBytes(Sha256(parts.back().second)));
         }
       }
     }

@@ -14,6 +14,7 @@
 
 #include <array>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -194,6 +195,10 @@ struct PolicySet {
   std::vector<Guarantee> guarantees;
   std::vector<PackInfo> packs;
   std::string hash;  // "sha256:<hex>" of the canonical text
+  // "sha256:<hex>" of each item's canonical text, by "<kind> <name>"
+  // ("schema uk", "set firewall_purposes", "normalise N1_…", "firewall A1_…",
+  // "guarantee GA1_…", …): what a deployment can require unchanged.
+  std::map<std::string, std::string> item_hashes;
   std::shared_ptr<const SourceManager> sources;  // for rendering spans
 
   const Cond& cond(CondId id) const { return conds[id]; }

@@ -23,9 +23,15 @@ int64_t NowSeconds() {
 // no subject), and what decided. Cases, records and rules are listed as far
 // as the fixed size allows (entry::FitSealed).
 Result<std::string> SealedPart(const engine::Engine& engine, const Resolution& res, const Merged& merged,
-                               const std::string& pseudonym) {
+                               const std::string& pseudonym, bool outward) {
   const policy::Schema& schema = engine.schema();
   json::object base;
+  if (!outward) {
+    // The holder's own decisions are always about a person it holds, so
+    // their outcome would tell the public who is protected: sealed.
+    base["decision"] = merged.permit ? "permit" : "deny";
+    base["disclosed"] = Names(schema, EnumKind::kCategory, merged.disclosed);
+  }
   base["effective_purpose"] = schema.Values(EnumKind::kPurpose)[merged.purpose];
   std::vector<json::value> cases;
   if (res.subject) {
@@ -71,6 +77,39 @@ json::array Names(const policy::Schema& s, EnumKind k, policy::Mask m) {
   json::array a;
   for (const auto& n : s.Names(k, m)) a.push_back(json::string(n));
   return a;
+}
+
+Status CheckSealedFits(const engine::Engine& engine) {
+  // The largest sealed part without cases, records and rules: every role,
+  // flag, category and obligation, the longest concern and purpose, a
+  // holder's decision (which also seals its outcome).
+  const policy::Schema& schema = engine.schema();
+  auto longest = [&](EnumKind k) {
+    size_t best = 0;
+    for (size_t i = 0; i < schema.Values(k).size(); ++i) {
+      if (schema.Values(k)[i].size() > schema.Values(k)[best].size()) best = i;
+    }
+    return best;
+  };
+  auto all = [&](EnumKind k) { return schema.Values(k).size() >= 64 ? ~policy::Mask{0} : (policy::Mask{1} << schema.Values(k).size()) - 1; };
+  Resolution res;
+  res.subject.emplace();
+  Merged m;
+  m.purpose = uint8_t(longest(EnumKind::kPurpose));
+  // Withheld and disclosed split the asked categories: all of them, once.
+  m.withheld = all(EnumKind::kCategory);
+  m.obligations = all(EnumKind::kObligation);
+  Evaluation e;
+  e.request.roles = all(EnumKind::kRole);
+  e.request.flags = all(EnumKind::kFlag);
+  e.request.concern = uint8_t(longest(EnumKind::kConcern));
+  m.evaluations.push_back(std::move(e));
+  auto plain = SealedPart(engine, res, m, std::string(64, 'f'), false);
+  if (!plain) {
+    return tl::make_unexpected(FailedPrecondition(
+        "the schema is too large for a log entry's sealed part: " + plain.error().message()));
+  }
+  return Ok();
 }
 
 Result<Resolution> Resolve(store::Store& store, const CallerRequest& caller) {
@@ -186,14 +225,17 @@ Result<json::object> DecisionEntry(const engine::Engine& engine, const CallerReq
                  {"action", caller.base.at("action")},
                  {"legal_basis", caller.base.at("legal_basis")},
                  {"asked", Names(schema, EnumKind::kCategory, merged.asked)},
-                 {"disclosed", Names(schema, EnumKind::kCategory, merged.disclosed)},
-                 {"decision", merged.permit ? "permit" : "deny"},
                  {"policy_hash", engine.policy_hash()}};
+  if (outward) {
+    // What the requester was told, and nothing the refusal hides.
+    e["decision"] = merged.permit ? "permit" : "deny";
+    e["disclosed"] = Names(schema, EnumKind::kCategory, merged.disclosed);
+  }
   std::string pseudonym;
   if (res.subject) {
     pseudonym = HexEncode(DigestBytes(HmacSha256Once(pseudonym_key, "subject:" + res.subject->reference)));
   }
-  FB_ASSIGN_OR_RETURN(std::string plain, SealedPart(engine, res, merged, pseudonym));
+  FB_ASSIGN_OR_RETURN(std::string plain, SealedPart(engine, res, merged, pseudonym, outward));
   FB_RETURN_IF_ERROR(entry::SealInto(e, audit_key, plain));
   return e;
 }

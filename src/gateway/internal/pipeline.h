@@ -57,6 +57,12 @@ struct Merged {
   uint8_t purpose = 0, declared_purpose = 0;
 };
 
+// Whether every decision entry's sealed part fits its fixed size under
+// `engine`'s schema, whatever the subject (cases, records and rules are
+// trimmed; the rest is not): checked when a policy loads, so that no
+// subject's entry can fail (and its refusal differ) at run time.
+Status CheckSealedFits(const engine::Engine& engine);
+
 // Decides `base` (the caller's request in the engine's form) about the
 // resolved subject once per record holding an asked-for category
 // (provenance, DESIGN §2), or once without a record when none does, and

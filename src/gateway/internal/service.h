@@ -28,6 +28,7 @@
 #include "entry/entry.h"
 #include "gateway/gateway.h"
 #include "gateway/internal/metrics.h"
+#include "gateway/internal/timer_queue.h"
 #include "ledger/appender.h"
 #include "ledger/note.h"
 #include "ledger/storage.h"
@@ -91,10 +92,16 @@ class Service {
  private:
   struct Caller;
   struct Exchange;
+  struct Pending;
   explicit Service(const GatewayConfig& config) : config_(config) {}
 
   void Dispatch(const std::shared_ptr<Exchange>& x);
   void Decide(const std::shared_ptr<Exchange>& x, bool outward);
+  void AppendAndAnswer(const std::shared_ptr<Exchange>& x, const std::shared_ptr<Pending>& p,
+                       const std::string& entry_text);
+  // `r` with its release time set (outward answers that are not a permit).
+  HttpResponse Released(const Exchange& x, HttpResponse r, bool timed);
+  HttpResponse DecisionFailed(const Exchange& x, const char* kind, const Error& e);
   // Appends a log entry; returns its index once durable.
   Result<uint64_t> Append(const boost::json::object& entry);
   HttpResponse Receipt(const Caller& caller, const std::string& id, bool json);
@@ -119,6 +126,9 @@ class Service {
   std::mutex reload_mu_;
   std::atomic<bool> closed_{false};
   internal::Metrics metrics_;
+  // Holds outward refusals' entries until the release deadline; reset
+  // (running what is queued) in Close, before the log closes.
+  std::unique_ptr<TimerQueue> timers_ = std::make_unique<TimerQueue>();
 };
 
 }  // namespace firebreak::gateway::internal
