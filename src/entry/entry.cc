@@ -24,7 +24,14 @@ void Canonical(const json::value& v, std::string& out) {
     case json::kind::double_: out += fmt::format("{}", v.get_double()); break;
     case json::kind::string: {
       out += '"';
-      for (unsigned char c : v.get_string()) {
+      std::string_view str = v.get_string();
+      // Runs that need no escape are appended whole.
+      size_t run = 0;
+      for (size_t i = 0; i < str.size(); ++i) {
+        unsigned char c = static_cast<unsigned char>(str[i]);
+        if (c >= 0x20 && c != '"' && c != '\\') continue;
+        out.append(str.data() + run, i - run);
+        run = i + 1;
         switch (c) {
           case '"': out += "\\\""; break;
           case '\\': out += "\\\\"; break;
@@ -33,14 +40,10 @@ void Canonical(const json::value& v, std::string& out) {
           case '\n': out += "\\n"; break;
           case '\r': out += "\\r"; break;
           case '\t': out += "\\t"; break;
-          default:
-            if (c < 0x20) {
-              out += fmt::format("\\u{:04x}", c);
-            } else {
-              out += char(c);
-            }
+          default: out += fmt::format("\\u{:04x}", c);
         }
       }
+      out.append(str.data() + run, str.size() - run);
       out += '"';
       break;
     }
@@ -85,6 +88,7 @@ std::string EntryKey(const AuditKey& key, std::string_view request_id) {
 
 std::string CanonicalJson(const json::value& v) {
   std::string out;
+  out.reserve(2048);
   Canonical(v, out);
   return out;
 }
