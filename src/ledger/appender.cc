@@ -179,20 +179,7 @@ Status Appender::Failed() const {
   return Ok();
 }
 
-Result<uint64_t> Appender::Enqueue(std::string_view entry) {
-  if (entry.size() > kMaxEntrySize) {
-    return tl::make_unexpected(InvalidArgument("entry of " + std::to_string(entry.size()) +
-                                               " bytes exceeds the 65,535-byte limit"));
-  }
-  std::lock_guard<std::mutex> lock(mu_);
-  FB_RETURN_IF_ERROR(Failed());
-  if (stopping_) return tl::make_unexpected(FailedPrecondition("the log is closing"));
-  AppendToBundle(pending_, entry);
-  ++pending_count_;
-  uint64_t index = next_index_++;
-  work_cv_.notify_one();
-  return index;
-}
+Result<uint64_t> Appender::Enqueue(std::string_view entry) { return Enqueue(entry, nullptr); }
 
 Result<uint64_t> Appender::Enqueue(std::string_view entry, DurableCallback on_durable) {
   if (entry.size() > kMaxEntrySize) {
@@ -205,7 +192,7 @@ Result<uint64_t> Appender::Enqueue(std::string_view entry, DurableCallback on_du
   AppendToBundle(pending_, entry);
   ++pending_count_;
   uint64_t index = next_index_++;
-  pending_callbacks_.emplace_back(index, std::move(on_durable));
+  if (on_durable) pending_callbacks_.emplace_back(index, std::move(on_durable));
   work_cv_.notify_one();
   return index;
 }
