@@ -33,3 +33,24 @@ function(firebreak_cc_benchmark)
   target_link_libraries(${ARG_NAME} PRIVATE ${ARG_DEPS} benchmark::benchmark)
   target_compile_definitions(${ARG_NAME} PRIVATE FIREBREAK_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
 endfunction()
+
+# A fuzz target beside the parser it attacks (`x_fuzz.cc` defines
+# LLVMFuzzerTestOneInput), with its seed corpus in testdata/fuzz/NAME/ and
+# the inputs that once crashed it in testdata/fuzz/NAME-crashes/:
+#   firebreak_fuzz_target(NAME note_fuzz SRCS note_fuzz.cc DEPS firebreak::ledger)
+# With FIREBREAK_FUZZ (clang) it is a libFuzzer binary; otherwise it links a
+# replay main and `ctest` runs every file of both folders through it (and CI
+# runs them again under ASan and UBSan).
+function(firebreak_fuzz_target)
+  cmake_parse_arguments(ARG "" "NAME" "SRCS;DEPS" ${ARGN})
+  set(corpus ${CMAKE_CURRENT_SOURCE_DIR}/testdata/fuzz/${ARG_NAME})
+  if(FIREBREAK_FUZZ)
+    add_executable(${ARG_NAME} ${ARG_SRCS})
+    target_link_options(${ARG_NAME} PRIVATE -fsanitize=fuzzer)
+  else()
+    add_executable(${ARG_NAME} ${ARG_SRCS} ${PROJECT_SOURCE_DIR}/src/base/testing/fuzz_replay_main.cc)
+    add_test(NAME ${ARG_NAME}_replay COMMAND ${ARG_NAME} ${corpus} ${corpus}-crashes)
+  endif()
+  target_link_libraries(${ARG_NAME} PRIVATE ${ARG_DEPS})
+  target_compile_definitions(${ARG_NAME} PRIVATE FIREBREAK_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
+endfunction()

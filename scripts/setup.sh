@@ -17,6 +17,10 @@ packages=(
 if [ "${1:-}" = "--bench" ]; then
   packages+=(nginx-light python3)
 fi
+# `--fuzz`: clang and its sanitizer and libFuzzer runtimes (scripts/fuzz.sh).
+if [ "${1:-}" = "--fuzz" ]; then
+  packages+=(clang-14 libclang-rt-14-dev)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
