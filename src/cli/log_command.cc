@@ -16,6 +16,7 @@
 #include "base/files.h"
 #include "cli/commands.h"
 #include "entry/entry.h"
+#include "ledger/log_reader.h"
 #include "ledger/ledger.h"
 
 namespace firebreak::cli {
@@ -264,8 +265,6 @@ int RunVerify(const LogFlags& f) {
 // oversight body runs to check every decision.
 int RunOpen(const LogFlags& f) {
   namespace json = boost::json;
-  auto cp = ReadCheckpoint(f.dir);
-  if (!cp) return Fail(kExitUsage, cp.error().message());
   std::vector<entry::AuditKey> keys;
   for (const std::string& path : f.audit_keys) {
     auto key = entry::ReadAuditKey(path);
@@ -275,29 +274,25 @@ int RunOpen(const LogFlags& f) {
   entry::Keyring keyring(std::move(keys));
   auto storage = ledger::PosixStorage::OpenReadOnly(f.dir);
   if (!storage) return Fail(kExitUsage, "cannot open the log in " + f.dir);
-  uint64_t end = f.count ? std::min(cp->size, f.index + f.count) : cp->size;
+  ledger::LogReader reader(*storage, std::nullopt);
+  auto snapshot = reader.Latest();
+  if (!snapshot) return Fail(kExitUsage, snapshot.error().message());
+  uint64_t size = snapshot->checkpoint.size;
+  uint64_t end = f.count ? std::min(size, f.index + f.count) : size;
   int rc = kExitOk;
-  for (uint64_t i = f.index; i < end;) {
-    uint64_t bundle = i / ledger::kTileWidth;
-    uint64_t width = std::min<uint64_t>(ledger::kTileWidth, cp->size - bundle * ledger::kTileWidth);
-    auto data = storage->ReadFile(ledger::EntryBundlePath(bundle, width));
-    if (!data) return Fail(kExitFindings, "entry bundle " + std::to_string(bundle) + ": " + data.error().message());
-    auto entries = ledger::ParseBundle(*data);
-    if (!entries) return Fail(kExitFindings, "entry bundle " + std::to_string(bundle) + ": " + entries.error().message());
-    for (; i < end && i / ledger::kTileWidth == bundle; ++i) {
-      size_t at = size_t(i % ledger::kTileWidth);
-      if (at >= entries->size()) return Fail(kExitFindings, "entry " + std::to_string(i) + " is missing");
-      json::object line{{"index", i}};
-      auto opened = entry::Open((*entries)[at], keyring);
-      if (!opened) {
-        line["error"] = opened.error().message();
-        rc = kExitFindings;
-      } else {
-        line["entry"] = std::move(*opened);
-      }
-      std::printf("%s\n", json::serialize(line).c_str());
+  Status st = reader.ForEachEntry(*snapshot, std::min(f.index, end), end, [&](uint64_t i, std::string_view text) {
+    json::object line{{"index", i}};
+    auto opened = entry::Open(text, keyring);
+    if (!opened) {
+      line["error"] = opened.error().message();
+      rc = kExitFindings;
+    } else {
+      line["entry"] = std::move(*opened);
     }
-  }
+    std::printf("%s\n", json::serialize(line).c_str());
+    return Ok();
+  });
+  if (!st) return Fail(kExitFindings, st.error().message());
   return rc;
 }
 }  // namespace

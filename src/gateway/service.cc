@@ -253,9 +253,6 @@ Result<std::unique_ptr<Service>> Service::Create(const GatewayConfig& config) {
   FB_ASSIGN_OR_RETURN(std::string key_text, ReadFile(config.log_key_path));
   FB_ASSIGN_OR_RETURN(ledger::NoteSigner signer, ledger::NoteSigner::FromKeyText(Trim(key_text)));
   s->signer_ = std::make_unique<ledger::NoteSigner>(std::move(signer));
-  FB_ASSIGN_OR_RETURN(ledger::NoteVerifier verifier,
-                      ledger::NoteVerifier::FromKeyText(s->signer_->VerifierKeyText()));
-  s->verifier_ = std::make_unique<ledger::NoteVerifier>(std::move(verifier));
   FB_ASSIGN_OR_RETURN(std::string pkey, ReadFile(config.pseudonym_key_path));
   FB_ASSIGN_OR_RETURN(s->pseudonym_key_, HexDecode(Trim(pkey)));
   if (s->pseudonym_key_.size() < 16) {
@@ -272,6 +269,9 @@ Result<std::unique_ptr<Service>> Service::Create(const GatewayConfig& config) {
   s->field_map_.store(std::make_shared<const std::map<std::string, std::string>>(std::move(fields)));
   FB_ASSIGN_OR_RETURN(s->log_storage_, ledger::PosixStorage::Open(config.log_dir));
   s->log_reader_ = ledger::PosixStorage::OpenReadOnly(config.log_dir);
+  FB_ASSIGN_OR_RETURN(ledger::NoteVerifier reader_key,
+                      ledger::NoteVerifier::FromKeyText(s->signer_->VerifierKeyText()));
+  s->log_ = std::make_unique<ledger::LogReader>(*s->log_reader_, std::move(reader_key));
   ledger::AppenderOptions opts;
   opts.publish_interval = config.publish_interval;
   FB_ASSIGN_OR_RETURN(s->appender_, ledger::Appender::Open(*s->log_storage_, *s->signer_, opts));
@@ -785,23 +785,14 @@ HttpResponse Service::Receipt(const Caller& caller, const std::string& id, bool 
   auto t0 = std::chrono::steady_clock::now();
   if (auto st = appender_->WaitPublished(index); !st) return fail(st.error());
   metrics_.publish_seconds().Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-  auto checkpoint_text = log_reader_->ReadFile("checkpoint");
-  if (!checkpoint_text) return fail(checkpoint_text.error());
-  auto cp = ledger::OpenCheckpoint(*checkpoint_text, *verifier_);
-  if (!cp) return fail(cp.error());
-  if (cp->size <= index) return fail(Internal("published checkpoint does not cover the entry"));
-  uint64_t bundle = index / ledger::kTileWidth;
-  uint64_t width = std::min<uint64_t>(ledger::kTileWidth, cp->size - bundle * ledger::kTileWidth);
-  auto bundle_bytes = log_reader_->ReadFile(ledger::EntryBundlePath(bundle, width));
-  if (!bundle_bytes) return fail(bundle_bytes.error());
-  auto entries = ledger::ParseBundle(*bundle_bytes);
-  if (!entries) return fail(entries.error());
-  size_t offset = size_t(index % ledger::kTileWidth);
-  if (offset >= entries->size()) return fail(DataLoss("entry missing from its bundle"));
-  std::string entry_text((*entries)[offset]);
+  auto snapshot = log_->Latest();
+  if (!snapshot) return fail(snapshot.error());
+  if (snapshot->checkpoint.size <= index) return fail(Internal("published checkpoint does not cover the entry"));
+  auto entry_text = log_->Entry(*snapshot, index);
+  if (!entry_text) return fail(entry_text.error());
   // Receipts are for the organisation they were issued to; anything else is
   // "no such receipt", in the same words.
-  auto parsed = entry::Parse(entry_text);
+  auto parsed = entry::Parse(*entry_text);
   if (!parsed) return ProblemResponse({404, "", "no such receipt"});
   const json::value* rid = parsed->if_contains("request_id");
   const json::value* req = parsed->if_contains("requester");
@@ -810,15 +801,9 @@ HttpResponse Service::Receipt(const Caller& caller, const std::string& id, bool 
       !org->is_string() || org->get_string() != caller.org.id) {
     return ProblemResponse({404, "", "no such receipt"});
   }
-  ledger::FileReader read = [&](const std::string& p) { return log_reader_->ReadFile(p); };
-  ledger::TileNodeReader nodes(read, cp->size);
-  auto proof = ledger::InclusionProof(index, cp->size, nodes.AsNodeReader());
-  if (!proof) return fail(proof.error());
-  ledger::Receipt receipt;
-  receipt.extra = std::move(entry_text);
-  receipt.index = index;
-  receipt.inclusion_proof = std::move(*proof);
-  receipt.checkpoint = *checkpoint_text;
+  auto built = log_->ReceiptFor(*snapshot, index);
+  if (!built) return fail(built.error());
+  ledger::Receipt& receipt = *built;
   std::string text = ledger::FormatReceipt(receipt);
   if (as_json) {
     return JsonResponse(200, json::object{{"receipt", id},

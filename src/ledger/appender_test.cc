@@ -10,6 +10,8 @@
 #include <thread>
 
 #include "base/files.h"
+#include "ledger/checkpoint.h"
+#include "ledger/log_reader.h"
 #include "ledger/verify.h"
 
 namespace firebreak::ledger {
@@ -144,6 +146,40 @@ TEST(AppenderTest, PublishingFailuresAreRetriedNotLatched) {
   auto report = VerifyLog(ReaderOf(storage), KeyOf(*signer), "", nullptr);
   ASSERT_TRUE(report) << report.error().ToString();
   EXPECT_EQ(report->entries, 2u);
+}
+
+TEST(LogReaderTest, ReadsEntriesRangesAndReceiptsAgainstOneCheckpoint) {
+  MemoryStorage storage;
+  auto signer = NoteSigner::Generate("firebreak.example/test");
+  ASSERT_TRUE(signer);
+  ASSERT_TRUE(Appender::InitLog(storage, *signer));
+  auto log = Appender::Open(storage, *signer, {std::chrono::milliseconds(5)});
+  ASSERT_TRUE(log);
+  for (uint64_t i = 0; i < 300; ++i) ASSERT_TRUE((*log)->Add(EntryFor(i)));
+  ASSERT_TRUE((*log)->WaitPublished(299));
+  LogReader reader(storage, KeyOf(*signer));
+  auto snap = reader.Latest();
+  ASSERT_TRUE(snap) << snap.error().ToString();
+  EXPECT_EQ(snap->checkpoint.size, 300u);
+  EXPECT_EQ(*reader.Entry(*snap, 257), EntryFor(257));
+  std::vector<uint64_t> seen;
+  ASSERT_TRUE(reader.ForEachEntry(*snap, 250, 260, [&](uint64_t i, std::string_view e) {
+    EXPECT_EQ(e, EntryFor(i));
+    seen.push_back(i);
+    return Ok();
+  }));
+  EXPECT_EQ(seen.size(), 10u);
+  EXPECT_FALSE(reader.Entry(*snap, 300));
+  auto receipt = reader.ReceiptFor(*snap, 42);
+  ASSERT_TRUE(receipt) << receipt.error().ToString();
+  EXPECT_EQ(receipt->extra, EntryFor(42));
+  auto key = KeyOf(*signer);
+  EXPECT_TRUE(VerifyReceipt(*receipt, receipt->extra, key, {}, 0));
+  // Another log's key does not open the checkpoint.
+  auto other = NoteSigner::Generate("firebreak.example/test");
+  LogReader wrong(storage, KeyOf(*other));
+  EXPECT_FALSE(wrong.Latest());
+  ASSERT_TRUE((*log)->Close());
 }
 
 TEST(AppenderTest, EnqueueThenWaitAndOversizedEntries) {

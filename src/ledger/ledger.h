@@ -21,6 +21,7 @@
 #include "ledger/appender.h"
 #include "ledger/checkpoint.h"
 #include "ledger/compact_range.h"
+#include "ledger/log_reader.h"
 #include "ledger/merkle.h"
 #include "ledger/note.h"
 #include "ledger/storage.h"

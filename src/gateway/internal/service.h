@@ -30,6 +30,7 @@
 #include "gateway/internal/metrics.h"
 #include "gateway/internal/timer_queue.h"
 #include "ledger/appender.h"
+#include "ledger/log_reader.h"
 #include "ledger/note.h"
 #include "ledger/storage.h"
 #include "store/store.h"
@@ -113,8 +114,8 @@ class Service {
   GatewayConfig config_;
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<ledger::PosixStorage> log_storage_;
-  std::unique_ptr<ledger::LogStorage> log_reader_;  // read-only, for receipts and tiles
-  std::unique_ptr<ledger::NoteVerifier> verifier_;
+  std::unique_ptr<ledger::LogStorage> log_reader_;  // read-only storage, for tiles
+  std::unique_ptr<ledger::LogReader> log_;          // for receipts
   std::unique_ptr<ledger::NoteSigner> signer_;
   std::unique_ptr<ledger::Appender> appender_;
   std::string pseudonym_key_;
