@@ -429,6 +429,38 @@ TEST_F(Hardening, RefusalEntriesAreAppendedAtTheDeadline) {
   EXPECT_EQ(sequenced(), before + 1);
 }
 
+// Anonymous clients may hold at most half the connection slots, so they
+// cannot keep the holder's own systems (or anyone with a certificate) out.
+TEST_F(Hardening, AnonymousConnectionsHoldAtMostHalfTheSlots) {
+  std::string dir = dir_ + "-slots";
+  fs::remove_all(dir);
+  demo::DemoOptions o;
+  o.dir = dir;
+  o.subjects = 20;
+  o.policy_packs = {kStrict};
+  o.listen = "127.0.0.1:0";
+  ASSERT_TRUE(demo::CreateDemoForce(o));
+  auto c = LoadConfig(dir + "/firebreak.json");
+  ASSERT_TRUE(c);
+  c->access_log = false;
+  c->max_connections = 4;
+  auto gw = Gateway::Start(*c);
+  ASSERT_TRUE(gw) << gw.error().ToString();
+  uint16_t port = (*gw)->port();
+  Client a(dir, port, ""), b(dir, port, "");
+  ASSERT_EQ(a.Get("/healthz").status, 200);
+  ASSERT_EQ(b.Get("/healthz").status, 200);
+  // A third anonymous connection is closed after its handshake.
+  Client third(dir, port, "");
+  EXPECT_LT(third.Get("/healthz").status, 0);
+  // A certificate still gets in, twice.
+  Client ie(dir, port, kIe), holder(dir, port, demo::kOrgRecordsSystem);
+  EXPECT_EQ(ie.Get("/healthz").status, 200);
+  EXPECT_EQ(holder.Get("/healthz").status, 200);
+  ASSERT_TRUE((*gw)->Stop());
+  fs::remove_all(dir);
+}
+
 TEST_F(Hardening, MetricsListenerStaysInside) {
   GatewayConfig c = config_;
   c.port = 0;

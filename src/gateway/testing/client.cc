@@ -73,9 +73,12 @@ Client::Client(const std::string& dir, uint16_t port, const std::string& org, Cl
 
 Client::~Client() {
   if (impl_->stream && impl_->error.empty()) {
+    // Send close_notify without waiting for the server's (it may be gone:
+    // synchronous reads have no timeout), then close.
+    SSL_shutdown(impl_->stream->native_handle());
     beast::error_code ec;
-    beast::get_lowest_layer(*impl_->stream).expires_after(std::chrono::seconds(2));
-    impl_->stream->shutdown(ec);
+    beast::get_lowest_layer(*impl_->stream).socket().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+    beast::get_lowest_layer(*impl_->stream).socket().close(ec);
   }
 }
 
