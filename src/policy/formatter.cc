@@ -68,11 +68,17 @@ class Printer {
   }
 
   // A quantifier inside `and`/`or` is bracketed even where precedence does
-  // not need it, so no reader takes the operator to be inside the body.
+  // not need it, so no reader takes the operator to be inside the body. An
+  // `and` written in brackets inside an `and` (an `or` inside an `or`) keeps
+  // its brackets: without them it would parse back as one longer chain, a
+  // different tree with a different canonical form (found by parser_fuzz).
   std::string Sub(ExprId id, Prec need) const {
     std::string s = ExprText(id);
     bool quantifier = std::holds_alternative<QuantExpr>(m_.expr(id).node);
-    if (PrecOf(id) < need || (quantifier && need != Prec::kUnary)) return "(" + s + ")";
+    Prec p = PrecOf(id);
+    if (p < need || (p == need && need != Prec::kUnary) || (quantifier && need != Prec::kUnary)) {
+      return "(" + s + ")";
+    }
     return s;
   }
 
