@@ -103,6 +103,21 @@ TEST(Formatter, IdempotentOnEveryShippedFile) {
   }
 }
 
+// Found by parser_fuzz: brackets that group a chain of the same operator are
+// kept, so that formatting does not change the tree (or the policy hash).
+TEST(Formatter, KeepsBracketsAroundTheSameOperator) {
+  for (const char* when : {"a and (b and c)", "(a or b) or c", "a and (b or c)", "not (a and b)"}) {
+    SourceManager sources;
+    DiagnosticSink sink;
+    std::string text = std::string("permit p {\n  when ") + when + "\n  grant [a]\n  because \"x\"\n}\n";
+    Module m = ParseText(sources, sink, text);
+    ASSERT_FALSE(sink.has_errors()) << RenderDiagnostics(sources, sink);
+    EXPECT_EQ(FormatModule(m), text) << when;
+    Module m2 = ParseText(sources, sink, FormatModule(m));
+    EXPECT_EQ(CanonicalItem(m2, m2.items[0]), CanonicalItem(m, m.items[0])) << when;
+  }
+}
+
 TEST(Formatter, KeepsCommentsAndCanonicalClauseOrder) {
   SourceManager sources;
   DiagnosticSink sink;
