@@ -3,6 +3,7 @@
 // body fails.
 #include <algorithm>
 #include <mutex>
+#include <shared_mutex>
 #include <tuple>
 #include <unordered_map>
 
@@ -133,6 +134,12 @@ class MemoryStore : public Store {
     return Ok();
   }
 
+  // Reads already see whole writes (one mutex); writers wait meanwhile.
+  Status ReadTogether(const std::function<Status()>& body) override {
+    std::shared_lock bulk(bulk_mu_);
+    return body();
+  }
+
   Status Bulk(const std::function<Status()>& body) override {
     std::unique_lock bulk(bulk_mu_);
     State saved;
@@ -237,7 +244,7 @@ class MemoryStore : public Store {
   }
 
  private:
-  std::mutex bulk_mu_;  // one transaction at a time
+  std::shared_mutex bulk_mu_;  // one transaction at a time; ReadTogether shares it
   std::mutex mu_;
   State s_;
 };

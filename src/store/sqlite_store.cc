@@ -524,9 +524,38 @@ class SqliteStore : public Store {
     return body(*writer_);
   }
 
-  // Runs `body` on a pooled reader connection.
+  Status ReadTogether(const std::function<Status()>& body) override {
+    if (pinned_.store == this) return body();  // already inside one
+    std::unique_ptr<Connection> conn;
+    {
+      std::lock_guard lock(pool_mu_);
+      if (!pool_.empty()) {
+        conn = std::move(pool_.back());
+        pool_.pop_back();
+      }
+    }
+    if (!conn) {
+      FB_ASSIGN_OR_RETURN(conn, Connection::Open(path_, false));
+    }
+    Status st = conn->Exec("BEGIN");
+    if (st) {
+      pinned_ = {this, conn.get()};
+      st = body();
+      pinned_ = {};
+      Status end = conn->Exec("COMMIT");
+      if (st && !end) st = end;
+    }
+    conn->ResetAll();
+    std::lock_guard lock(pool_mu_);
+    pool_.push_back(std::move(conn));
+    return st;
+  }
+
+  // Runs `body` on a pooled reader connection (or, inside ReadTogether, on
+  // that one's connection and transaction).
   template <class T>
   Result<T> Read(const std::function<Result<T>(Connection&)>& body) {
+    if (pinned_.store == this) return body(*pinned_.conn);
     std::unique_ptr<Connection> conn;
     {
       std::lock_guard lock(pool_mu_);
@@ -545,6 +574,13 @@ class SqliteStore : public Store {
     return out;
   }
 
+  // The connection ReadTogether holds for this thread.
+  struct Pinned {
+    const SqliteStore* store = nullptr;
+    Connection* conn = nullptr;
+  };
+  static thread_local Pinned pinned_;
+
   std::string path_;
   std::recursive_mutex writer_mu_;
   std::unique_ptr<Connection> writer_;
@@ -552,6 +588,8 @@ class SqliteStore : public Store {
   std::mutex pool_mu_;
   std::vector<std::unique_ptr<Connection>> pool_;
 };
+
+thread_local SqliteStore::Pinned SqliteStore::pinned_;
 
 Status Migrate(Connection& c) {
   FB_RETURN_IF_ERROR(c.Exec("PRAGMA journal_mode=WAL"));

@@ -137,6 +137,11 @@ class Store {
   virtual Status Bulk(const std::function<Status()>& body) = 0;
 
   // ---- Reads.
+  // Runs `body` so that the reads it makes on this thread see one snapshot
+  // of the store (one read transaction): a subject's cases and records
+  // agree with each other and with the subject. Cheaper, too, than one
+  // transaction per read. Do not write inside `body`.
+  virtual Status ReadTogether(const std::function<Status()>& body) = 0;
   virtual Result<std::optional<Organisation>> FindOrganisationByCredential(
       CredentialKind kind, std::string_view sha256_hex) = 0;
   virtual Result<std::optional<Organisation>> GetOrganisation(std::string_view id) = 0;

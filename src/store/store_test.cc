@@ -214,6 +214,40 @@ TEST_P(StoreTest, FieldMapAndReceipts) {
   EXPECT_FALSE(*none);
 }
 
+// Reads inside ReadTogether see one snapshot: a subject added by another
+// connection meanwhile is not seen until the next snapshot (SQLite, WAL);
+// calls nest; an error from the body is returned.
+TEST_P(StoreTest, ReadTogetherSeesOneSnapshot) {
+  AddPerson("R-1", "Ann", "Lee", "1990-01-01");
+  bool saw_new_inside = true;
+  Status st = store_->ReadTogether([&]() -> Status {
+    FB_ASSIGN_OR_RETURN(auto first, store_->FindSubjectByReference("R-1"));
+    EXPECT_TRUE(first.has_value());
+    if (GetParam() == "sqlite") {
+      std::thread writer([&] { AddPerson("R-2", "Bo", "Lee", "1991-01-01"); });
+      writer.join();
+      FB_ASSIGN_OR_RETURN(auto second, store_->FindSubjectByReference("R-2"));
+      saw_new_inside = second.has_value();
+    } else {
+      saw_new_inside = false;
+    }
+    return store_->ReadTogether([&]() -> Status {
+      FB_ASSIGN_OR_RETURN(auto again, store_->FindSubjectByReference("R-1"));
+      EXPECT_TRUE(again.has_value());
+      return Ok();
+    });
+  });
+  ASSERT_TRUE(st) << st.error().ToString();
+  EXPECT_FALSE(saw_new_inside);
+  if (GetParam() == "sqlite") {
+    auto after = store_->FindSubjectByReference("R-2");
+    ASSERT_TRUE(after);
+    EXPECT_TRUE(after->has_value());
+  }
+  Status failed = store_->ReadTogether([]() -> Status { return tl::make_unexpected(NotFound("nothing")); });
+  EXPECT_FALSE(failed);
+}
+
 TEST_P(StoreTest, BulkIsAllOrNothing) {
   Status ok = store_->Bulk([&]() -> Status {
     for (int i = 0; i < 100; ++i) {

@@ -73,6 +73,8 @@ Result<std::string> SealedPart(const engine::Engine& engine, const Resolution& r
 
 }  // namespace
 
+Result<Resolution> ResolveNow(store::Store& store, const CallerRequest& caller);
+
 json::array Names(const policy::Schema& s, EnumKind k, policy::Mask m) {
   json::array a;
   for (const auto& n : s.Names(k, m)) a.push_back(json::string(n));
@@ -113,6 +115,17 @@ Status CheckSealedFits(const engine::Engine& engine) {
 }
 
 Result<Resolution> Resolve(store::Store& store, const CallerRequest& caller) {
+  Resolution res;
+  // One snapshot: the subject, its cases and its records agree.
+  Status st = store.ReadTogether([&]() -> Status {
+    FB_ASSIGN_OR_RETURN(res, ResolveNow(store, caller));
+    return Ok();
+  });
+  if (!st) return tl::make_unexpected(st.error());
+  return res;
+}
+
+Result<Resolution> ResolveNow(store::Store& store, const CallerRequest& caller) {
   Resolution res;
   if (caller.by == CallerRequest::SubjectBy::kReference) {
     FB_ASSIGN_OR_RETURN(res.subject, store.FindSubjectByReference(caller.reference));
