@@ -130,21 +130,27 @@ Result<std::string> FitSealed(const json::object& base, const std::vector<json::
   size_t n_cases = std::min(cases.size(), kMaxListed);
   size_t n_records = std::min(records.size(), kMaxListed);
   size_t n_rules = rules.size();
-  auto render = [&] {
-    json::object o = base;
-    json::array c(cases.begin(), cases.begin() + std::ptrdiff_t(n_cases));
-    json::array r(records.begin(), records.begin() + std::ptrdiff_t(n_records));
+  // One object, its lists shortened in place until the whole fits.
+  json::object o = base;
+  auto set_lists = [&] {
+    o["cases"] = json::array(cases.begin(), cases.begin() + std::ptrdiff_t(n_cases));
+    o["records"] = json::array(records.begin(), records.begin() + std::ptrdiff_t(n_records));
     json::array u;
     for (size_t i = 0; i < n_rules; ++i) u.push_back(json::string(rules[i]));
-    o["cases"] = std::move(c);
-    o["records"] = std::move(r);
     o["rules"] = std::move(u);
-    if (cases.size() > n_cases) o["cases_not_listed"] = cases.size() - n_cases;
-    if (records.size() > n_records) o["records_not_listed"] = records.size() - n_records;
-    if (rules.size() > n_rules) o["rules_not_listed"] = rules.size() - n_rules;
-    return CanonicalJson(o);
+    auto count = [&](const char* key, size_t all, size_t listed) {
+      if (all > listed) {
+        o[key] = all - listed;
+      } else {
+        o.erase(key);
+      }
+    };
+    count("cases_not_listed", cases.size(), n_cases);
+    count("records_not_listed", records.size(), n_records);
+    count("rules_not_listed", rules.size(), n_rules);
   };
-  std::string plain = render();
+  set_lists();
+  std::string plain = CanonicalJson(o);
   while (plain.size() > kSealedSize) {
     if (n_records > 0) {
       --n_records;
@@ -156,7 +162,8 @@ Result<std::string> FitSealed(const json::object& base, const std::vector<json::
       return tl::make_unexpected(Internal(fmt::format(
           "the sealed part does not fit {} bytes even without cases, records and rules", kSealedSize)));
     }
-    plain = render();
+    set_lists();
+    plain = CanonicalJson(o);
   }
   plain.append(kSealedSize - plain.size(), ' ');
   return plain;
