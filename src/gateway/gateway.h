@@ -82,7 +82,7 @@ struct GatewayConfig {
   std::optional<RequiredPolicy> required;
   size_t max_body_bytes = 65536;
   // Concurrent connections; 0: half the descriptor limit read at start, at
-  // most 10,000. Must leave kReservedDescriptors free.
+  // most 10,000. Must leave http::Server::kReservedDescriptors (64) free.
   size_t max_connections = 0;
   // Every outward refusal is released this long after the request arrived,
   // so that its timing cannot tell why it was refused (docs/operations.md).
@@ -106,9 +106,6 @@ class Gateway {
   ~Gateway();
   Gateway(const Gateway&) = delete;
   Gateway& operator=(const Gateway&) = delete;
-
-  // Descriptors kept free of connections for the log, the store and TLS files.
-  static constexpr size_t kReservedDescriptors = 64;
 
   uint16_t port() const;
   // The metrics listener's port (0 when there is none).

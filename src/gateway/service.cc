@@ -457,7 +457,7 @@ std::string_view PathOf(const std::string& target) {
 }  // namespace
 
 bool Service::MayBlock(const HttpRequest& request) const {
-  if (request.metrics_listener) return false;
+  if (request.plain_listener) return false;
   const RouteEntry* r = FindRoute(PathOf(request.target));
   return r && r->may_block;
 }
@@ -508,7 +508,7 @@ void Service::Dispatch(const std::shared_ptr<Exchange>& x) {
   auto reply = [&](HttpResponse r) { x->respond([r = std::move(r)] { return r; }); };
   const HttpRequest& request = x->request;
   const std::string& path = x->path;
-  if (request.metrics_listener) {
+  if (request.plain_listener) {
     // The holder's scrape port: metrics and nothing else.
     x->route = path == "/metrics" ? "/metrics" : "other";
     if (path != "/metrics") return reply(ProblemResponse({404, "", "this listener serves only /metrics"}));

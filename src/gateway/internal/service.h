@@ -29,6 +29,7 @@
 #include "gateway/gateway.h"
 #include "gateway/internal/metrics.h"
 #include "gateway/internal/timer_queue.h"
+#include "http/http.h"
 #include "ledger/appender.h"
 #include "ledger/log_reader.h"
 #include "ledger/note.h"
@@ -37,31 +38,8 @@
 
 namespace firebreak::gateway::internal {
 
-struct HttpRequest {
-  std::string method;
-  std::string target;  // path and query
-  std::string authorization;
-  std::string content_type;
-  std::string cert_fingerprint;  // hex SHA-256 of the client certificate, or empty
-  std::string body;
-  // When the request was read in full; outward refusals are released a fixed
-  // time after it (GatewayConfig::refusal_release).
-  std::chrono::steady_clock::time_point arrived = std::chrono::steady_clock::now();
-  // The plain-HTTP metrics listener (holder's network only) rather than HTTPS.
-  bool metrics_listener = false;
-};
-
-struct HttpResponse {
-  int status = 200;
-  std::string content_type = "application/json";
-  std::string body;
-  std::vector<std::pair<std::string, std::string>> headers;
-  // Not to be sent before this instant (outward refusals); epoch: at once.
-  std::chrono::steady_clock::time_point not_before{};
-  // Set when the answer carries disclosed data: the decision's log entry
-  // (request id), so that a failed write is logged as not delivered.
-  std::string delivers;
-};
+using HttpRequest = http::Request;
+using HttpResponse = http::Response;
 
 // The policy in force and the shadow candidate, swapped together.
 struct PolicyState {
@@ -70,21 +48,21 @@ struct PolicyState {
   std::vector<std::string> packs, shadow_packs;
 };
 
-class Service {
+class Service : public http::Handler {
  public:
   static Result<std::unique_ptr<Service>> Create(const GatewayConfig& config);
   ~Service();
 
-  using Respond = std::function<void(std::function<HttpResponse()>)>;
-  void Handle(HttpRequest request, Respond respond);
+  void Handle(HttpRequest request, Respond respond) override;
   // Whether `Handle` may block on `request` (run it on the worker pool).
-  bool MayBlock(const HttpRequest& request) const;
+  bool MayBlock(const HttpRequest& request) const override;
+  void Count(const std::string& name, const std::string& labels) override { metrics_.Count(name, labels); }
   // `trigger`: "start", "SIGHUP" or "api"; `org`: the admin's organisation.
   Status Reload(const std::vector<std::string>& packs, const std::string& trigger,
                 const std::optional<store::Organisation>& org = std::nullopt);
   // The answer of decision `request_id` could not be written to the caller:
   // appends a follow-up entry saying so.
-  void Undelivered(const std::string& request_id, const std::string& why);
+  void Undelivered(const std::string& request_id, const std::string& why) override;
   // Publishes and closes the log; later requests fail closed.
   Status Close();
   bool ready() const;
