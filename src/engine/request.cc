@@ -14,16 +14,11 @@ using policy::ValueType;
 
 namespace {
 
-struct FieldError {
-  std::string path;
-  std::string message;
-};
-
 class Reader {
  public:
   explicit Reader(const Schema& schema) : schema_(schema) {}
 
-  Result<Request> Read(const json::value& v) {
+  tl::expected<Request, FieldError> Read(const json::value& v) {
     Request r;
     if (!Object(v, "request", [&](const json::object& o) { ReadTop(o, r); })) return Fail();
     if (error_) return Fail();
@@ -31,11 +26,7 @@ class Reader {
   }
 
  private:
-  tl::unexpected<Error> Fail() {
-    return tl::make_unexpected(InvalidArgument(error_->path.empty()
-                                                   ? error_->message
-                                                   : error_->path + ": " + error_->message));
-  }
+  tl::unexpected<FieldError> Fail() { return tl::make_unexpected(*error_); }
 
   void Set(std::string path, std::string message) {
     if (!error_) error_ = FieldError{std::move(path), std::move(message)};
@@ -266,8 +257,17 @@ json::array Names(const Schema& s, EnumKind k, Mask m) {
 
 }  // namespace
 
-Result<Request> ParseRequest(const json::value& v, const Schema& schema) {
+tl::expected<Request, FieldError> ReadRequest(const json::value& v, const Schema& schema) {
   return Reader(schema).Read(v);
+}
+
+Result<Request> ParseRequest(const json::value& v, const Schema& schema) {
+  auto r = ReadRequest(v, schema);
+  if (!r) {
+    const FieldError& e = r.error();
+    return tl::make_unexpected(InvalidArgument(e.path.empty() ? e.message : e.path + ": " + e.message));
+  }
+  return std::move(*r);
 }
 
 Result<Request> ParseRequestText(std::string_view text, const Schema& schema) {

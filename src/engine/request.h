@@ -62,6 +62,16 @@ struct Request {
   std::vector<ContextValue> context;  // one per schema context variable
 };
 
+// A requester's mistake in the wire form: the field's path
+// ("subject.cases[1].status") and what is wrong with it.
+struct FieldError {
+  std::string path;
+  std::string message;
+};
+
+// Reads the wire form; a mistake is a typed FieldError.
+tl::expected<Request, FieldError> ReadRequest(const boost::json::value& json, const policy::Schema& schema);
+
 // Parses the wire form. Errors are `InvalidArgument` whose message starts with
 // the field path.
 Result<Request> ParseRequest(const boost::json::value& json, const policy::Schema& schema);

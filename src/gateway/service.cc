@@ -63,13 +63,8 @@ HttpResponse ProblemResponse(const Problem& p) {
 }
 
 // Maps the engine's field path back to the caller's vocabulary.
-Problem EngineProblem(const Error& e) {
-  const std::string& m = e.message();
-  size_t colon = m.find(": ");
-  std::string field = colon == std::string::npos ? "" : m.substr(0, colon);
-  std::string message = colon == std::string::npos ? m : m.substr(colon + 2);
-  if (field == "requester.role") field = "user_role";
-  return Problem{400, field, message};
+Problem EngineProblem(const engine::FieldError& e) {
+  return Problem{400, e.path == "requester.role" ? "user_role" : e.path, e.message};
 }
 
 // Everything of `set` a deployment can require: every firewall rule,
@@ -645,7 +640,7 @@ void Service::Decide(const std::shared_ptr<Exchange>& x, bool outward) {
     if (!p->state) return fail("policy", Unavailable("no policy"));
     const Engine& engine = *p->state->live;
     // Validate the caller's vocabulary before touching the store.
-    auto base = engine::ParseRequest(p->caller.base, engine.schema());
+    auto base = engine::ReadRequest(p->caller.base, engine.schema());
     if (!base) return reply(ProblemResponse(EngineProblem(base.error())));
     // From here on, what happens may depend on the subject.
     timed = true;
