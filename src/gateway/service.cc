@@ -244,7 +244,7 @@ Result<std::unique_ptr<Service>> Service::Create(const GatewayConfig& config) {
   for (const std::string& path : config.old_audit_key_paths) {
     FB_RETURN_IF_ERROR(CheckPrivate(path, "an old audit key"));
   }
-  FB_ASSIGN_OR_RETURN(s->store_, store::OpenSqliteStore(config.store_path));
+  FB_ASSIGN_OR_RETURN(s->store_, store::OpenStore(config.store_path));
   FB_ASSIGN_OR_RETURN(std::string key_text, ReadFile(config.log_key_path));
   FB_ASSIGN_OR_RETURN(ledger::NoteSigner signer, ledger::NoteSigner::FromKeyText(Trim(key_text)));
   s->signer_ = std::make_unique<ledger::NoteSigner>(std::move(signer));

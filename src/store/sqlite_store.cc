@@ -625,3 +625,19 @@ Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path) {
 }
 
 }  // namespace firebreak::store
+
+namespace firebreak::store {
+
+Result<std::unique_ptr<Store>> OpenStore(const std::string& url) {
+  if (url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0) {
+    return tl::make_unexpected(
+        FailedPrecondition("PostgreSQL stores are not supported by this build yet; give an SQLite file path"));
+  }
+  if (url.find("://") != std::string::npos) {
+    return tl::make_unexpected(InvalidArgument("`" + url.substr(0, url.find("://")) +
+                                               "` stores are not known; give an SQLite file path"));
+  }
+  return OpenSqliteStore(url.rfind("sqlite:", 0) == 0 ? url.substr(7) : url);
+}
+
+}  // namespace firebreak::store

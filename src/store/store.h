@@ -165,6 +165,11 @@ class Store {
 // a newer version.
 Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path);
 
+// Opens the store a configuration names: a file path (or "sqlite:PATH") is
+// the embedded SQLite store. "postgresql://…" is refused with a clear error
+// until that backend exists (issue 14); anything else with "://" too.
+Result<std::unique_ptr<Store>> OpenStore(const std::string& url);
+
 // The in-memory twin: same contract, nothing persisted.
 std::unique_ptr<Store> NewMemoryStore();
 

@@ -49,6 +49,21 @@ class StoreTest : public ::testing::TestWithParam<std::string> {
   std::unique_ptr<Store> store_;
 };
 
+TEST(OpenStoreTest, PathsAreSqliteAndUnknownSchemesAreClearErrors) {
+  auto pg = OpenStore("postgresql://firebreak:secret@db.example/force");
+  ASSERT_FALSE(pg);
+  EXPECT_NE(pg.error().message().find("PostgreSQL"), std::string::npos);
+  EXPECT_EQ(pg.error().message().find("secret"), std::string::npos);
+  auto other = OpenStore("mysql://x/y");
+  ASSERT_FALSE(other);
+  EXPECT_NE(other.error().message().find("mysql"), std::string::npos);
+  auto dir = std::filesystem::temp_directory_path() / ("open_store_" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  EXPECT_TRUE(OpenStore((dir / "a.db").string()));
+  EXPECT_TRUE(OpenStore("sqlite:" + (dir / "b.db").string()));
+  std::filesystem::remove_all(dir);
+}
+
 TEST(IdentityKeyTest, FoldsCaseAndPunctuation) {
   EXPECT_EQ(IdentityKey("Mary-Jane", "O'Neill", "1990-01-02"), "mary jane|o neill|1990-01-02");
   EXPECT_EQ(IdentityKey("  mary jane ", "O NEILL", "1990-01-02"),
