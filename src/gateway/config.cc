@@ -31,6 +31,10 @@ Status OnlyKeys(const json::object& o, const std::string& where, std::set<std::s
 
 Result<GatewayConfig> LoadConfig(const std::string& path) {
   FB_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
+  return ParseConfig(text, path);
+}
+
+Result<GatewayConfig> ParseConfig(std::string_view text, const std::string& path) {
   boost::system::error_code ec;
   json::value v = json::parse(text, ec);
   if (ec || !v.is_object()) return tl::make_unexpected(Bad(path, "not a JSON object"));

@@ -28,6 +28,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/error.h"
@@ -99,6 +100,9 @@ struct GatewayConfig {
 // Reads a JSON configuration (docs/operations.md); relative paths are taken
 // from the directory of `path`. Unknown keys are errors.
 Result<GatewayConfig> LoadConfig(const std::string& path);
+// The same from text, as if read from `path` (relative paths are taken from
+// its directory).
+Result<GatewayConfig> ParseConfig(std::string_view text, const std::string& path);
 
 class Gateway {
  public:
