@@ -261,7 +261,7 @@ int RunVerify(const LogFlags& f) {
 
 
 // Prints entries [--index, --index + --count) as JSON lines, with the sealed
-// part of each (entry schema v2) opened under the audit key: what an
+// part of each (entry schemas 2 and 3, src/entry) opened under the audit key: what an
 // oversight body runs to check every decision.
 int RunOpen(const LogFlags& f) {
   namespace json = boost::json;
