@@ -24,11 +24,19 @@ struct Gateway::Impl {
   bool stopped = false;
   Status stop_status;
 
+  bool stopping = false;  // guarded by mu: a StopNow is under way
+
   Status StopNow() {
     {
-      std::lock_guard lock(mu);
-      if (stopped) return stop_status;
+      std::unique_lock lock(mu);
       stop_requested = true;
+      cv.notify_all();
+      // One caller stops; any other waits for it and gets its status.
+      if (stopping || stopped) {
+        cv.wait(lock, [&] { return stopped; });
+        return stop_status;
+      }
+      stopping = true;
     }
     // No more reads; handlers already running finish (their entries are
     // durable) but their answers are not sent; then the log is closed.

@@ -297,9 +297,12 @@ Result<std::unique_ptr<Service>> Service::Create(const GatewayConfig& config) {
 }
 
 Status Service::Close() {
-  // Refusals held for their deadline are appended now, while the log is open.
+  std::lock_guard lock(close_mu_);
+  if (closed_.load()) return Ok();
+  // Refusals held for their deadline are appended at it, while the log is
+  // still open (at most refusal_release from now).
   timers_.reset();
-  if (closed_.exchange(true)) return Ok();
+  closed_ = true;
   if (appender_) return appender_->Close();
   return Ok();
 }
@@ -471,6 +474,7 @@ void Service::Handle(HttpRequest request, Respond respond) {
       } catch (const std::exception&) {
         metrics_.Count("firebreak_errors_total", "kind=\"exception\"");
         response = ProblemResponse({500, "", "internal error; nothing was disclosed"});
+        if (x) response = Released(*x, std::move(response), true);
       }
       if (!x) return response;
       double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - x->start).count();
@@ -583,17 +587,20 @@ struct Service::Pending {
   Merged merged;  // points into `resolution`
   std::string request_id;
   bool outward = false;
+  bool held = false;  // the entry is appended at the release deadline
 };
 
-HttpResponse Service::Released(const Exchange& x, HttpResponse r, bool timed) {
+HttpResponse Service::Released(const Exchange& x, HttpResponse r, bool timed, bool held) {
   if (!x.outward || !timed || r.status == 200) return r;
   // Outward answers that are not a permit, once the person has been looked
   // up, are released at the deadline; one that missed it is released at the
-  // next multiple of it, so that slowness shows in steps, not in detail.
+  // next multiple of it, so that slowness shows in steps, not in detail. A
+  // refusal whose entry was held until the deadline (`held`) is answered as
+  // soon as that entry is durable: every refusal takes that same path.
   auto release = config_.refusal_release;
   auto now = std::chrono::steady_clock::now();
   r.not_before = x.request.arrived + release;
-  if (now > r.not_before && release.count() > 0) {
+  if (!held && now > r.not_before && release.count() > 0) {
     metrics_.Count("firebreak_refusal_release_missed_total", "");
     auto late = now - x.request.arrived;
     r.not_before = x.request.arrived + release * ((late + release - std::chrono::nanoseconds(1)) / release);
@@ -693,8 +700,15 @@ void Service::Decide(const std::shared_ptr<Exchange>& x, bool outward) {
     if (!e) return fail("seal", e.error());
     std::string text = entry::CanonicalJson(*e);
     if (outward && !p->merged.permit && config_.refusal_release.count() > 0) {
-      timers_->At(x->request.arrived + config_.refusal_release,
-                  [this, x, p, text = std::move(text)] { AppendAndAnswer(x, p, text); });
+      p->held = true;
+      timers_->At(x->request.arrived + config_.refusal_release, [this, x, p, text = std::move(text)] {
+        try {
+          AppendAndAnswer(x, p, text);
+        } catch (const std::exception&) {
+          HttpResponse r = DecisionFailed(*x, "exception", Internal("exception while logging"));
+          x->respond([r = std::move(r)] { return r; });
+        }
+      });
     } else {
       AppendAndAnswer(x, p, text);
     }
@@ -732,11 +746,15 @@ void Service::AppendAndAnswer(const std::shared_ptr<Exchange>& x, const std::sha
       try {
         if (!p->outward) return JsonResponse(200, RenderDecision(engine, p->resolution, m, receipt, *index));
         auto [status, body] = RenderDisclosure(engine, m, *p->field_map, receipt);
-        HttpResponse r = Released(*x, JsonResponse(status, body), true);
+        HttpResponse r = Released(*x, JsonResponse(status, body), true, p->held);
         if (m.permit) r.delivers = receipt;
         return r;
       } catch (const std::exception&) {
-        if (p->outward && m.permit) Undelivered(receipt, "the answer could not be built");
+        if (p->outward && m.permit) {
+          // Not on this (I/O) thread: logging waits for the disk.
+          timers_->At(std::chrono::steady_clock::now(),
+                      [this, receipt] { Undelivered(receipt, "the answer could not be built"); });
+        }
         return DecisionFailed(*x, "answer", Internal("building the answer"));
       }
     });
@@ -778,7 +796,15 @@ HttpResponse Service::Receipt(const Caller& caller, const std::string& id, bool 
     return ProblemResponse({404, "", "no such receipt"});
   }
   auto t0 = std::chrono::steady_clock::now();
-  if (auto st = appender_->WaitPublished(index); !st) return fail(st.error());
+  // Bounded: a stalled publisher must not hold every worker (or shutdown).
+  if (auto st = appender_->WaitPublished(index, std::chrono::seconds(5)); !st) {
+    if (st.error().code() == ErrorCode::kUnavailable) {
+      HttpResponse r = ProblemResponse({503, "", "the log has not published this entry yet; try again shortly"});
+      r.headers.emplace_back("Retry-After", "1");
+      return r;
+    }
+    return fail(st.error());
+  }
   metrics_.publish_seconds().Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   auto snapshot = log_->Latest();
   if (!snapshot) return fail(snapshot.error());

@@ -181,8 +181,10 @@ class Session : public std::enable_shared_from_this<Session> {
     unsigned version = req.version();
     // The answer is built on this connection's strand, whichever thread
     // finishes the request (this one, a worker, or the log's sequencer).
-    Handler::Respond respond = [self = shared_from_this(), keep_alive,
-                                          version](std::function<Response()> make) {
+    auto once = std::make_shared<std::atomic<bool>>(false);
+    Handler::Respond respond = [self = shared_from_this(), keep_alive, version,
+                                once](std::function<Response()> make) {
+      if (once->exchange(true)) return;  // one answer per request, whatever the handler does
       asio::post(self->stream_.get_executor(), [self, make = std::move(make), keep_alive, version] {
         self->Release(make(), keep_alive, version);
       });
@@ -411,18 +413,18 @@ void Server::Stop() {
     m.stopped = true;
   }
   m.stopping = true;
-  asio::post(m.ioc, [&m] {
-    beast::error_code ignored;
-    m.acceptor.close(ignored);
-    m.plain_acceptor.close(ignored);
-    if (m.accept_timer) m.accept_timer->cancel();
-    if (m.signals) m.signals->cancel(ignored);
-  });
   // No more reads; handlers already running finish but their answers are
   // not sent.
   m.ioc.stop();
   for (auto& t : m.threads) t.join();
   m.threads.clear();
+  // No I/O thread runs now: close the listeners (new connections are
+  // refused, not left in the backlog) and give the signals back.
+  beast::error_code ignored;
+  m.acceptor.close(ignored);
+  m.plain_acceptor.close(ignored);
+  if (m.accept_timer) m.accept_timer->cancel();
+  if (m.signals) m.signals->cancel(ignored);
   m.workers->join();
 }
 

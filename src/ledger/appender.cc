@@ -170,7 +170,7 @@ Status Appender::Recover() {
   published_size_ = cp->size;
   checkpoint_ = note;
   // 4. Publish what was sequenced but not yet published.
-  if (!recovered.empty()) FB_RETURN_IF_ERROR(PublishBatches(std::move(recovered)));
+  if (!recovered.empty()) FB_RETURN_IF_ERROR(PublishBatches(std::move(recovered), /*retry=*/false));
   return Ok();
 }
 
@@ -212,12 +212,17 @@ Result<uint64_t> Appender::Add(std::string_view entry) {
   return index;
 }
 
-Status Appender::WaitPublished(uint64_t index) {
+Status Appender::WaitPublished(uint64_t index, std::chrono::milliseconds timeout) {
   std::unique_lock<std::mutex> lock(mu_);
-  published_cv_.wait(lock, [&] {
+  auto ready = [&] {
     return published_size_ > index || failure_ || publisher_done_ ||
            (sequencer_done_ && sequenced_size_ <= index);
-  });
+  };
+  if (timeout == std::chrono::milliseconds::max()) {
+    published_cv_.wait(lock, ready);
+  } else if (!published_cv_.wait_for(lock, timeout, ready)) {
+    return tl::make_unexpected(Unavailable("index " + std::to_string(index) + " is not published yet"));
+  }
   if (published_size_ > index) return Ok();
   FB_RETURN_IF_ERROR(Failed());
   return tl::make_unexpected(FailedPrecondition("index " + std::to_string(index) +
@@ -232,8 +237,9 @@ Result<std::string> Appender::Publish() {
   lock.lock();
   force_publish_ = true;
   publish_cv_.notify_all();
-  published_cv_.wait(lock, [&] { return published_size_ >= target || failure_; });
+  published_cv_.wait(lock, [&] { return published_size_ >= target || failure_ || publisher_done_; });
   FB_RETURN_IF_ERROR(Failed());
+  if (published_size_ < target) return tl::make_unexpected(FailedPrecondition("the log is closed"));
   return checkpoint_;
 }
 
@@ -375,7 +381,7 @@ void Appender::PublisherLoop() {
   published_cv_.notify_all();
 }
 
-Status Appender::PublishBatches(std::vector<Batch> batches) {
+Status Appender::PublishBatches(std::vector<Batch> batches, bool retry) {
   if (batches.empty()) return Ok();
   Sha256Hasher hasher;
   for (const Batch& b : batches) {
@@ -415,7 +421,7 @@ Status Appender::PublishBatches(std::vector<Batch> batches) {
     ++publish_retries_;
     publish_error_ = st.error().ToString();
     if (!publish_failing_since_) publish_failing_since_ = std::chrono::steady_clock::now();
-    if (stopping_) return st;
+    if (stopping_ || !retry) return st;
     publish_cv_.wait_for(lock, backoff, [&] { return stopping_; });
     backoff = std::min<std::chrono::milliseconds>(backoff * 2, std::chrono::seconds(1));
   }

@@ -87,8 +87,10 @@ class Appender {
   using DurableCallback = std::function<void(Result<uint64_t>)>;
   Result<uint64_t> Enqueue(std::string_view entry, DurableCallback on_durable);
   Status WaitSequenced(uint64_t index);
-  // Blocks until a signed checkpoint covering `index` is published.
-  Status WaitPublished(uint64_t index);
+  // Blocks until a signed checkpoint covering `index` is published, or
+  // `timeout` has passed (kUnavailable: publishing is behind or stalled).
+  Status WaitPublished(uint64_t index,
+                       std::chrono::milliseconds timeout = std::chrono::milliseconds::max());
   // Publishes now: returns a checkpoint covering everything sequenced so far.
   Result<std::string> Publish();
   // Drains, publishes a final checkpoint and stops the threads.
@@ -113,7 +115,9 @@ class Appender {
   void SequencerLoop();
   void PublisherLoop();
   // Materialises `batches` and signs and writes a checkpoint. Publisher only.
-  Status PublishBatches(std::vector<Batch> batches);
+  // `retry`: transient write failures are retried until stopping (the
+  // publisher thread); otherwise the first failure is returned (recovery).
+  Status PublishBatches(std::vector<Batch> batches, bool retry = true);
   Status Failed() const;  // REQUIRES: mu_ held
 
   LogStorage& storage_;

@@ -539,9 +539,23 @@ class SqliteStore : public Store {
     }
     Status st = conn->Exec("BEGIN");
     if (st) {
-      pinned_ = {this, conn.get()};
-      st = body();
-      pinned_ = {};
+      // Pinned for this thread while `body` runs, and unpinned however it
+      // leaves (an exception must not leave a pointer to a pooled connection).
+      struct Pin {
+        Pinned saved;
+        Pin(const SqliteStore* store, Connection* c) : saved(pinned_) { pinned_ = {store, c}; }
+        ~Pin() { pinned_ = saved; }
+      };
+      try {
+        Pin pin(this, conn.get());
+        st = body();
+      } catch (...) {
+        (void)conn->Exec("ROLLBACK");
+        conn->ResetAll();
+        std::lock_guard lock(pool_mu_);
+        pool_.push_back(std::move(conn));
+        throw;
+      }
       Status end = conn->Exec("COMMIT");
       if (st && !end) st = end;
     }

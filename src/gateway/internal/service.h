@@ -79,7 +79,7 @@ class Service : public http::Handler {
   void AppendAndAnswer(const std::shared_ptr<Exchange>& x, const std::shared_ptr<Pending>& p,
                        const std::string& entry_text);
   // `r` with its release time set (outward answers that are not a permit).
-  HttpResponse Released(const Exchange& x, HttpResponse r, bool timed);
+  HttpResponse Released(const Exchange& x, HttpResponse r, bool timed, bool held = false);
   HttpResponse DecisionFailed(const Exchange& x, const char* kind, const Error& e);
   // Appends a log entry; returns its index once durable.
   Result<uint64_t> Append(const boost::json::object& entry);
@@ -103,6 +103,7 @@ class Service : public http::Handler {
   std::atomic<std::shared_ptr<const PolicyState>> policy_;
   std::atomic<std::shared_ptr<const std::map<std::string, std::string>>> field_map_;
   std::mutex reload_mu_;
+  std::mutex close_mu_;  // Close runs once, whoever calls it
   std::atomic<bool> closed_{false};
   internal::Metrics metrics_;
   // Holds outward refusals' entries until the release deadline; reset

@@ -36,14 +36,21 @@ void TimerQueue::Loop() {
       cv_.wait(lock);
       continue;
     }
-    if (!stop_ && Clock::now() < items_.top().when) {
-      cv_.wait_until(lock, items_.top().when);
+    // Each function runs at its instant, also while stopping (the destructor
+    // waits for the last): a refusal's entry is never logged early.
+    Clock::time_point when = items_.top().when;  // a copy: At() may grow the heap
+    if (Clock::now() < when) {
+      cv_.wait_until(lock, when);
       continue;
     }
     std::function<void()> fn = std::move(const_cast<Item&>(items_.top()).fn);
     items_.pop();
     lock.unlock();
-    fn();
+    try {
+      fn();
+    } catch (const std::exception&) {
+      // The function answers its own failures; nothing may stop the queue.
+    }
     lock.lock();
   }
 }

@@ -5,7 +5,8 @@
 //
 // Thread model: thread-safe. Functions run one at a time on the queue's
 // thread and must not block for long. The destructor runs every function
-// still queued, at once, then joins.
+// still queued, each at its instant, then joins; `At` after that runs the
+// function at once on the caller's thread.
 #pragma once
 
 #include <chrono>
