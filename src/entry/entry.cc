@@ -179,10 +179,32 @@ Status SealInto(json::object& entry, const AuditKey& key, std::string_view plain
   return Ok();
 }
 
+// Entries hold integers only (RFC 8785 would print other numbers in a form
+// this module does not produce): true when `v` has none.
+static bool IntegersOnly(const json::value& v) {
+  switch (v.kind()) {
+    case json::kind::double_: return false;
+    case json::kind::array:
+      for (const json::value& e : v.get_array()) {
+        if (!IntegersOnly(e)) return false;
+      }
+      return true;
+    case json::kind::object:
+      for (const auto& kv : v.get_object()) {
+        if (!IntegersOnly(kv.value())) return false;
+      }
+      return true;
+    default: return true;
+  }
+}
+
 Result<json::object> Parse(std::string_view text) {
   boost::system::error_code ec;
   json::value v = json::parse(text, ec);
   if (ec || !v.is_object()) return tl::make_unexpected(DataLoss("the entry is not a JSON object"));
+  if (!IntegersOnly(v)) {
+    return tl::make_unexpected(DataLoss("the entry holds a number that is not an integer (entries hold integers only)"));
+  }
   const json::value* ver = v.get_object().if_contains("v");
   if (!ver || !ver->is_int64()) return tl::make_unexpected(DataLoss("the entry has no version `v`"));
   if (ver->get_int64() != 2 && ver->get_int64() != kVersion) {
