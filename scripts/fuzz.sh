@@ -63,7 +63,7 @@ for t in "${list[@]}"; do
   bin=$(find build-fuzz/src -name "$t" -type f -perm -u+x | head -1)
   set +e
   ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-    "$bin" "$work" "$seeds" -max_total_time="$secs" -max_len=65536 -timeout=10 \
+    "$bin" "$work" "$seeds" -max_total_time="$secs" -max_len=65536 -timeout=1 \
     -rss_limit_mb=2048 -artifact_prefix="$crashes/" -print_final_stats=1 >"$log" 2>&1
   rc=$?
   set -e

@@ -692,6 +692,14 @@ void Service::Decide(const std::shared_ptr<Exchange>& x, bool outward) {
       }
     }
 
+    // Counted now, not after the release deadline: work after the deadline
+    // that depends on the subject (one count per rule) would show in the
+    // answer's timing.
+    metrics_.Count("firebreak_decisions_total", fmt::format("endpoint=\"{}\",decision=\"{}\"", endpoint,
+                                                            p->merged.permit ? "permit" : "deny"));
+    for (const std::string& rule : p->merged.rules) {
+      metrics_.Count("firebreak_decision_rules_total", fmt::format("rule=\"{}\"", rule));
+    }
     auto rid = RandomBytes(16);
     if (!rid) return fail("random", rid.error());
     p->request_id = HexEncode(*rid);
@@ -732,12 +740,6 @@ void Service::AppendAndAnswer(const std::shared_ptr<Exchange>& x, const std::sha
       metrics_.sequence_seconds().Observe(
           std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
       const Merged& m = p->merged;
-      metrics_.Count("firebreak_decisions_total",
-                     fmt::format("endpoint=\"{}\",decision=\"{}\"", p->outward ? "disclosures" : "decisions",
-                                 m.permit ? "permit" : "deny"));
-      for (const std::string& rule : m.rules) {
-        metrics_.Count("firebreak_decision_rules_total", fmt::format("rule=\"{}\"", rule));
-      }
       // The receipt is the entry's place in the log: no second durable write.
       std::string receipt = fmt::format("{}-{}", *index, p->request_id);
       const Engine& engine = *p->state->live;
