@@ -180,6 +180,15 @@ class Hardening : public ::testing::Test {
     return out;
   }
 
+  // Entries sequenced so far (the holder's metric): what a later LogOpen
+  // must reach past, whatever was published when it was read.
+  size_t Sequenced() {
+    Reply m = testing::PlainGet(gw_->metrics_port(), "/metrics");
+    size_t at = m.body.find("\nfirebreak_log_sequenced_size ");
+    EXPECT_NE(at, std::string::npos);
+    return at == std::string::npos ? 0 : std::stoull(m.body.substr(at + 30));
+  }
+
   static std::string dir_;
   static GatewayConfig config_;
   static Gateway* gw_;
@@ -317,7 +326,7 @@ TEST_F(Hardening, NoReloadCanSwitchTheFirewallOff) {
   };
   std::string victim = IeAsks(Ref("DEMO-R05"));
   ASSERT_EQ(Post("/v1/disclosures", victim, kIe).status, 403);
-  size_t before = LogOpen(1).size();
+  size_t before = Sequenced();
 
   // A bearer token never carries the admin scope.
   Reply by_token = reload((tmp / "uk/strict-firewall").string(), "", tokens_[demo::kOrgDpo]);
@@ -375,7 +384,7 @@ TEST_F(Hardening, RefusedReloadReasonsQuoteNoSource) {
                                   << "permit p {\n  when purpose == SECRET-TOKEN-1234\n  grant all\n"
                                      "  because \"SECRET-TOKEN-5678\"\n}\n";
   json::object body{{"packs", json::array{json::string(tmp.string())}}};
-  size_t before = LogOpen(1).size();
+  size_t before = Sequenced();
   Reply r = Post("/admin/reload", json::serialize(body), demo::kOrgDpo);
   EXPECT_EQ(r.status, 422) << r.body;
   std::vector<json::object> entries = LogOpen(before + 1);
@@ -410,23 +419,18 @@ TEST_F(Hardening, HolderDecisionOutcomesAreSealed) {
 // The deadline holds the refusal's log entry too: before it, nothing in the
 // log (a receipt's index, the next checkpoint) shows the decision was made.
 TEST_F(Hardening, RefusalEntriesAreAppendedAtTheDeadline) {
-  auto sequenced = [&] {
-    Reply m = testing::PlainGet(gw_->metrics_port(), "/metrics");
-    size_t at = m.body.find("\nfirebreak_log_sequenced_size ");
-    return at == std::string::npos ? ~0ull : std::stoull(m.body.substr(at + 30));
-  };
-  uint64_t before = sequenced();
+  uint64_t before = Sequenced();
   auto sent = std::chrono::steady_clock::now();
   std::thread ask([&] { EXPECT_EQ(Post("/v1/disclosures", IeAsks(Ref("DEMO-R05")), kIe).status, 403); });
   std::this_thread::sleep_until(sent + kRelease / 3);
-  uint64_t during = sequenced();
+  uint64_t during = Sequenced();
   // Only meaningful if the check ran before the deadline (it cannot have run
   // after it too early: the deadline counts from the server's arrival).
   if (std::chrono::steady_clock::now() < sent + kRelease) {
     EXPECT_EQ(during, before);
   }
   ask.join();
-  EXPECT_EQ(sequenced(), before + 1);
+  EXPECT_EQ(Sequenced(), before + 1);
 }
 
 // Anonymous clients may hold at most half the connection slots, so they
