@@ -58,6 +58,16 @@ std::string Identity(const std::string& given, const std::string& family, const 
   return json::serialize(json::object{{"given_name", given}, {"family_name", family}, {"date_of_birth", dob}});
 }
 
+// A strict-firewall demo force of `subjects` in `dir`, on an ephemeral port.
+Result<demo::DemoSummary> DemoForce(const std::string& dir, int64_t subjects) {
+  demo::DemoOptions o;
+  o.dir = dir;
+  o.subjects = subjects;
+  o.policy_packs = {kStrict};
+  o.listen = "127.0.0.1:0";
+  return demo::CreateDemoForce(o);
+}
+
 // Every outward refusal kind (issue 10 §2), and the subject with 50 cases (§3).
 struct Kind {
   const char* name;
@@ -80,12 +90,7 @@ class Hardening : public ::testing::Test {
   static void SetUpTestSuite() {
     dir_ = (fs::temp_directory_path() / ("hardening_test_" + std::to_string(getpid()))).string();
     fs::remove_all(dir_);
-    demo::DemoOptions o;
-    o.dir = dir_;
-    o.subjects = 200;
-    o.policy_packs = {kStrict};
-    o.listen = "127.0.0.1:0";
-    auto s = demo::CreateDemoForce(o);
+    auto s = DemoForce(dir_, 200);
     ASSERT_TRUE(s) << s.error().ToString();
     for (const auto& org : s->orgs) tokens_[org.id] = org.token;
     ASSERT_NO_FATAL_FAILURE(Plant());
@@ -438,12 +443,7 @@ TEST_F(Hardening, RefusalEntriesAreAppendedAtTheDeadline) {
 TEST_F(Hardening, AnonymousConnectionsHoldAtMostHalfTheSlots) {
   std::string dir = dir_ + "-slots";
   fs::remove_all(dir);
-  demo::DemoOptions o;
-  o.dir = dir;
-  o.subjects = 20;
-  o.policy_packs = {kStrict};
-  o.listen = "127.0.0.1:0";
-  ASSERT_TRUE(demo::CreateDemoForce(o));
+  ASSERT_TRUE(DemoForce(dir, 20));
   auto c = LoadConfig(dir + "/firebreak.json");
   ASSERT_TRUE(c);
   c->access_log = false;
@@ -522,12 +522,7 @@ TEST(HardeningProcess, DescriptorFloodEndsWhenTheFloodEnds) {
   ASSERT_TRUE(fs::exists(kBinary)) << kBinary;
   std::string dir = (fs::temp_directory_path() / ("hardening_fd_" + std::to_string(getpid()))).string();
   fs::remove_all(dir);
-  demo::DemoOptions o;
-  o.dir = dir;
-  o.subjects = 100;
-  o.policy_packs = {kStrict};
-  o.listen = "127.0.0.1:0";
-  ASSERT_TRUE(demo::CreateDemoForce(o));
+  ASSERT_TRUE(DemoForce(dir, 100));
   std::string port_file = dir + "/port";
   pid_t pid = fork();
   if (pid == 0) {
@@ -608,12 +603,7 @@ TEST(HardeningProcess, DescriptorFloodEndsWhenTheFloodEnds) {
 TEST(HardeningProcess, AuditKeysRotate) {
   std::string dir = (fs::temp_directory_path() / ("hardening_keys_" + std::to_string(getpid()))).string();
   fs::remove_all(dir);
-  demo::DemoOptions o;
-  o.dir = dir;
-  o.subjects = 50;
-  o.policy_packs = {kStrict};
-  o.listen = "127.0.0.1:0";
-  auto s = demo::CreateDemoForce(o);
+  auto s = DemoForce(dir, 50);
   ASSERT_TRUE(s);
   auto c = LoadConfig(s->config_path);
   ASSERT_TRUE(c);

@@ -524,19 +524,28 @@ class SqliteStore : public Store {
     return body(*writer_);
   }
 
-  Status ReadTogether(const std::function<Status()>& body) override {
-    if (pinned_.store == this) return body();  // already inside one
-    std::unique_ptr<Connection> conn;
+  // A reader connection from the pool (opened when the pool is empty), and
+  // back to it, its statements reset.
+  Result<std::unique_ptr<Connection>> Borrow() {
     {
       std::lock_guard lock(pool_mu_);
       if (!pool_.empty()) {
-        conn = std::move(pool_.back());
+        std::unique_ptr<Connection> conn = std::move(pool_.back());
         pool_.pop_back();
+        return conn;
       }
     }
-    if (!conn) {
-      FB_ASSIGN_OR_RETURN(conn, Connection::Open(path_, false));
-    }
+    return Connection::Open(path_, false);
+  }
+  void GiveBack(std::unique_ptr<Connection> conn) {
+    conn->ResetAll();
+    std::lock_guard lock(pool_mu_);
+    pool_.push_back(std::move(conn));
+  }
+
+  Status ReadTogether(const std::function<Status()>& body) override {
+    if (pinned_.store == this) return body();  // already inside one
+    FB_ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn, Borrow());
     Status st = conn->Exec("BEGIN");
     if (st) {
       // Pinned for this thread while `body` runs, and unpinned however it
@@ -551,17 +560,13 @@ class SqliteStore : public Store {
         st = body();
       } catch (...) {
         (void)conn->Exec("ROLLBACK");
-        conn->ResetAll();
-        std::lock_guard lock(pool_mu_);
-        pool_.push_back(std::move(conn));
+        GiveBack(std::move(conn));
         throw;
       }
       Status end = conn->Exec("COMMIT");
       if (st && !end) st = end;
     }
-    conn->ResetAll();
-    std::lock_guard lock(pool_mu_);
-    pool_.push_back(std::move(conn));
+    GiveBack(std::move(conn));
     return st;
   }
 
@@ -570,21 +575,9 @@ class SqliteStore : public Store {
   template <class T>
   Result<T> Read(const std::function<Result<T>(Connection&)>& body) {
     if (pinned_.store == this) return body(*pinned_.conn);
-    std::unique_ptr<Connection> conn;
-    {
-      std::lock_guard lock(pool_mu_);
-      if (!pool_.empty()) {
-        conn = std::move(pool_.back());
-        pool_.pop_back();
-      }
-    }
-    if (!conn) {
-      FB_ASSIGN_OR_RETURN(conn, Connection::Open(path_, false));
-    }
+    FB_ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn, Borrow());
     Result<T> out = body(*conn);
-    conn->ResetAll();
-    std::lock_guard lock(pool_mu_);
-    pool_.push_back(std::move(conn));
+    GiveBack(std::move(conn));
     return out;
   }
 

@@ -71,9 +71,9 @@ Result<std::string> SealedPart(const engine::Engine& engine, const Resolution& r
   return entry::FitSealed(base, cases, records, merged.rules);
 }
 
-}  // namespace
-
 Result<Resolution> ResolveNow(store::Store& store, const CallerRequest& caller);
+
+}  // namespace
 
 json::array Names(const policy::Schema& s, EnumKind k, policy::Mask m) {
   json::array a;
@@ -125,6 +125,9 @@ Result<Resolution> Resolve(store::Store& store, const CallerRequest& caller) {
   return res;
 }
 
+namespace {
+
+// Resolve's reads, inside its one snapshot.
 Result<Resolution> ResolveNow(store::Store& store, const CallerRequest& caller) {
   Resolution res;
   if (caller.by == CallerRequest::SubjectBy::kReference) {
@@ -145,6 +148,8 @@ Result<Resolution> ResolveNow(store::Store& store, const CallerRequest& caller) 
   }
   return res;
 }
+
+}  // namespace
 
 Result<Merged> Evaluate(const engine::Engine& engine, const engine::Request& base_in,
                         const Resolution& res, const FieldMap& field_map) {
