@@ -1,0 +1,11 @@
+// Front door of `oversight`: what an oversight body (an inspectorate, the
+// police conduct office, a designated campaign group) runs against a holder's
+// decision log, without trusting the holder. Findings are values, not errors:
+// an unreadable input is an `Error`, a misbehaving log is a `Finding`.
+//
+//   audit/    `firebreak audit`: re-verify a copy of the log, open every
+//             sealed part, replay every decision against its published pack,
+//             check it against the guarantees (audit/audit.h).
+#pragma once
+
+#include "oversight/audit/audit.h"
