@@ -294,13 +294,14 @@ void Engine::Explain(const Decision& d, std::vector<std::string>* rules,
                      std::vector<std::string>* reasons) const {
   if (d.conflicting_normalisations) {
     rules->emplace_back("firebreak.conflicting_normalisations");
-    reasons->emplace_back("The request matches normalisations that judge its purpose differently.");
+    if (reasons) reasons->emplace_back("The request matches normalisations that judge its purpose differently.");
   } else if (d.rules.empty()) {
-    reasons->emplace_back("No agreement covers this request.");
+    if (reasons) reasons->emplace_back("No agreement covers this request.");
   }
   for (uint32_t i : d.rules) {
     const policy::Rule& rule = set_->rules[i];
     rules->emplace_back(rule.name);
+    if (!reasons) continue;
     bool unknown = std::find(d.unknown_rules.begin(), d.unknown_rules.end(), i) != d.unknown_rules.end();
     reasons->emplace_back(unknown ? rule.because + " (matched because facts it needs are unknown)"
                                   : rule.because);

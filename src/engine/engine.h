@@ -53,7 +53,8 @@ class Engine {
   // The decision form of DESIGN §2, plus the effective and declared purpose,
   // the normalisations applied and the request id when there is one.
   boost::json::object ToJson(const Decision& d, const Request& request) const;
-  // The rule names and reasons `ToJson` gives, without JSON (appended).
+  // The rule names and reasons `ToJson` gives, without JSON (appended;
+  // `reasons` may be null).
   void Explain(const Decision& d, std::vector<std::string>* rules, std::vector<std::string>* reasons) const;
 
   // Truth of condition `id` on `request`, with `purpose` as the effective

@@ -198,9 +198,9 @@ static bool IntegersOnly(const json::value& v) {
   }
 }
 
-Result<json::object> Parse(std::string_view text) {
+Result<json::object> Parse(std::string_view text, json::storage_ptr sp) {
   boost::system::error_code ec;
-  json::value v = json::parse(text, ec);
+  json::value v = json::parse(text, ec, std::move(sp));
   if (ec || !v.is_object()) return tl::make_unexpected(DataLoss("the entry is not a JSON object"));
   if (!IntegersOnly(v)) {
     return tl::make_unexpected(DataLoss("the entry holds a number that is not an integer (entries hold integers only)"));
@@ -216,13 +216,18 @@ Result<json::object> Parse(std::string_view text) {
 
 Result<json::object> Open(std::string_view text, const Keyring& keys) {
   FB_ASSIGN_OR_RETURN(json::object e, Parse(text));
+  FB_RETURN_IF_ERROR(OpenParsed(e, keys));
+  return e;
+}
+
+Status OpenParsed(json::object& e, const Keyring& keys) {
   const json::value* sealed = e.if_contains("sealed");
-  if (!sealed) return e;
+  if (!sealed) return Ok();
   const json::value* rid = e.if_contains("request_id");
   if (!sealed->is_string() || !rid || !rid->is_string()) {
     return tl::make_unexpected(DataLoss("malformed sealed part"));
   }
-  auto raw = Base64Decode(std::string(sealed->get_string()));
+  auto raw = Base64Decode(std::string_view(sealed->get_string()));
   if (!raw) return tl::make_unexpected(DataLoss("the sealed part is not base64"));
   std::string_view id = rid->get_string();
   Result<std::string> opened = tl::make_unexpected(DataLoss("no audit key opens this entry"));
@@ -244,11 +249,11 @@ Result<json::object> Open(std::string_view text, const Keyring& keys) {
   }
   if (!opened) return tl::make_unexpected(opened.error());
   boost::system::error_code ec;
-  json::value inner = json::parse(*opened, ec);
+  json::value inner = json::parse(*opened, ec, e.storage());
   if (ec || !inner.is_object()) return tl::make_unexpected(DataLoss("the sealed part is not JSON"));
   e.erase("sealed");
   e["opened"] = std::move(inner);
-  return e;
+  return Ok();
 }
 
 }  // namespace firebreak::entry

@@ -86,11 +86,15 @@ Result<std::string> FitSealed(const boost::json::object& base,
 Status SealInto(boost::json::object& entry, const AuditKey& key, std::string_view plaintext);
 
 // Parses an entry and checks its version: a JSON object whose `v` this
-// reader knows (2 or 3).
-Result<boost::json::object> Parse(std::string_view text);
+// reader knows (2 or 3). `sp` is the memory it is parsed into (a reader of
+// millions of entries passes a monotonic resource it reuses).
+Result<boost::json::object> Parse(std::string_view text, boost::json::storage_ptr sp = {});
 
 // Parses and opens: the entry with `sealed` replaced by `opened` (the sealed
 // JSON). Entries without a sealed part are returned as parsed.
 Result<boost::json::object> Open(std::string_view text, const Keyring& keys);
+// Opens a parsed entry in place. Errors: kNotFound when the entry names an
+// audit key `keys` lacks, kDataLoss when the sealed part does not open.
+Status OpenParsed(boost::json::object& entry, const Keyring& keys);
 
 }  // namespace firebreak::entry

@@ -22,7 +22,7 @@ bool LookupEnumKind(std::string_view name, EnumKind* out) {
 
 int Schema::Find(EnumKind k, std::string_view value) const {
   auto& idx = index_[size_t(k)];
-  auto it = idx.find(std::string(value));
+  auto it = idx.find(value);
   return it == idx.end() ? -1 : it->second;
 }
 
@@ -32,7 +32,7 @@ Mask Schema::All(EnumKind k) const {
 }
 
 int Schema::FindContext(std::string_view name) const {
-  auto it = context_index_.find(std::string(name));
+  auto it = context_index_.find(name);
   return it == context_index_.end() ? -1 : it->second;
 }
 

@@ -63,8 +63,14 @@ class Schema {
   void BuildIndex();
 
  private:
-  std::array<std::unordered_map<std::string, int>, kEnumKindCount> index_;
-  std::unordered_map<std::string, int> context_index_;
+  // Looked up by string_view without building a string (transparent hash).
+  struct NameHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  using NameIndex = std::unordered_map<std::string, int, NameHash, std::equal_to<>>;
+  std::array<NameIndex, kEnumKindCount> index_;
+  NameIndex context_index_;
 };
 
 // Request attributes a condition can read.

@@ -120,6 +120,7 @@ struct AuditReport {
   std::vector<Gap> gaps;
   std::map<CountKey, uint64_t> counts;
   std::map<std::string, std::string> packs;  // policy hash → pack dirs that produce it
+  double verify_seconds = 0, replay_seconds = 0;  // wall time of the two passes
 
   // The whole report as JSON (docs/oversight.md).
   boost::json::object ToJson() const;

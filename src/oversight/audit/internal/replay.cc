@@ -1,6 +1,8 @@
 #include "oversight/audit/internal/replay.h"
 
+#include <algorithm>
 #include <set>
+#include <tuple>
 #include <string_view>
 
 #include <fmt/format.h>
@@ -137,6 +139,23 @@ std::string Names(const policy::Schema& s, EnumKind k, Mask m) {
   return fmt::format("[{}]", fmt::join(s.Names(k, m), ", "));
 }
 
+// Whether two schemas give every value the same code (then a request in one
+// is a request in the other). Remembered per pair: an audit meets few.
+bool SameSchema(const policy::Schema& a, const policy::Schema& b) {
+  if (&a == &b) return true;
+  thread_local std::vector<std::tuple<const policy::Schema*, const policy::Schema*, bool>> memo;
+  for (const auto& [x, y, same] : memo) {
+    if (x == &a && y == &b) return same;
+  }
+  bool same = a.values == b.values && a.context.size() == b.context.size();
+  for (size_t i = 0; same && i < a.context.size(); ++i) {
+    same = a.context[i].name == b.context[i].name && a.context[i].type == b.context[i].type &&
+           a.context[i].kind == b.context[i].kind;
+  }
+  memo.emplace_back(&a, &b, same);
+  return same;
+}
+
 }  // namespace
 
 ReplayOutcome ReplayDecision(const engine::Engine& engine, std::span<const engine::Engine* const> baselines,
@@ -221,8 +240,8 @@ ReplayOutcome ReplayDecision(const engine::Engine& engine, std::span<const engin
       got_obligations |= ev.decision.obligations;
     }
     if (!ev.recorded || !cases_complete) continue;
-    std::vector<std::string> rules, reasons;
-    engine.Explain(ev.decision, &rules, &reasons);
+    std::vector<std::string> rules;
+    engine.Explain(ev.decision, &rules, nullptr);
     bool rec_permit = Str(*ev.recorded, "decision") == "permit";
     Mask rec_disclosed = rd.Set(EnumKind::kCategory, "record's disclosed", Arr(*ev.recorded, "disclosed"));
     std::vector<std::string> rec_rules = Strings(Arr(*ev.recorded, "rules"));
@@ -239,8 +258,8 @@ ReplayOutcome ReplayDecision(const engine::Engine& engine, std::span<const engin
     std::set<std::string> seen;
     for (const Eval& ev : evals) {
       if (permit && !ev.decision.permit) continue;
-      std::vector<std::string> r, reasons;
-      engine.Explain(ev.decision, &r, &reasons);
+      std::vector<std::string> r;
+      engine.Explain(ev.decision, &r, nullptr);
       for (std::string& x : r) {
         if (seen.insert(x).second) rules.push_back(std::move(x));
       }
@@ -279,12 +298,14 @@ ReplayOutcome ReplayDecision(const engine::Engine& engine, std::span<const engin
   // Guarantees, against the decision as recorded (what was actually done),
   // one evaluation per listed record. Each baseline decides in its own
   // schema, so the request is rebuilt in it.
-  std::set<std::string> checked;
+  std::vector<std::string_view> checked;  // guarantee names, each checked once
+  checked.reserve(32);
   auto check = [&](const engine::Engine& g_engine, const std::vector<Eval>& g_evals, Mask g_obligations,
                    Mask g_disclosed, uint8_t g_purpose, Reader& g_rd) {
     const policy::Schema& s = g_engine.schema();
     for (const policy::Guarantee& g : g_engine.policy_set().guarantees) {
-      if (!checked.insert(g.name).second) continue;
+      if (std::find(checked.begin(), checked.end(), g.name) != checked.end()) continue;
+      checked.push_back(g.name);
       for (const Eval& ev : g_evals) {
         bool rec_permit = ev.recorded ? Str(*ev.recorded, "decision") == "permit" : out.permit;
         Mask rec_disclosed =
@@ -302,6 +323,10 @@ ReplayOutcome ReplayDecision(const engine::Engine& engine, std::span<const engin
   };
   check(engine, evals, obligations, disclosed, effective, rd);
   for (const engine::Engine* b : baselines) {
+    if (SameSchema(b->schema(), schema)) {
+      check(*b, evals, obligations, disclosed, effective, rd);
+      continue;
+    }
     Reader brd(b->schema());
     engine::Request bbase = BaseRequest(b->schema(), e, sealed, brd);
     std::vector<Eval> bevals;
