@@ -6,6 +6,10 @@
 //   audit/    `firebreak audit`: re-verify a copy of the log, open every
 //             sealed part, replay every decision against its published pack,
 //             check it against the guarantees (audit/audit.h).
+//   monitor/  `firebreak monitor`: follow a holder's public log, re-derive
+//             every hash, keep a verified mirror, and write evidence of a
+//             rollback, fork, rewrite or split view (monitor/monitor.h).
 #pragma once
 
 #include "oversight/audit/audit.h"
+#include "oversight/monitor/monitor.h"
