@@ -7,6 +7,8 @@
 #include <openssl/rand.h>
 
 #include <cstdio>
+#include <memory>
+#include <string>
 #include <cstdlib>
 
 namespace firebreak {
@@ -78,10 +80,14 @@ Digest Sha256(std::string_view data) {
 }
 
 HmacSha256::HmacSha256(std::string_view key) {
-  EVP_MAC* mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
-  if (mac == nullptr) DieOpenSsl("EVP_MAC_fetch");
+  // Fetched once: a fetch takes OpenSSL's global lock and searches its
+  // providers by name, as costly as the MAC of a short message.
+  static EVP_MAC* const mac = [] {
+    EVP_MAC* m = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+    if (m == nullptr) DieOpenSsl("EVP_MAC_fetch");
+    return m;
+  }();
   ctx_ = EVP_MAC_CTX_new(mac);
-  EVP_MAC_free(mac);
   if (ctx_ == nullptr) DieOpenSsl("EVP_MAC_CTX_new");
   char digest_name[] = "SHA256";
   OSSL_PARAM params[] = {
@@ -106,8 +112,20 @@ Digest HmacSha256::Mac(std::string_view data) {
 }
 
 Digest HmacSha256Once(std::string_view key, std::string_view data) {
-  HmacSha256 mac(key);
-  return mac.Mac(data);
+  // Callers use one key for many messages (entry seals, pseudonyms): keep
+  // this thread's last keyed context.
+  struct Last {
+    std::string key;
+    std::unique_ptr<HmacSha256> mac;
+    ~Last() { OPENSSL_cleanse(key.data(), key.size()); }
+  };
+  thread_local Last last;
+  if (!last.mac || last.key != key) {
+    last.mac = std::make_unique<HmacSha256>(key);
+    OPENSSL_cleanse(last.key.data(), last.key.size());
+    last.key.assign(key);
+  }
+  return last.mac->Mac(data);
 }
 
 Result<std::string> RandomBytes(size_t n) {
@@ -123,10 +141,31 @@ namespace {
 constexpr size_t kGcmNonce = 12;
 constexpr size_t kGcmTag = 16;
 
+// This thread's cipher context, reset for each use, and AES-256-GCM fetched
+// once (both are costly to create per message).
 struct CipherCtx {
-  EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
-  ~CipherCtx() { EVP_CIPHER_CTX_free(ctx); }
+  CipherCtx() {
+    thread_local struct Owned {
+      EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
+      ~Owned() { EVP_CIPHER_CTX_free(ctx); }
+    } owned;
+    ctx = owned.ctx;
+    if (ctx) EVP_CIPHER_CTX_reset(ctx);
+  }
+  ~CipherCtx() {
+    if (ctx) EVP_CIPHER_CTX_reset(ctx);  // clears the key schedule
+  }
+  EVP_CIPHER_CTX* ctx;
 };
+
+const EVP_CIPHER* Aes256Gcm() {
+  static EVP_CIPHER* const cipher = [] {
+    EVP_CIPHER* c = EVP_CIPHER_fetch(nullptr, "AES-256-GCM", nullptr);
+    if (c == nullptr) DieOpenSsl("EVP_CIPHER_fetch");
+    return c;
+  }();
+  return cipher;
+}
 
 const unsigned char* U(std::string_view s) { return reinterpret_cast<const unsigned char*>(s.data()); }
 
@@ -142,7 +181,7 @@ Result<std::string> SealAes256Gcm(std::string_view key, std::string_view plainte
   out.resize(kGcmNonce + plaintext.size() + kGcmTag);
   auto* dst = reinterpret_cast<unsigned char*>(out.data());
   int len = 0;
-  Check(EVP_EncryptInit_ex(c.ctx, EVP_aes_256_gcm(), nullptr, U(key), U(nonce)), "EncryptInit");
+  Check(EVP_EncryptInit_ex(c.ctx, Aes256Gcm(), nullptr, U(key), U(nonce)), "EncryptInit");
   Check(EVP_EncryptUpdate(c.ctx, nullptr, &len, U(aad), int(aad.size())), "EncryptUpdate(aad)");
   Check(EVP_EncryptUpdate(c.ctx, dst + kGcmNonce, &len, U(plaintext), int(plaintext.size())),
         "EncryptUpdate");
@@ -165,7 +204,7 @@ Result<std::string> OpenAes256Gcm(std::string_view key, std::string_view sealed,
   if (!c.ctx) DieOpenSsl("EVP_CIPHER_CTX_new");
   std::string out(n, '\0');
   int len = 0;
-  Check(EVP_DecryptInit_ex(c.ctx, EVP_aes_256_gcm(), nullptr, U(key), U(sealed)), "DecryptInit");
+  Check(EVP_DecryptInit_ex(c.ctx, Aes256Gcm(), nullptr, U(key), U(sealed)), "DecryptInit");
   Check(EVP_DecryptUpdate(c.ctx, nullptr, &len, U(aad), int(aad.size())), "DecryptUpdate(aad)");
   Check(EVP_DecryptUpdate(c.ctx, reinterpret_cast<unsigned char*>(out.data()), &len,
                           U(sealed.substr(kGcmNonce)), int(n)),

@@ -1,6 +1,7 @@
 #include "base/files.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -23,10 +24,15 @@ Result<std::string> ReadFile(const std::string& path) {
     if (errno == ENOENT) return tl::make_unexpected(NotFound("no such file: " + path));
     return tl::make_unexpected(Errno("cannot open", path));
   }
+  // Read straight into the string, sized from fstat (files may still grow
+  // or shrink while read: read until end of file either way).
   std::string out;
-  char buf[65536];
+  struct stat st {};
+  size_t want = ::fstat(fd, &st) == 0 && st.st_size > 0 ? static_cast<size_t>(st.st_size) + 1 : 65536;
+  size_t used = 0;
   for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (out.size() - used < 4096) out.resize(std::max(want, out.size() * 2));
+    ssize_t n = ::read(fd, out.data() + used, out.size() - used);
     if (n < 0) {
       if (errno == EINTR) continue;
       Error e = Errno("cannot read", path);
@@ -34,9 +40,10 @@ Result<std::string> ReadFile(const std::string& path) {
       return tl::make_unexpected(e);
     }
     if (n == 0) break;
-    out.append(buf, static_cast<size_t>(n));
+    used += static_cast<size_t>(n);
   }
   ::close(fd);
+  out.resize(used);
   return out;
 }
 
