@@ -242,6 +242,15 @@ TEST_F(MonitorTest, SplitViewSeenByTwoMonitors) {
   auto o = Options("state-a", root_ + "/a");
   o.peer_checkpoints = {*b_note};
   ExpectEvidence(o, "split-view");
+  // Two monitors that each kept a checkpoint of the same size.
+  ASSERT_TRUE(RunMonitor(Options("state-a250", root_ + "/a.250")));
+  auto a250 = ReadFile(root_ + "/state-a250/checkpoint");
+  ASSERT_TRUE(a250);
+  EXPECT_NE(*a250, *b_note);
+  check = CheckAgainstMirror(root_ + "/state-b", vkey_, *a250);
+  ASSERT_TRUE(check) << check.error().ToString();
+  ASSERT_TRUE(check->has_value());
+  EXPECT_EQ((*check)->kind, "split-view");
   // An honest peer agrees.
   auto honest = ReadFile(root_ + "/a.250/checkpoint");
   ASSERT_TRUE(honest);
