@@ -344,7 +344,7 @@ Result<DemoSummary> CreateDemoForce(const DemoOptions& o) {
       ++summary.subjects;
       for (const PlantCase& c : p.cases) {
         std::string id = next_case();
-        FB_RETURN_IF_ERROR(db->PutCase({id, c.type, c.status}));
+        FB_RETURN_IF_ERROR(db->PutCase({id, c.type, c.status, {}}));
         ++summary.cases;
         FB_RETURN_IF_ERROR(db->AddParticipant(id, s.id, c.role));
         Record r;
@@ -406,7 +406,7 @@ Result<DemoSummary> CreateDemoForce(const DemoOptions& o) {
         std::string id = next_case();
         const char* type = g.PickWeighted(kCaseTypes);
         const char* status = g.PickWeighted(kStatuses);
-        FB_RETURN_IF_ERROR(db->PutCase({id, type, status}));
+        FB_RETURN_IF_ERROR(db->PutCase({id, type, status, {}}));
         ++summary.cases;
         auto add = [&](const char* role) -> Status {
           Subject& s = people[size_t(begin) + g.Below(size_t(end - begin))];

@@ -84,9 +84,13 @@ enum class Attr : uint8_t {
   kSubjectRegularisationPending,  // bool
   kSubjectSubjectInitiated,       // bool
   kSubjectConsentToIe,            // bool
+  kSubjectChosenCategories,       // set of category: what the subject chose to send (X1)
+  kRequesterNamedBySubject,       // bool: requester.org is the body the subject named (X1)
+  kNoSubject,                     // bool, always known: the request is about no person
   kCaseType,               // enum case_type, inside a quantifier
   kCaseStatus,             // enum case_status, inside a quantifier
   kCaseRole,               // enum role, inside a quantifier
+  kCaseFlags,              // set of flag, inside a quantifier
   kRecord,                 // group: known iff the request has a record
   kRecordCollectedAs,      // enum role
   kRecordCase,             // group: known iff the record has a case
@@ -147,6 +151,7 @@ struct Rule {
   RuleKind kind = RuleKind::kForbid;
   CondId cond = 0;       // for agreements: parties ∧ purposes ∧ legal basis ∧ when
   Mask grant = 0;        // categories (permits)
+  bool grant_chosen = false;  // also grants subject.chosen_categories (`grant subject.chosen_categories`)
   Mask withhold = 0;     // categories (permits)
   Mask obligations = 0;
   std::string because, source;
@@ -167,7 +172,9 @@ struct Normalisation {
   Span span;
 };
 
-enum class GuaranteeKind : uint8_t { kNeverPermit, kNeverDisclose, kAlwaysObligations };
+// `always permit` counts only requests whose condition is true (not unknown):
+// requiring a permit on unknown facts would be failing open.
+enum class GuaranteeKind : uint8_t { kNeverPermit, kNeverDisclose, kAlwaysObligations, kAlwaysPermit };
 
 struct Guarantee {
   std::string name;

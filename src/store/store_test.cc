@@ -117,8 +117,8 @@ TEST_P(StoreTest, SubjectsCasesRecords) {
   ASSERT_FALSE(dup);
   EXPECT_EQ(dup.error().code(), ErrorCode::kAlreadyExists);
 
-  ASSERT_TRUE(store_->PutCase({"CR-2", "theft", "charged"}));
-  ASSERT_TRUE(store_->PutCase({"CR-1", "domestic-abuse", "under-investigation"}));
+  ASSERT_TRUE(store_->PutCase({"CR-2", "theft", "charged", {}}));
+  ASSERT_TRUE(store_->PutCase({"CR-1", "domestic-abuse", "under-investigation", {}}));
   ASSERT_TRUE(store_->AddParticipant("CR-2", *id, "suspect"));
   ASSERT_TRUE(store_->AddParticipant("CR-1", *id, "victim"));
   EXPECT_FALSE(store_->AddParticipant("CR-404", *id, "victim"));
@@ -167,7 +167,7 @@ TEST_P(StoreTest, SubjectsCasesRecords) {
   EXPECT_EQ((*cases)[1].role, "suspect");
 
   // A case's status changes; reads see the new status.
-  ASSERT_TRUE(store_->PutCase({"CR-1", "domestic-abuse", "charged"}));
+  ASSERT_TRUE(store_->PutCase({"CR-1", "domestic-abuse", "charged", {}}));
   auto records = store_->SubjectRecords(*id);
   ASSERT_TRUE(records);
   ASSERT_EQ(records->size(), 3u);
@@ -293,7 +293,7 @@ TEST_P(StoreTest, BulkIsAllOrNothing) {
 
 TEST_P(StoreTest, ConcurrentReadersAndWriter) {
   int64_t id = AddPerson("R1", "A", "B", "2000-01-01");
-  ASSERT_TRUE(store_->PutCase({"CR-1", "assault", "reported"}));
+  ASSERT_TRUE(store_->PutCase({"CR-1", "assault", "reported", {}}));
   ASSERT_TRUE(store_->AddParticipant("CR-1", id, "victim"));
   std::atomic<int> failures{0};
   std::vector<std::thread> readers;

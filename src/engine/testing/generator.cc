@@ -98,9 +98,10 @@ std::string Generator::Atom(bool in_case, int qd) {
     }
   };
   if (in_case && Uniform(4) != 0) {
-    switch (Uniform(3)) {
+    switch (Uniform(4)) {
       case 0: return enum_op("case.type", EnumKind::kCaseType);
       case 1: return enum_op("case.status", EnumKind::kCaseStatus);
+      case 2: return set_op("case.flags", EnumKind::kFlag);
       default: return enum_op("case.role", EnumKind::kRole);
     }
   }
@@ -244,7 +245,8 @@ engine::Request Generator::RandomRequest(size_t max_cases) {
     r.consent_to_ie = Uniform(2);
     int n = Uniform(int(max_cases) + 1);
     for (int i = 0; i < n; ++i) {
-      engine::CaseFacts c{idx(EnumKind::kCaseType), idx(EnumKind::kCaseStatus), idx(EnumKind::kRole)};
+      engine::CaseFacts c{idx(EnumKind::kCaseType), idx(EnumKind::kCaseStatus), idx(EnumKind::kRole),
+                          RandomMask(EnumKind::kFlag, 25)};
       r.roles |= Mask{1} << c.role;
       r.cases.push_back(c);
     }
