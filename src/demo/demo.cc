@@ -175,6 +175,8 @@ struct PlantSpec {
   std::vector<std::string> flags;
   std::vector<std::string> service_roles;
   std::vector<PlantCase> cases;
+  // X1: the recipient she named and what she chose, recorded by the force.
+  std::optional<store::ApplicationChoice> application = std::nullopt;
 };
 
 const std::vector<PlantSpec>& Specs() {
@@ -194,7 +196,9 @@ const std::vector<PlantSpec>& Specs() {
       {{"DEMO-R07", "Ioana", "Rossi", "1994-02-25", "row 7: DA victim, case concluded, DVILR application pending"},
        "confirmed-record", true, false, false, {"domestic-abuse"}, {}, {{"domestic-abuse", "concluded", "victim"}}},
       {{"DEMO-R08", "Fatima", "Begum", "1987-12-03", "row 8: DA victim asking for evidence for her own application"},
-       "self-disclosed", false, true, false, {"domestic-abuse"}, {}, {{"domestic-abuse", "concluded", "victim"}}},
+       "self-disclosed", false, true, false, {"domestic-abuse"}, {}, {{"domestic-abuse", "concluded", "victim"}},
+       store::ApplicationChoice{kOrgVisas, {"identity", "incident", "case-outcome"},
+                                "PC 4471, victim care officer", "2026-10-02"}},
       {{"DEMO-R09", "Nadia", "Ivanova", "1996-06-11", "row 9: charged with theft and victim in an active DA case"},
        "doubts-only", false, false, false, {"domestic-abuse"}, {},
        {{"theft", "charged", "suspect"}, {"domestic-abuse", "under-investigation", "victim"}}},
@@ -340,6 +344,7 @@ Result<DemoSummary> CreateDemoForce(const DemoOptions& o) {
       s.consent_to_ie = p.consent_to_ie;
       s.flags = p.flags;
       s.service_roles = p.service_roles;
+      s.application = p.application;
       FB_ASSIGN_OR_RETURN(s.id, db->AddSubject(s));
       ++summary.subjects;
       for (const PlantCase& c : p.cases) {

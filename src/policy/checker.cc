@@ -795,7 +795,9 @@ class Checker {
                         fmt::format("pinned firewall rule `{}` was altered: its hash is {}, "
                                     "the pin says {}",
                                     item.name, got, want));
+            continue;
           }
+          set_->pins.push_back(Pin{item.name, want, p.info.name, item.name_span});
         }
       }
     }

@@ -187,6 +187,14 @@ struct Guarantee {
   std::string canonical;  // canonical text, for the deployment's required guarantees
 };
 
+// A `pin` a pack declares: the firewall rule it relies on, unchanged.
+struct Pin {
+  std::string rule;
+  std::string hash;  // "sha256:<hex>"
+  std::string pack;  // the pack that declares it
+  Span span;
+};
+
 struct PackInfo {
   std::string name;
   std::string dir;
@@ -201,6 +209,7 @@ struct PolicySet {
   std::vector<Normalisation> normalisations;
   std::vector<Guarantee> guarantees;
   std::vector<PackInfo> packs;
+  std::vector<Pin> pins;  // every pin the set's packs declare (all verified at load)
   std::string hash;  // "sha256:<hex>" of the canonical text
   // "sha256:<hex>" of each item's canonical text, by "<kind> <name>"
   // ("schema uk", "set firewall_purposes", "normalise N1_…", "firewall A1_…",
