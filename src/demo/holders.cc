@@ -1,13 +1,14 @@
 // The NHS trust and school demos (Care Don't Share: health and education),
 // and the walk-through of every holder.
+#include "demo/internal/holders.h"
+
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <optional>
 #include <random>
 
-#include <fmt/format.h>
-
 #include "demo/demo.h"
-#include "demo/internal/holders.h"
 
 namespace firebreak::demo {
 namespace {
@@ -16,24 +17,27 @@ using store::Field;
 using store::Record;
 using store::Subject;
 
-constexpr const char* kGiven[] = {"Olivia", "Amelia", "Aisha", "Fatima", "Maria", "Elena", "Priya", "Mei",
-                                  "Grace",  "Zainab", "Oliver", "Noah",  "Mohammed", "Adam", "Luca",
-                                  "Tomasz", "Kwame",  "Ravi",   "Wei",   "Samuel", "Ioana", "Yusuf", "Kofi",
-                                  "Sofia",  "Hana",   "Joseph", "Ruth"};
-constexpr const char* kFamily[] = {"Smith", "Jones", "Patel", "Khan", "Ahmed", "Ali", "Nowak", "Popescu",
-                                   "Silva", "Santos", "Okafor", "Mensah", "Chen", "Singh", "Begum",
-                                   "Ivanova", "Rossi", "Nguyen", "Haddad", "Osei", "Green", "Wood"};
-constexpr const char* kStreets[] = {"High Street", "Station Road", "Church Lane", "Mill Lane", "Park Avenue",
-                                    "Orchard Close"};
+constexpr const char* kGiven[] = {
+    "Olivia", "Amelia", "Aisha", "Fatima",   "Maria", "Elena", "Priya",  "Mei",    "Grace",
+    "Zainab", "Oliver", "Noah",  "Mohammed", "Adam",  "Luca",  "Tomasz", "Kwame",  "Ravi",
+    "Wei",    "Samuel", "Ioana", "Yusuf",    "Kofi",  "Sofia", "Hana",   "Joseph", "Ruth"};
+constexpr const char* kFamily[] = {"Smith",  "Jones",   "Patel", "Khan",    "Ahmed",  "Ali",
+                                   "Nowak",  "Popescu", "Silva", "Santos",  "Okafor", "Mensah",
+                                   "Chen",   "Singh",   "Begum", "Ivanova", "Rossi",  "Nguyen",
+                                   "Haddad", "Osei",    "Green", "Wood"};
+constexpr const char* kStreets[] = {"High Street", "Station Road", "Church Lane",
+                                    "Mill Lane",   "Park Avenue",  "Orchard Close"};
 constexpr const char* kTowns[] = {"Ipswich", "Lowestoft", "Felixstowe", "Sudbury", "Stowmarket"};
-constexpr const char* kLanguages[] = {"English", "Polish", "Romanian", "Punjabi", "Urdu", "Yoruba",
-                                      "Portuguese", "Tigrinya"};
-constexpr const char* kEthnicity[] = {"White British", "White other", "Asian Indian", "Asian Pakistani",
-                                      "Black African", "Mixed", "Chinese", "Other"};
-constexpr const char* kDiagnoses[] = {"asthma, acute exacerbation", "fractured wrist", "type 2 diabetes review",
-                                      "antenatal booking", "chest pain, non-cardiac", "cellulitis",
-                                      "depression, follow-up", "appendicitis"};
-constexpr const char* kEpisodes[] = {"inpatient-episode", "outpatient-episode", "emergency-attendance"};
+constexpr const char* kLanguages[] = {"English", "Polish", "Romanian",   "Punjabi",
+                                      "Urdu",    "Yoruba", "Portuguese", "Tigrinya"};
+constexpr const char* kEthnicity[] = {"White British",   "White other",   "Asian Indian",
+                                      "Asian Pakistani", "Black African", "Mixed",
+                                      "Chinese",         "Other"};
+constexpr const char* kDiagnoses[] = {
+    "asthma, acute exacerbation", "fractured wrist", "type 2 diabetes review", "antenatal booking",
+    "chest pain, non-cardiac",    "cellulitis",      "depression, follow-up",  "appendicitis"};
+constexpr const char* kEpisodes[] = {"inpatient-episode", "outpatient-episode",
+                                     "emergency-attendance"};
 
 class Rng {
  public:
@@ -50,7 +54,8 @@ class Rng {
     return s;
   }
   std::string Date(int from, int to) {
-    return fmt::format("{:04}-{:02}-{:02}", from + int(Below(size_t(to - from + 1))), 1 + Below(12), 1 + Below(28));
+    return fmt::format("{:04}-{:02}-{:02}", from + int(Below(size_t(to - from + 1))), 1 + Below(12),
+                       1 + Below(28));
   }
 
  private:
@@ -68,46 +73,73 @@ struct CareSpec {
 
 const std::vector<CareSpec>& TrustSpecs() {
   static const std::vector<CareSpec> specs = {
-      {{"DEMO-P11", "Yusuf", "Ali", "1975-04-04", "row 11: a patient the Home Office wants to trace"},
-       "confirmed-record", false, {}, {"patient"}},
+      {{"DEMO-P11", "Yusuf", "Ali", "1975-04-04",
+        "row 11: a patient the Home Office wants to trace"},
+       "confirmed-record",
+       false,
+       {},
+       {"patient"}},
       {{"DEMO-P02", "Kofi", "Mensah", "1985-07-02", "an overseas visitor with an unpaid bill"},
-       "doubts-only", false, {}, {"patient"}},
-      {{"DEMO-P14", "Grace", "Osei", "1992-05-21", "a patient who is a domestic-abuse victim (MARAC)"},
-       "none", false, {"domestic-abuse"}, {"patient", "victim"}},
-      {{"DEMO-P08", "Fatima", "Begum", "1987-12-03", "a patient sending evidence to her own adviser"},
-       "self-disclosed", true, {"domestic-abuse"}, {"patient"},
-       store::ApplicationChoice{kOrgAdviser, {"identity", "health"}, "Ward 7 sister, patient liaison", "2026-11-02"}},
+       "doubts-only",
+       false,
+       {},
+       {"patient"}},
+      {{"DEMO-P14", "Grace", "Osei", "1992-05-21",
+        "a patient who is a domestic-abuse victim (MARAC)"},
+       "none",
+       false,
+       {"domestic-abuse"},
+       {"patient", "victim"}},
+      {{"DEMO-P08", "Fatima", "Begum", "1987-12-03",
+        "a patient sending evidence to her own adviser"},
+       "self-disclosed",
+       true,
+       {"domestic-abuse"},
+       {"patient"},
+       store::ApplicationChoice{
+           kOrgAdviser, {"identity", "health"}, "Ward 7 sister, patient liaison", "2026-11-02"}},
   };
   return specs;
 }
 
 const std::vector<CareSpec>& SchoolSpecs() {
   static const std::vector<CareSpec> specs = {
-      {{"DEMO-S12", "Hana", "Okafor", "2013-10-10", "row 12: a pupil in the Home Office's bulk match"},
-       "none", false, {"child"}, {"pupil"}},
+      {{"DEMO-S12", "Hana", "Okafor", "2013-10-10",
+        "row 12: a pupil in the Home Office's bulk match"},
+       "none",
+       false,
+       {"child"},
+       {"pupil"}},
       {{"DEMO-S14", "Sofia", "Silva", "2011-02-17", "a pupil children's social care asks about"},
-       "none", false, {"child", "vulnerable"}, {"pupil"}},
+       "none",
+       false,
+       {"child", "vulnerable"},
+       {"pupil"}},
   };
   return specs;
 }
 
-const std::vector<CareSpec>& Specs(Holder h) { return h == Holder::kNhsTrust ? TrustSpecs() : SchoolSpecs(); }
+const std::vector<CareSpec>& Specs(Holder h) {
+  return h == Holder::kNhsTrust ? TrustSpecs() : SchoolSpecs();
+}
 
 std::vector<Field> Demographics(Rng& g, const Subject& s) {
   return {{"given_name", s.given_name},
           {"family_name", s.family_name},
           {"date_of_birth", s.date_of_birth},
           {"gender", g.Chance(0.5) ? "female" : "male"},
-          {"address_line", fmt::format("{} {}, {}", 1 + g.Below(180), g.Pick(kStreets), g.Pick(kTowns))},
-          {"postcode", fmt::format("IP{} {}{}{}", 1 + g.Below(33), g.Below(10), char('A' + g.Below(26)),
-                                   char('A' + g.Below(26)))},
+          {"address_line",
+           fmt::format("{} {}, {}", 1 + g.Below(180), g.Pick(kStreets), g.Pick(kTowns))},
+          {"postcode", fmt::format("IP{} {}{}{}", 1 + g.Below(33), g.Below(10),
+                                   char('A' + g.Below(26)), char('A' + g.Below(26)))},
           {"first_language", g.Pick(kLanguages)},
           {"ethnicity", g.Pick(kEthnicity)}};
 }
 
 // A patient: a registration record (demographic, with the overseas visitor
 // fields when chargeable) and one to three clinical episodes.
-Status AddPatientRecords(Rng& g, store::Store& db, const Subject& s, bool overseas, DemoSummary& summary) {
+Status AddPatientRecords(Rng& g, store::Store& db, const Subject& s, bool overseas,
+                         DemoSummary& summary) {
   Record reg;
   reg.subject_id = s.id;
   reg.kind = "patient-registration";
@@ -175,9 +207,12 @@ Status AddPupilRecords(Rng& g, store::Store& db, const Subject& s, DemoSummary& 
 
 const char* HolderName(Holder h) {
   switch (h) {
-    case Holder::kPoliceForce: return "police-force";
-    case Holder::kNhsTrust: return "nhs-trust";
-    case Holder::kSchool: return "school";
+    case Holder::kPoliceForce:
+      return "police-force";
+    case Holder::kNhsTrust:
+      return "nhs-trust";
+    case Holder::kSchool:
+      return "school";
   }
   return "police-force";
 }
@@ -194,9 +229,12 @@ bool ParseHolder(std::string_view name, Holder* out) {
 
 const char* DefaultPolicyPack(Holder h) {
   switch (h) {
-    case Holder::kPoliceForce: return "policies/uk/strict-firewall";
-    case Holder::kNhsTrust: return "policies/uk/holders/nhs-trust";
-    case Holder::kSchool: return "policies/uk/holders/school";
+    case Holder::kPoliceForce:
+      return "policies/uk/strict-firewall";
+    case Holder::kNhsTrust:
+      return "policies/uk/holders/nhs-trust";
+    case Holder::kSchool:
+      return "policies/uk/holders/school";
   }
   return "policies/uk/strict-firewall";
 }
@@ -209,19 +247,23 @@ std::vector<DemoOrg> CareHolderOrgs(Holder h) {
         {kOrgImmigrationEnforcement, "home-office-immigration-enforcement",
          "Home Office Immigration Enforcement (tracing)", "requester", ""},
         {kOrgVisas, "home-office-visas", "UK Visas and Immigration", "requester", ""},
-        {kOrgAdviser, "immigration-adviser", "Southside Immigration Advice (OISC-regulated)", "requester", ""},
+        {kOrgAdviser, "immigration-adviser", "Southside Immigration Advice (OISC-regulated)",
+         "requester", ""},
         {kOrgGp, "gp-practice", "Example Road GP Surgery", "requester", ""},
         {kOrgCouncil, "local-authority", "Example County Council (MARAC)", "requester", ""},
         {kOrgRecordsSystem, "police-force", "Example Constabulary", "requester", ""},
-        {kOrgNhsTrust, "nhs-trust", "Example Hospitals NHS Trust patient administration system", "holder", ""},
-        {kOrgTrustDpo, "nhs-trust", "Example Hospitals NHS Trust Caldicott Guardian and DPO", "admin", ""},
+        {kOrgNhsTrust, "nhs-trust", "Example Hospitals NHS Trust patient administration system",
+         "holder", ""},
+        {kOrgTrustDpo, "nhs-trust", "Example Hospitals NHS Trust Caldicott Guardian and DPO",
+         "admin", ""},
     };
   }
   return {
       {kOrgImmigrationEnforcement, "home-office-immigration-enforcement",
        "Home Office Immigration Enforcement", "requester", ""},
       {kOrgDfe, "dfe", "Department for Education (school census)", "requester", ""},
-      {kOrgCouncil, "local-authority", "Example County Council (children's social care)", "requester", ""},
+      {kOrgCouncil, "local-authority", "Example County Council (children's social care)",
+       "requester", ""},
       {kOrgRecordsSystem, "police-force", "Example Constabulary", "requester", ""},
       {kOrgSchool, "school", "Example Academy management information system", "holder", ""},
       {kOrgSchoolDpo, "school", "Example Academy Trust Data Protection Officer", "admin", ""},
@@ -230,9 +272,9 @@ std::vector<DemoOrg> CareHolderOrgs(Holder h) {
 
 std::vector<std::pair<std::string, std::string>> CareHolderFieldMap(Holder h) {
   std::vector<std::pair<std::string, std::string>> m = {
-      {"given_name", "identity"},   {"family_name", "identity"},     {"date_of_birth", "identity"},
-      {"gender", "identity"},       {"address_line", "address"},     {"postcode", "address"},
-      {"first_language", "language"}, {"ethnicity", "ethnicity"},    {"nationality", "nationality"},
+      {"given_name", "identity"},     {"family_name", "identity"}, {"date_of_birth", "identity"},
+      {"gender", "identity"},         {"address_line", "address"}, {"postcode", "address"},
+      {"first_language", "language"}, {"ethnicity", "ethnicity"},  {"nationality", "nationality"},
   };
   if (h == Holder::kNhsTrust) {
     m.insert(m.end(), {{"nhs_number", "identity"},
@@ -271,7 +313,8 @@ const std::vector<Planted>& CareHolderPlanted(Holder h) {
 }
 
 Status PopulateCareHolder(Holder h, store::Store& db, uint64_t seed, int64_t subjects,
-                          const std::function<void(int64_t, int64_t)>& progress, DemoSummary& summary) {
+                          const std::function<void(int64_t, int64_t)>& progress,
+                          DemoSummary& summary) {
   Rng g(seed);
   const bool trust = h == Holder::kNhsTrust;
   const std::string role = trust ? "patient" : "pupil";
@@ -335,54 +378,67 @@ std::vector<WalkStep> WalkThrough(Holder h) {
   switch (h) {
     case Holder::kPoliceForce:
       return {
-          {"Immigration Enforcement asks for the address of a domestic-abuse victim (matrix row 5).\n"
-           "   The firewall refuses; the answer looks the same as for a person the force does not know:",
+          {"Immigration Enforcement asks for the address of a domestic-abuse victim (matrix row "
+           "5).\n"
+           "   The firewall refuses; the answer looks the same as for a person the force does not "
+           "know:",
            kOrgImmigrationEnforcement, "/v1/disclosures",
            R"({"purpose":"immigration-enforcement","action":"disclose","categories":["address","contact"],"legal_basis":"iaa-1999-s20","user_role":"immigration-officer","subject":{"reference":"DEMO-R05"}})"},
-          {"The same request about someone the force has never heard of, by name and date of birth:",
+          {"The same request about someone the force has never heard of, by name and date of "
+           "birth:",
            kOrgImmigrationEnforcement, "/v1/disclosures",
            R"({"purpose":"immigration-enforcement","action":"disclose","categories":["address","contact"],"legal_basis":"iaa-1999-s20","user_role":"immigration-officer","subject":{"given_name":"No","family_name":"Such-Person","date_of_birth":"1970-01-01"}})"},
-          {"An offender in a concluded burglary (no firewall role): the address is disclosed, with a receipt:",
+          {"An offender in a concluded burglary (no firewall role): the address is disclosed, with "
+           "a receipt:",
            kOrgImmigrationEnforcement, "/v1/disclosures",
            R"({"purpose":"immigration-enforcement","action":"disclose","categories":["address"],"legal_basis":"iaa-1999-s20","user_role":"immigration-officer","subject":{"given_name":"Jakub","family_name":"Kowalski","date_of_birth":"1983-03-03"}})"},
-          {"The council's MARAC safeguarding referral (row 14): contact and incident flow, nationality is withheld:",
+          {"The council's MARAC safeguarding referral (row 14): contact and incident flow, "
+           "nationality is withheld:",
            kOrgCouncil, "/v1/disclosures",
            R"({"purpose":"safeguarding","action":"referral","categories":["identity","contact","incident","nationality"],"legal_basis":"ukgdpr-6-1-e","user_role":"social-worker","subject":{"reference":"DEMO-R14"}})"},
-          {"The force's records system asks before an officer's status check (row 1); the full reasons come back:",
+          {"The force's records system asks before an officer's status check (row 1); the full "
+           "reasons come back:",
            kOrgRecordsSystem, "/v1/decisions",
            R"({"purpose":"immigration-status-check","action":"referral","categories":["identity","nationality"],"legal_basis":"iaa-1999-s20","user_role":"police-officer","subject":{"reference":"DEMO-R01"}})"},
       };
     case Holder::kNhsTrust:
       return {
-          {"The Home Office's tracing request for a patient's address (matrix row 11, the 2017 memorandum).\n"
-           "   The firewall refuses; the answer looks the same as for a person the trust does not know:",
+          {"The Home Office's tracing request for a patient's address (matrix row 11, the 2017 "
+           "memorandum).\n"
+           "   The firewall refuses; the answer looks the same as for a person the trust does not "
+           "know:",
            kOrgImmigrationEnforcement, "/v1/disclosures",
            R"({"purpose":"immigration-enforcement","action":"disclose","categories":["identity","address"],"legal_basis":"iaa-1999-s20","user_role":"immigration-officer","subject":{"reference":"DEMO-P11"}})"},
           {"The same request about someone the trust has never treated, by name and date of birth:",
            kOrgImmigrationEnforcement, "/v1/disclosures",
            R"({"purpose":"immigration-enforcement","action":"disclose","categories":["identity","address"],"legal_basis":"iaa-1999-s20","user_role":"immigration-officer","subject":{"given_name":"No","family_name":"Such-Person","date_of_birth":"1970-01-01"}})"},
-          {"Direct care: the GP asks for the discharge summary; clinical data flow, nationality is withheld:",
+          {"Direct care: the GP asks for the discharge summary; clinical data flow, nationality is "
+           "withheld:",
            kOrgGp, "/v1/disclosures",
            R"({"purpose":"direct-care","action":"disclose","categories":["identity","health","nationality"],"legal_basis":"ukgdpr-9-2-h","user_role":"clinician","subject":{"reference":"DEMO-P11"}})"},
-          {"The council's MARAC asks about a patient who is a domestic-abuse victim (safeguarding):",
+          {"The council's MARAC asks about a patient who is a domestic-abuse victim "
+           "(safeguarding):",
            kOrgCouncil, "/v1/disclosures",
            R"({"purpose":"safeguarding","action":"referral","categories":["identity","contact","health","nationality"],"legal_basis":"ukgdpr-6-1-e","user_role":"social-worker","subject":{"reference":"DEMO-P14"}})"},
-          {"Her own immigration adviser asks for the evidence she chose to send (X1): identity and clinical\n"
+          {"Her own immigration adviser asks for the evidence she chose to send (X1): identity and "
+           "clinical\n"
            "   evidence only; her address stays, because she did not choose it:",
            kOrgAdviser, "/v1/disclosures",
            R"({"purpose":"immigration-application-support","action":"disclose","categories":["identity","health","address"],"legal_basis":"consent","user_role":"caseworker","subject":{"reference":"DEMO-P08"}})"},
-          {"The overseas visitors office asks before referring a patient with an unpaid bill to the Home Office;\n"
+          {"The overseas visitors office asks before referring a patient with an unpaid bill to "
+           "the Home Office;\n"
            "   refused, with the reasons:",
            kOrgNhsTrust, "/v1/decisions",
            R"({"purpose":"immigration-enforcement","action":"referral","categories":["identity","nationality"],"legal_basis":"iaa-1999-s20","user_role":"automated-system","subject":{"reference":"DEMO-P02"}})"},
-          {"Statistics about no person (no subject): permitted, whoever asks:", kOrgImmigrationEnforcement,
-           "/v1/disclosures",
+          {"Statistics about no person (no subject): permitted, whoever asks:",
+           kOrgImmigrationEnforcement, "/v1/disclosures",
            R"({"purpose":"statistics","action":"disclose","categories":["nationality"],"legal_basis":"ukgdpr-6-1-e","user_role":"analyst"})"},
       };
     case Holder::kSchool:
       return {
           {"Immigration Enforcement asks for a pupil's address (matrix row 12, one lookup).\n"
-           "   The firewall refuses; the answer looks the same as for a child the school does not know:",
+           "   The firewall refuses; the answer looks the same as for a child the school does not "
+           "know:",
            kOrgImmigrationEnforcement, "/v1/disclosures",
            R"({"purpose":"immigration-enforcement","action":"disclose","categories":["address"],"legal_basis":"iaa-1999-s20","user_role":"immigration-officer","subject":{"reference":"DEMO-S12"}})"},
           {"The same request about a child the school has never taught, by name and date of birth:",
@@ -391,13 +447,14 @@ std::vector<WalkStep> WalkThrough(Holder h) {
           {"The Home Office's bulk match (row 12) as a bulk extract: refused, and the DPO is told:",
            kOrgImmigrationEnforcement, "/v1/disclosures",
            R"({"purpose":"immigration-enforcement","action":"bulk-extract","categories":["identity","address"],"legal_basis":"iaa-1999-s20","user_role":"immigration-officer","subject":{"reference":"DEMO-S12"}})"},
-          {"The school census to the DfE: it goes, without nationality or country of birth:", kOrgDfe,
-           "/v1/disclosures",
+          {"The school census to the DfE: it goes, without nationality or country of birth:",
+           kOrgDfe, "/v1/disclosures",
            R"({"purpose":"statutory-return","action":"bulk-extract","categories":["identity","address","language","ethnicity","education","nationality","place-of-birth"],"legal_basis":"ea-1996-s537a","user_role":"automated-system","subject":{"reference":"DEMO-S12"}})"},
-          {"Children's social care: a safeguarding referral about a pupil (nationality withheld):", kOrgCouncil,
-           "/v1/disclosures",
+          {"Children's social care: a safeguarding referral about a pupil (nationality withheld):",
+           kOrgCouncil, "/v1/disclosures",
            R"({"purpose":"safeguarding","action":"referral","categories":["identity","contact","address","nationality"],"legal_basis":"ca-2004-s11","user_role":"social-worker","subject":{"reference":"DEMO-S14"}})"},
-          {"The school's system asks before a bulk extract for the police's \"public protection\": refused, with\n"
+          {"The school's system asks before a bulk extract for the police's \"public protection\": "
+           "refused, with\n"
            "   the reasons:",
            kOrgSchool, "/v1/decisions",
            R"({"purpose":"public-protection","action":"bulk-extract","categories":["identity","address"],"legal_basis":"dpa-2018-s35","user_role":"automated-system","subject":{"reference":"DEMO-S14"}})"},

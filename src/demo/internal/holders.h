@@ -29,6 +29,7 @@ const std::vector<Planted>& CareHolderPlanted(Holder h);
 // records), counting into `summary`.
 // REQUIRES: h is kNhsTrust or kSchool.
 Status PopulateCareHolder(Holder h, store::Store& db, uint64_t seed, int64_t subjects,
-                          const std::function<void(int64_t, int64_t)>& progress, DemoSummary& summary);
+                          const std::function<void(int64_t, int64_t)>& progress,
+                          DemoSummary& summary);
 
 }  // namespace firebreak::demo::internal
