@@ -85,7 +85,20 @@ int Run(const CheckOptions& o) {
                                                                      {"schema", schema}}));
     }
     if (o.pins) {
-      for (const auto& r : loaded->set->rules) {
+      // What the set relies on: the pins its packs declare (each verified
+      // when the set loaded), then the pin line of every firewall rule it
+      // holds, for a holder pack to copy.
+      const auto& set = *loaded->set;
+      fmt::print("# {} pinned firewall rule(s) this set relies on\n", set.pins.size());
+      for (const policy::Pin& p : set.pins) {
+        std::string where;
+        if (set.sources && p.span.file < set.sources->size()) {
+          where = fmt::format(" ({}:{})", set.sources->path(p.span.file), p.span.line);
+        }
+        fmt::print("relies on: pin {} \"{}\" in pack {}{}\n", p.rule, p.hash, p.pack, where);
+      }
+      fmt::print("# firewall rules in this set, as pin lines\n");
+      for (const auto& r : set.rules) {
         if (r.kind != policy::RuleKind::kFirewall) continue;
         fmt::print("pin {} \"sha256:{}\"\n", r.name, HexEncode(DigestBytes(Sha256(r.canonical))));
       }

@@ -69,6 +69,46 @@ TEST(Cli, CheckPrintsPins) {
   EXPECT_NE(r.out.find("pin f_protected \"sha256:"), std::string::npos) << r.out;
 }
 
+TEST(Cli, CheckPinsPrintsThePinsASetReliesOn) {
+  CliRun r = Firebreak("check --pins " + kSource + "/policies/uk/examples/forces/north-shire");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("# 3 pinned firewall rule(s) this set relies on"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("relies on: pin A1_no_firewall_purpose_for_protected \"sha256:"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("in pack example-force-north-shire"), std::string::npos) << r.out;
+  // A set that pins nothing says so.
+  CliRun none = Firebreak("check --pins " + kSource + "/policies/uk/npcc-2020");
+  EXPECT_EQ(none.code, 0) << none.out;
+  EXPECT_NE(none.out.find("# 0 pinned firewall rule(s)"), std::string::npos) << none.out;
+}
+
+TEST(Cli, DemoMakesEveryHolder) {
+  for (std::string holder : {"nhs-trust", "school", "police-force"}) {
+    std::string dir = ::testing::TempDir() + "/fb_cli_demo_" + holder + "_" + std::to_string(getpid());
+    std::filesystem::remove_all(dir);
+    CliRun r = Firebreak("demo --holder " + holder + " --dir " + dir + " --subjects 40 --listen 127.0.0.1:0 --policy " +
+                         kSource + (holder == "police-force" ? "/policies/uk/strict-firewall"
+                                                             : "/policies/uk/holders/" + holder));
+    ASSERT_EQ(r.code, 0) << r.out;
+    EXPECT_NE(r.out.find("40 subjects"), std::string::npos) << r.out;
+    if (holder == "nhs-trust") {
+      EXPECT_NE(r.out.find("Created a synthetic NHS trust"), std::string::npos) << r.out;
+      EXPECT_NE(r.out.find("DEMO-P11"), std::string::npos) << r.out;
+      EXPECT_NE(r.out.find("\"purpose\":\"direct-care\""), std::string::npos) << r.out;
+    } else if (holder == "school") {
+      EXPECT_NE(r.out.find("Created a synthetic school"), std::string::npos) << r.out;
+      EXPECT_NE(r.out.find("DEMO-S12"), std::string::npos) << r.out;
+      EXPECT_NE(r.out.find("\"purpose\":\"statutory-return\""), std::string::npos) << r.out;
+    } else {
+      EXPECT_NE(r.out.find("DEMO-R05"), std::string::npos) << r.out;
+    }
+    EXPECT_TRUE(std::filesystem::exists(dir + "/store.db"));
+    std::filesystem::remove_all(dir);
+  }
+  CliRun bad = Firebreak("demo --holder hospital --dir " + ::testing::TempDir() + "/fb_cli_demo_bad");
+  EXPECT_EQ(bad.code, 2) << bad.out;
+  EXPECT_NE(bad.out.find("--holder must be police-force, nhs-trust or school"), std::string::npos) << bad.out;
+}
+
 TEST(Cli, CheckLockPrintsTheRequiredBlock) {
   CliRun r = Firebreak("check --lock " + kSource + "/policies/uk/strict-firewall");
   ASSERT_EQ(r.code, 0) << r.out;

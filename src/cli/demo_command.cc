@@ -1,4 +1,5 @@
-// `firebreak demo`: creates a synthetic force (no real people) and prints a
+// `firebreak demo`: creates a synthetic holder — a police force, an NHS
+// trust or a school (`--holder`) — with no real people, and prints a
 // walk-through with ready `curl` commands.
 #include <unistd.h>
 
@@ -17,7 +18,8 @@ struct DemoCommandOptions {
   std::string dir;
   int64_t subjects = 100000;
   uint64_t seed = 20201217;
-  std::vector<std::string> policies = {"policies/uk/strict-firewall"};
+  std::string holder = "police-force";
+  std::vector<std::string> policies;  // empty: the holder's default pack
   std::string listen = "127.0.0.1:8443";
 };
 
@@ -35,11 +37,17 @@ int Run(const DemoCommandOptions& o) {
   namespace fs = std::filesystem;
   auto start = std::chrono::steady_clock::now();
   demo::DemoOptions d;
+  if (!demo::ParseHolder(o.holder, &d.holder)) {
+    fmt::print(stderr, "firebreak demo: --holder must be police-force, nhs-trust or school, not `{}`\n", o.holder);
+    return kExitUsage;
+  }
+  std::vector<std::string> policies = o.policies;
+  if (policies.empty()) policies.push_back(demo::DefaultPolicyPack(d.holder));
   d.dir = o.dir;
   d.subjects = o.subjects;
   d.seed = o.seed;
   d.listen = o.listen;
-  for (const auto& p : o.policies) d.policy_packs.push_back(fs::absolute(p).lexically_normal().string());
+  for (const auto& p : policies) d.policy_packs.push_back(fs::absolute(p).lexically_normal().string());
   for (const auto& p : d.policy_packs) {
     if (!fs::exists(fs::path(p) / "pack.fbp")) {
       fmt::print(stderr, "firebreak demo: {} is not a policy pack (no pack.fbp)\n", p);
@@ -67,8 +75,11 @@ int Run(const DemoCommandOptions& o) {
   bool ephemeral = port == "0";
   std::string base = "https://localhost:" + (ephemeral ? std::string("$PORT") : port);
   fmt::print(
-      "Created a synthetic force in {} ({:.1f} s): {} subjects, {} cases, {} records. No real people.\n"
+      "Created a synthetic {} in {} ({:.1f} s): {} subjects, {} cases, {} records. No real people.\n"
       "Policy: {}\nLog verifier key: {}\n\n",
+      d.holder == demo::Holder::kPoliceForce ? "police force"
+      : d.holder == demo::Holder::kNhsTrust  ? "NHS trust"
+                                              : "school",
       dir, secs, summary->subjects, summary->cases, summary->records, fmt::join(d.policy_packs, ", "),
       summary->log_verifier_key);
   fmt::print("Organisations (client certificate pki/clients/<id>.pem, token tokens/<id>.token):\n");
@@ -81,39 +92,32 @@ int Run(const DemoCommandOptions& o) {
                                      "  PORT=$(cat {}/port)",
                                      dir, o.listen, dir)
                        : "");
-  fmt::print("1. Immigration Enforcement asks for the address of a domestic-abuse victim (matrix row 5).\n"
-             "   The firewall refuses; the answer looks the same as for a person the force does not know:\n{}\n\n",
-             Curl(dir, demo::kOrgImmigrationEnforcement, base + "/v1/disclosures",
-                  R"({"purpose":"immigration-enforcement","action":"disclose","categories":["address","contact"],"legal_basis":"iaa-1999-s20","user_role":"immigration-officer","subject":{"reference":"DEMO-R05"}})"));
-  fmt::print("2. The same request about someone the force has never heard of, by name and date of birth:\n{}\n\n",
-             Curl(dir, demo::kOrgImmigrationEnforcement, base + "/v1/disclosures",
-                  R"({"purpose":"immigration-enforcement","action":"disclose","categories":["address","contact"],"legal_basis":"iaa-1999-s20","user_role":"immigration-officer","subject":{"given_name":"No","family_name":"Such-Person","date_of_birth":"1970-01-01"}})"));
-  fmt::print("3. An offender in a concluded burglary (no firewall role): the address is disclosed, with a receipt:\n{}\n\n",
-             Curl(dir, demo::kOrgImmigrationEnforcement, base + "/v1/disclosures",
-                  R"({"purpose":"immigration-enforcement","action":"disclose","categories":["address"],"legal_basis":"iaa-1999-s20","user_role":"immigration-officer","subject":{"given_name":"Jakub","family_name":"Kowalski","date_of_birth":"1983-03-03"}})"));
-  fmt::print("4. The council's MARAC safeguarding referral (row 14): contact and incident flow, nationality is withheld:\n{}\n\n",
-             Curl(dir, demo::kOrgCouncil, base + "/v1/disclosures",
-                  R"({"purpose":"safeguarding","action":"referral","categories":["identity","contact","incident","nationality"],"legal_basis":"ukgdpr-6-1-e","user_role":"social-worker","subject":{"reference":"DEMO-R14"}})"));
-  fmt::print("5. The force's records system asks before an officer's status check (row 1); the full reasons come back:\n{}\n\n",
-             Curl(dir, demo::kOrgRecordsSystem, base + "/v1/decisions",
-                  R"({"purpose":"immigration-status-check","action":"referral","categories":["identity","nationality"],"legal_basis":"iaa-1999-s20","user_role":"police-officer","subject":{"reference":"DEMO-R01"}})"));
-  fmt::print("6. A receipt (C2SP tlog-proof) for any answer above, and the public log:\n"
+  // The holder's own steps, then the steps every holder shares.
+  int step = 0;
+  for (const demo::WalkStep& w : demo::WalkThrough(d.holder)) {
+    fmt::print("{}. {}\n{}\n\n", ++step, w.text, Curl(dir, w.org, base + w.path, w.body));
+  }
+  std::string admin = demo::kOrgDpo, requester = demo::kOrgImmigrationEnforcement;
+  for (const auto& org : summary->orgs) {
+    if (org.scope == "admin") admin = org.id;
+  }
+  fmt::print("{}. A receipt (C2SP tlog-proof) for any answer above, and the public log:\n"
              "{}\n"
              "   curl -s --cacert {}/pki/ca.pem {}/log/checkpoint\n\n",
-             Curl(dir, demo::kOrgImmigrationEnforcement, base + "/v1/receipts/<receipt id>", ""), dir, base);
-  fmt::print("7. Bearer tokens work too: this demo configuration turns them on (\"bearer_tokens\": true;\n"
+             ++step, Curl(dir, requester, base + "/v1/receipts/<receipt id>", ""), dir, base);
+  fmt::print("{0}. Bearer tokens work too: this demo configuration turns them on (\"bearer_tokens\": true;\n"
              "   off by default, never for the DPO's admin scope). For development only:\n"
-             "   curl -s --cacert {0}/pki/ca.pem -H \"authorization: Bearer $(cat {0}/tokens/{1}.token)\" {2}/v1/disclosures -d '...'\n\n",
-             dir, demo::kOrgNhsTrust, base);
-  fmt::print("8. Reload the policy (SIGHUP, or as the DPO with its client certificate). A reload that\n"
+             "   curl -s --cacert {1}/pki/ca.pem -H \"authorization: Bearer $(cat {1}/tokens/{2}.token)\" {3}/v1/disclosures -d '...'\n\n",
+             ++step, dir, requester, base);
+  fmt::print("{}. Reload the policy (SIGHUP, or as the DPO with its client certificate). A reload that\n"
              "   drops or alters a firewall rule or guarantee of the policy loaded at start is refused,\n"
              "   and every reload, accepted or refused, is an entry in the decision log:\n{}\n\n",
-             Curl(dir, demo::kOrgDpo, "-X POST " + base + "/admin/reload", ""));
-  fmt::print("9. The holder's metrics (the DPO's certificate, or the metrics listener on loopback):\n{}\n"
+             ++step, Curl(dir, admin, "-X POST " + base + "/admin/reload", ""));
+  fmt::print("{}. The holder's metrics (the DPO's certificate, or the metrics listener on loopback):\n{}\n"
              "   curl -s http://{}/metrics\n\n",
-             Curl(dir, demo::kOrgDpo, base + "/metrics", ""), demo::MetricsListenFor(o.listen));
+             ++step, Curl(dir, admin, base + "/metrics", ""), demo::MetricsListenFor(o.listen));
   fmt::print("Planted subjects (the scenario matrix, domain.md §8.6):\n");
-  for (const auto& p : demo::PlantedSubjects()) {
+  for (const auto& p : demo::PlantedSubjects(d.holder)) {
     fmt::print("  {}  {} {} ({})  {}\n", p.reference, p.given_name, p.family_name, p.date_of_birth, p.about);
   }
   return kExitOk;
@@ -124,11 +128,15 @@ int Run(const DemoCommandOptions& o) {
 void AddDemoCommand(CLI::App& app, int* exit_code) {
   auto opts = std::make_shared<DemoCommandOptions>();
   CLI::App* cmd = app.add_subcommand(
-      "demo", "Create a synthetic force (no real people) with a CA, keys, a log and a config");
+      "demo", "Create a synthetic police force, NHS trust or school (no real people) with a CA, keys, a log and a config");
+  cmd->add_option("--holder", opts->holder, "The holder to create: police-force, nhs-trust or school")
+      ->capture_default_str();
   cmd->add_option("--dir", opts->dir, "Directory to create (must not exist or be empty)")->required();
   cmd->add_option("--subjects", opts->subjects, "Number of subjects")->check(CLI::Range(int64_t(0), int64_t(10000000)))->capture_default_str();
   cmd->add_option("--seed", opts->seed, "Seed of the generator")->capture_default_str();
-  cmd->add_option("--policy", opts->policies, "Policy pack directories for the config")->capture_default_str();
+  cmd->add_option("--policy", opts->policies,
+                  "Policy pack directories for the config (default: the holder's pack, e.g. "
+                  "policies/uk/strict-firewall for a police force)");
   cmd->add_option("--listen", opts->listen, "Address the config's gateway listens on")->capture_default_str();
   cmd->callback([opts, exit_code] { *exit_code = Run(*opts); });
 }

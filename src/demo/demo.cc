@@ -12,6 +12,7 @@
 #include "base/crypto.h"
 #include "base/encoding.h"
 #include "base/files.h"
+#include "demo/internal/holders.h"
 #include "demo/pki.h"
 #include "ledger/appender.h"
 #include "ledger/note.h"
@@ -175,6 +176,8 @@ struct PlantSpec {
   std::vector<std::string> flags;
   std::vector<std::string> service_roles;
   std::vector<PlantCase> cases;
+  // X1: the recipient she named and what she chose, recorded by the force.
+  std::optional<store::ApplicationChoice> application = std::nullopt;
 };
 
 const std::vector<PlantSpec>& Specs() {
@@ -194,7 +197,9 @@ const std::vector<PlantSpec>& Specs() {
       {{"DEMO-R07", "Ioana", "Rossi", "1994-02-25", "row 7: DA victim, case concluded, DVILR application pending"},
        "confirmed-record", true, false, false, {"domestic-abuse"}, {}, {{"domestic-abuse", "concluded", "victim"}}},
       {{"DEMO-R08", "Fatima", "Begum", "1987-12-03", "row 8: DA victim asking for evidence for her own application"},
-       "self-disclosed", false, true, false, {"domestic-abuse"}, {}, {{"domestic-abuse", "concluded", "victim"}}},
+       "self-disclosed", false, true, false, {"domestic-abuse"}, {}, {{"domestic-abuse", "concluded", "victim"}},
+       store::ApplicationChoice{kOrgVisas, {"identity", "incident", "case-outcome"},
+                                "PC 4471, victim care officer", "2026-10-02"}},
       {{"DEMO-R09", "Nadia", "Ivanova", "1996-06-11", "row 9: charged with theft and victim in an active DA case"},
        "doubts-only", false, false, false, {"domestic-abuse"}, {},
        {{"theft", "charged", "suspect"}, {"domestic-abuse", "under-investigation", "victim"}}},
@@ -226,9 +231,133 @@ Result<std::string> NewToken(std::string_view org) {
   return "fbk_" + std::string(org.substr(0, 8)) + "_" + b64;
 }
 
+// The police force: planted subjects (one per matrix row), then the random
+// population with cases and records collected in a capacity.
+Status PopulatePoliceForce(const DemoOptions& o, store::Store& db, DemoSummary& summary) {
+  Generator g(o.seed);
+  Status st;
+  int64_t case_no = 0;
+  auto next_case = [&] {
+    ++case_no;
+    return fmt::format("EXC/{:07}/{}", case_no, 19 + (case_no % 7));
+  };
+
+  // Planted subjects first, so their references and facts are stable.
+  st = db.Bulk([&]() -> Status {
+    for (const PlantSpec& p : Specs()) {
+      Subject s;
+      s.reference = p.p.reference;
+      s.given_name = p.p.given_name;
+      s.family_name = p.p.family_name;
+      s.date_of_birth = p.p.date_of_birth;
+      s.concern = p.concern;
+      s.regularisation_pending = p.regularisation_pending;
+      s.subject_initiated = p.subject_initiated;
+      s.consent_to_ie = p.consent_to_ie;
+      s.flags = p.flags;
+      s.service_roles = p.service_roles;
+      s.application = p.application;
+      FB_ASSIGN_OR_RETURN(s.id, db.AddSubject(s));
+      ++summary.subjects;
+      for (const PlantCase& c : p.cases) {
+        std::string id = next_case();
+        FB_RETURN_IF_ERROR(db.PutCase({id, c.type, c.status, {}}));
+        ++summary.cases;
+        FB_RETURN_IF_ERROR(db.AddParticipant(id, s.id, c.role));
+        Record r;
+        r.subject_id = s.id;
+        r.kind = RecordKind(c.role);
+        r.collected_as = c.role;
+        r.case_id = id;
+        r.fields = MakeFields(g, s, r.kind, c.type, c.status);
+        if (std::string_view(c.type) == "modern-slavery") r.fields.push_back({"nrm_status", "referral pending"});
+        FB_RETURN_IF_ERROR(db.AddRecord(r));
+        ++summary.records;
+      }
+      for (const std::string& role : p.service_roles) {
+        Record r;
+        r.subject_id = s.id;
+        r.kind = role == "patient" ? "patient-registration" : "pupil-registration";
+        r.collected_as = role;
+        r.fields = {{"given_name", s.given_name}, {"family_name", s.family_name},
+                    {"date_of_birth", s.date_of_birth}, {"address_line", "12 Orchard Close, Ipswich"},
+                    {"postcode", "IP4 2AB"}, {"phone", "07700 900123"}};
+        FB_RETURN_IF_ERROR(db.AddRecord(r));
+        ++summary.records;
+      }
+    }
+    return Ok();
+  });
+  FB_RETURN_IF_ERROR(st);
+
+  // The random population, in batches of 10,000 subjects; about 0.6 cases
+  // per subject, each with a victim and often a suspect and a witness.
+  const int64_t total = std::max<int64_t>(o.subjects, int64_t(Specs().size()));
+  const int64_t population = total - int64_t(Specs().size());
+  std::vector<int64_t> ids;
+  ids.reserve(size_t(population));
+  std::vector<Subject> people;
+  people.reserve(size_t(population));
+  const int64_t kBatch = 10000;
+  for (int64_t begin = 0; begin < population; begin += kBatch) {
+    int64_t end = std::min(population, begin + kBatch);
+    st = db.Bulk([&]() -> Status {
+      for (int64_t i = begin; i < end; ++i) {
+        Subject s;
+        s.reference = fmt::format("EXC-{:07}", i + 1);
+        s.given_name = g.Pick(kGiven);
+        s.family_name = g.Pick(kFamily);
+        s.date_of_birth = g.Date(1945, 2012);
+        s.concern = g.PickWeighted(kConcerns);
+        s.regularisation_pending = s.concern != "none" && g.Chance(0.15);
+        s.consent_to_ie = g.Chance(0.005);
+        if (s.date_of_birth >= "2008") s.flags.push_back("child");
+        if (g.Chance(0.04)) s.flags.push_back("vulnerable");
+        FB_ASSIGN_OR_RETURN(s.id, db.AddSubject(s));
+        ids.push_back(s.id);
+        people.push_back(std::move(s));
+      }
+      // Cases for this batch.
+      int64_t cases = (end - begin) * 6 / 10;
+      for (int64_t k = 0; k < cases; ++k) {
+        std::string id = next_case();
+        const char* type = g.PickWeighted(kCaseTypes);
+        const char* status = g.PickWeighted(kStatuses);
+        FB_RETURN_IF_ERROR(db.PutCase({id, type, status, {}}));
+        ++summary.cases;
+        auto add = [&](const char* role) -> Status {
+          Subject& s = people[size_t(begin) + g.Below(size_t(end - begin))];
+          Status added = db.AddParticipant(id, s.id, role);
+          if (!added && added.error().code() == ErrorCode::kAlreadyExists) return Ok();
+          FB_RETURN_IF_ERROR(added);
+          Record r;
+          r.subject_id = s.id;
+          r.kind = RecordKind(role);
+          r.collected_as = role;
+          r.case_id = id;
+          r.fields = MakeFields(g, s, r.kind, type, status);
+          FB_RETURN_IF_ERROR(db.AddRecord(r));
+          ++summary.records;
+          return Ok();
+        };
+        FB_RETURN_IF_ERROR(add("victim"));
+        if (g.Chance(0.6)) FB_RETURN_IF_ERROR(add(g.Chance(0.7) ? "suspect" : "offender"));
+        if (g.Chance(0.4)) FB_RETURN_IF_ERROR(add("witness"));
+      }
+      summary.subjects += end - begin;
+      return Ok();
+    });
+    FB_RETURN_IF_ERROR(st);
+    if (o.progress) o.progress(summary.subjects, total);
+  }
+  if (o.progress) o.progress(summary.subjects, total);
+  return Ok();
+}
+
 }  // namespace
 
-const std::vector<Planted>& PlantedSubjects() {
+const std::vector<Planted>& PlantedSubjects(Holder h) {
+  if (h != Holder::kPoliceForce) return internal::CareHolderPlanted(h);
   static const std::vector<Planted> planted = [] {
     std::vector<Planted> out;
     for (const auto& s : Specs()) out.push_back(s.p);
@@ -264,7 +393,13 @@ Result<DemoSummary> CreateDemoForce(const DemoOptions& o) {
   DemoSummary summary;
 
   // Keys and the empty log.
-  FB_ASSIGN_OR_RETURN(ledger::NoteSigner signer, ledger::NoteSigner::Generate(o.origin));
+  std::string origin = o.origin;
+  if (origin.empty()) {
+    origin = o.holder == Holder::kNhsTrust ? "firebreak.example/example-nhs-trust/decisions"
+             : o.holder == Holder::kSchool ? "firebreak.example/example-academy/decisions"
+                                           : "firebreak.example/example-constabulary/decisions";
+  }
+  FB_ASSIGN_OR_RETURN(ledger::NoteSigner signer, ledger::NoteSigner::Generate(origin));
   FB_RETURN_IF_ERROR(WriteSecret(dir / "keys/log.key", signer.PrivateKeyText() + "\n"));
   FB_RETURN_IF_ERROR(WriteFileAtomically((dir / "keys/log.vkey").string(), signer.VerifierKeyText() + "\n"));
   summary.log_verifier_key = signer.VerifierKeyText();
@@ -279,7 +414,9 @@ Result<DemoSummary> CreateDemoForce(const DemoOptions& o) {
   FB_RETURN_IF_ERROR(WriteSecret(dir / "keys/audit.key", HexEncode(audit_key) + "\n"));
 
   // The CA, the server's certificate and one client certificate and token per organisation.
-  FB_ASSIGN_OR_RETURN(LocalCa ca, LocalCa::Create("Example Constabulary Firebreak development CA"));
+  FB_ASSIGN_OR_RETURN(LocalCa ca, LocalCa::Create(o.holder == Holder::kNhsTrust ? "Example Hospitals NHS Trust Firebreak development CA"
+                                                  : o.holder == Holder::kSchool ? "Example Academy Firebreak development CA"
+                                                                                : "Example Constabulary Firebreak development CA"));
   FB_RETURN_IF_ERROR(WriteFileAtomically((dir / "pki/ca.pem").string(), ca.ca().cert_pem));
   FB_RETURN_IF_ERROR(WriteSecret(dir / "pki/ca.key", ca.ca().key_pem));
   FB_ASSIGN_OR_RETURN(IssuedCert server, ca.IssueServer({"localhost"}, {"127.0.0.1", "::1"}));
@@ -287,7 +424,7 @@ Result<DemoSummary> CreateDemoForce(const DemoOptions& o) {
   FB_RETURN_IF_ERROR(WriteSecret(dir / "pki/server.key", server.key_pem));
 
   FB_ASSIGN_OR_RETURN(std::unique_ptr<store::Store> db, store::OpenSqliteStore((dir / "store.db").string()));
-  const std::array<DemoOrg, 7> orgs = {{
+  const std::vector<DemoOrg> police_orgs = {{
       {kOrgImmigrationEnforcement, "home-office-immigration-enforcement",
        "Home Office Immigration Enforcement (ICE team South)", "requester", ""},
       {kOrgVisas, "home-office-visas", "UK Visas and Immigration (DVILR casework)", "requester", ""},
@@ -297,6 +434,14 @@ Result<DemoSummary> CreateDemoForce(const DemoOptions& o) {
       {kOrgRecordsSystem, "police-force", "Example Constabulary records system", "holder", ""},
       {kOrgDpo, "police-force", "Example Constabulary Data Protection Officer", "admin", ""},
   }};
+  const std::vector<DemoOrg> orgs =
+      o.holder == Holder::kPoliceForce ? police_orgs : internal::CareHolderOrgs(o.holder);
+  std::vector<std::pair<std::string, std::string>> field_map;
+  if (o.holder == Holder::kPoliceForce) {
+    for (const auto& [field, category] : kFieldMap) field_map.emplace_back(field, category);
+  } else {
+    field_map = internal::CareHolderFieldMap(o.holder);
+  }
   Status st = db->Bulk([&]() -> Status {
     for (DemoOrg org : orgs) {
       store::Scope scope;
@@ -312,128 +457,18 @@ Result<DemoSummary> CreateDemoForce(const DemoOptions& o) {
                                            HexEncode(DigestBytes(Sha256(org.token)))));
       summary.orgs.push_back(org);
     }
-    for (const auto& [field, category] : kFieldMap) {
+    for (const auto& [field, category] : field_map) {
       FB_RETURN_IF_ERROR(db->SetFieldCategory(field, category));
     }
     return Ok();
   });
   FB_RETURN_IF_ERROR(st);
 
-  Generator g(o.seed);
-  int64_t case_no = 0;
-  auto next_case = [&] {
-    ++case_no;
-    return fmt::format("EXC/{:07}/{}", case_no, 19 + (case_no % 7));
-  };
-
-  // Planted subjects first, so their references and facts are stable.
-  st = db->Bulk([&]() -> Status {
-    for (const PlantSpec& p : Specs()) {
-      Subject s;
-      s.reference = p.p.reference;
-      s.given_name = p.p.given_name;
-      s.family_name = p.p.family_name;
-      s.date_of_birth = p.p.date_of_birth;
-      s.concern = p.concern;
-      s.regularisation_pending = p.regularisation_pending;
-      s.subject_initiated = p.subject_initiated;
-      s.consent_to_ie = p.consent_to_ie;
-      s.flags = p.flags;
-      s.service_roles = p.service_roles;
-      FB_ASSIGN_OR_RETURN(s.id, db->AddSubject(s));
-      ++summary.subjects;
-      for (const PlantCase& c : p.cases) {
-        std::string id = next_case();
-        FB_RETURN_IF_ERROR(db->PutCase({id, c.type, c.status}));
-        ++summary.cases;
-        FB_RETURN_IF_ERROR(db->AddParticipant(id, s.id, c.role));
-        Record r;
-        r.subject_id = s.id;
-        r.kind = RecordKind(c.role);
-        r.collected_as = c.role;
-        r.case_id = id;
-        r.fields = MakeFields(g, s, r.kind, c.type, c.status);
-        if (std::string_view(c.type) == "modern-slavery") r.fields.push_back({"nrm_status", "referral pending"});
-        FB_RETURN_IF_ERROR(db->AddRecord(r));
-        ++summary.records;
-      }
-      for (const std::string& role : p.service_roles) {
-        Record r;
-        r.subject_id = s.id;
-        r.kind = role == "patient" ? "patient-registration" : "pupil-registration";
-        r.collected_as = role;
-        r.fields = {{"given_name", s.given_name}, {"family_name", s.family_name},
-                    {"date_of_birth", s.date_of_birth}, {"address_line", "12 Orchard Close, Ipswich"},
-                    {"postcode", "IP4 2AB"}, {"phone", "07700 900123"}};
-        FB_RETURN_IF_ERROR(db->AddRecord(r));
-        ++summary.records;
-      }
-    }
-    return Ok();
-  });
-  FB_RETURN_IF_ERROR(st);
-
-  // The random population, in batches of 10,000 subjects; about 0.6 cases
-  // per subject, each with a victim and often a suspect and a witness.
-  const int64_t total = std::max<int64_t>(o.subjects, int64_t(Specs().size()));
-  const int64_t population = total - int64_t(Specs().size());
-  std::vector<int64_t> ids;
-  ids.reserve(size_t(population));
-  std::vector<Subject> people;
-  people.reserve(size_t(population));
-  const int64_t kBatch = 10000;
-  for (int64_t begin = 0; begin < population; begin += kBatch) {
-    int64_t end = std::min(population, begin + kBatch);
-    st = db->Bulk([&]() -> Status {
-      for (int64_t i = begin; i < end; ++i) {
-        Subject s;
-        s.reference = fmt::format("EXC-{:07}", i + 1);
-        s.given_name = g.Pick(kGiven);
-        s.family_name = g.Pick(kFamily);
-        s.date_of_birth = g.Date(1945, 2012);
-        s.concern = g.PickWeighted(kConcerns);
-        s.regularisation_pending = s.concern != "none" && g.Chance(0.15);
-        s.consent_to_ie = g.Chance(0.005);
-        if (s.date_of_birth >= "2008") s.flags.push_back("child");
-        if (g.Chance(0.04)) s.flags.push_back("vulnerable");
-        FB_ASSIGN_OR_RETURN(s.id, db->AddSubject(s));
-        ids.push_back(s.id);
-        people.push_back(std::move(s));
-      }
-      // Cases for this batch.
-      int64_t cases = (end - begin) * 6 / 10;
-      for (int64_t k = 0; k < cases; ++k) {
-        std::string id = next_case();
-        const char* type = g.PickWeighted(kCaseTypes);
-        const char* status = g.PickWeighted(kStatuses);
-        FB_RETURN_IF_ERROR(db->PutCase({id, type, status}));
-        ++summary.cases;
-        auto add = [&](const char* role) -> Status {
-          Subject& s = people[size_t(begin) + g.Below(size_t(end - begin))];
-          Status added = db->AddParticipant(id, s.id, role);
-          if (!added && added.error().code() == ErrorCode::kAlreadyExists) return Ok();
-          FB_RETURN_IF_ERROR(added);
-          Record r;
-          r.subject_id = s.id;
-          r.kind = RecordKind(role);
-          r.collected_as = role;
-          r.case_id = id;
-          r.fields = MakeFields(g, s, r.kind, type, status);
-          FB_RETURN_IF_ERROR(db->AddRecord(r));
-          ++summary.records;
-          return Ok();
-        };
-        FB_RETURN_IF_ERROR(add("victim"));
-        if (g.Chance(0.6)) FB_RETURN_IF_ERROR(add(g.Chance(0.7) ? "suspect" : "offender"));
-        if (g.Chance(0.4)) FB_RETURN_IF_ERROR(add("witness"));
-      }
-      summary.subjects += end - begin;
-      return Ok();
-    });
-    FB_RETURN_IF_ERROR(st);
-    if (o.progress) o.progress(summary.subjects, total);
+  if (o.holder != Holder::kPoliceForce) {
+    FB_RETURN_IF_ERROR(internal::PopulateCareHolder(o.holder, *db, o.seed, o.subjects, o.progress, summary));
+  } else {
+    FB_RETURN_IF_ERROR(PopulatePoliceForce(o, *db, summary));
   }
-  if (o.progress) o.progress(summary.subjects, total);
 
   // The configuration.
   json::array packs;

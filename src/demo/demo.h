@@ -1,6 +1,10 @@
-// Front door of `demo`: creates a synthetic police force for development,
+// Front door of `demo`: creates a synthetic holder — a police force, an NHS
+// trust or a school (`DemoOptions::holder`) — for development,
 // demonstrations and end-to-end tests. No real people: names, dates and
-// addresses are drawn from a seeded generator.
+// addresses are drawn from a seeded generator. A police force holds
+// subjects, cases and records collected in a capacity; a trust holds
+// patients with a registration record and clinical episodes; a school holds
+// pupils with an enrolment record and census records.
 //
 // A demo directory holds everything `firebreak serve` needs:
 //   firebreak.json              the gateway configuration (paths relative to it)
@@ -13,7 +17,8 @@
 //   pki/clients/<org>.pem/.key  one client certificate per organisation
 //   tokens/<org>.token          one bearer token per organisation (0600)
 // Besides the random population it plants one named subject per row of the
-// scenario matrix (domain.md §8.6), references DEMO-R01 ... (see `Planted`).
+// scenario matrix (domain.md §8.6), references DEMO-R01 ... (see `Planted`);
+// a trust plants DEMO-P.., a school DEMO-S.. (rows 11 and 12 and variants).
 //
 // Error model: `Error`s for I/O, OpenSSL and store failures.
 // Thread model: thread-compatible; call from one thread.
@@ -31,13 +36,23 @@
 
 namespace firebreak::demo {
 
+// The kind of holder the demo creates.
+enum class Holder : uint8_t { kPoliceForce, kNhsTrust, kSchool };
+const char* HolderName(Holder h);  // "police-force", "nhs-trust", "school"
+bool ParseHolder(std::string_view name, Holder* out);
+// The policy pack a holder's demo configures by default, relative to the
+// source tree: policies/uk/strict-firewall, policies/uk/holders/nhs-trust, …
+const char* DefaultPolicyPack(Holder h);
+
 struct DemoOptions {
+  Holder holder = Holder::kPoliceForce;
   std::string dir;
   int64_t subjects = 100000;
   uint64_t seed = 20201217;
   std::vector<std::string> policy_packs;  // absolute paths; the config's policy
   std::string listen = "127.0.0.1:8443";
-  std::string origin = "firebreak.example/example-constabulary/decisions";
+  std::string origin;  // the log's origin line; empty: one per holder
+                       // ("firebreak.example/example-constabulary/decisions", …)
   // Called now and then with (subjects written, total).
   std::function<void(int64_t, int64_t)> progress;
 };
@@ -61,7 +76,7 @@ std::string MetricsListenFor(const std::string& listen);
 // Creates the force in `options.dir`, which must not exist or be empty.
 Result<DemoSummary> CreateDemoForce(const DemoOptions& options);
 
-// The organisation ids of the demo, for tests and the walk-through.
+// The organisation ids of the demos, for tests and the walk-through.
 inline constexpr char kOrgImmigrationEnforcement[] = "ie-ice-south";
 inline constexpr char kOrgVisas[] = "ukvi-dvilr";
 inline constexpr char kOrgNrm[] = "nrm-single-competent-authority";
@@ -69,6 +84,14 @@ inline constexpr char kOrgCouncil[] = "example-council";
 inline constexpr char kOrgNhsTrust[] = "example-nhs-trust";
 inline constexpr char kOrgRecordsSystem[] = "example-constabulary";
 inline constexpr char kOrgDpo[] = "example-constabulary-dpo";
+// The NHS trust demo (the trust's own systems are kOrgNhsTrust).
+inline constexpr char kOrgGp[] = "example-gp-surgery";
+inline constexpr char kOrgAdviser[] = "southside-immigration-advice";
+inline constexpr char kOrgTrustDpo[] = "example-nhs-trust-caldicott";
+// The school demo.
+inline constexpr char kOrgDfe[] = "dfe-collect";
+inline constexpr char kOrgSchool[] = "example-academy";
+inline constexpr char kOrgSchoolDpo[] = "example-academy-dpo";
 
 // A planted subject: its reference, identity and what it illustrates.
 struct Planted {
@@ -78,6 +101,16 @@ struct Planted {
   const char* date_of_birth;
   const char* about;
 };
-const std::vector<Planted>& PlantedSubjects();
+const std::vector<Planted>& PlantedSubjects(Holder h = Holder::kPoliceForce);
+
+// One step of a holder's walk-through: what it shows, who asks (an org id),
+// the endpoint path ("/v1/disclosures" or "/v1/decisions") and the body.
+struct WalkStep {
+  std::string text;
+  std::string org;
+  std::string path;
+  std::string body;
+};
+std::vector<WalkStep> WalkThrough(Holder h);
 
 }  // namespace firebreak::demo

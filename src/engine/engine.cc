@@ -149,6 +149,11 @@ Truth Engine::Eval(CondId id, const Request& r, uint8_t purpose, const CaseFacts
           return r.has_subject ? FromBool(r.subject_initiated) : kU;
         case Attr::kSubjectConsentToIe:
           return r.has_subject ? FromBool(r.consent_to_ie) : kU;
+        case Attr::kRequesterNamedBySubject:
+          return r.has_subject ? FromBool(!r.application_recipient.empty() && r.application_recipient == r.org)
+                               : kU;
+        case Attr::kNoSubject:
+          return FromBool(r.no_subject && !r.has_subject);
         case Attr::kContext: {
           const ContextValue& v = r.context[c.context];
           return v.present ? FromBool(v.boolean) : kU;
@@ -198,6 +203,14 @@ Truth Engine::Eval(CondId id, const Request& r, uint8_t purpose, const CaseFacts
         case Attr::kSubjectFlags:
           if (!r.has_subject) return kU;
           set = r.flags;
+          break;
+        case Attr::kSubjectChosenCategories:
+          if (!r.has_subject) return kU;
+          set = r.chosen_categories;
+          break;
+        case Attr::kCaseFlags:
+          if (!kase) return kU;
+          set = kase->flags;
           break;
         case Attr::kContext: {
           const ContextValue& v = r.context[c.context];
@@ -277,6 +290,7 @@ Decision Engine::Decide(const Request& r) const {
     if (Eval(rule.cond, r, d.purpose, nullptr) != kT) continue;
     d.rules.push_back(i);
     grant |= rule.grant;
+    if (rule.grant_chosen && r.has_subject) grant |= r.chosen_categories;
     withhold |= rule.withhold;
     d.obligations |= rule.obligations;
   }

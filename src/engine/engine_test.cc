@@ -10,6 +10,7 @@
 #include <set>
 
 #include "engine/engine.h"
+#include "engine/facts.h"
 #include "engine/scenario.h"
 #include "engine/testing/generator.h"
 #include "policy/policy.h"
@@ -240,6 +241,122 @@ INSTANTIATE_TEST_SUITE_P(Policies, ScenarioFile, ::testing::ValuesIn(ScenarioFil
                            }
                            return n;
                          });
+
+// ---- Issue 11: about no person, the subject's own choices, case flags ----
+
+std::string RuleNames(const json::object& d) {
+  std::string out;
+  for (const auto& r : d.at("rules").as_array()) out += std::string(r.as_string()) + " ";
+  return out;
+}
+
+TEST(Issue11, AboutNoPersonIsNotAnUnresolvedPerson) {
+  auto engine = LoadEngine({kSourceDir + "/policies/uk/strict-firewall"});
+  ASSERT_NE(engine, nullptr);
+  const std::string stats = R"({"requester": {"org": "ie-stats", "org_type": "home-office-immigration-enforcement", "role": "analyst"},
+      "purpose": "statistics", "action": "disclose", "categories": ["nationality"], "legal_basis": "ukgdpr-6-1-e")";
+  auto none = ParseRequestText(stats + R"(, "subject": "none"})", engine->schema());
+  ASSERT_TRUE(none) << none.error().ToString();
+  EXPECT_TRUE(none->no_subject);
+  EXPECT_FALSE(none->has_subject);
+  Decision d = engine->Decide(*none);
+  EXPECT_TRUE(d.permit);
+  // No `subject` at all: the person could not be resolved; A2 matches on the unknown roles.
+  auto unresolved = ParseRequestText(stats + "}", engine->schema());
+  ASSERT_TRUE(unresolved);
+  EXPECT_FALSE(unresolved->no_subject);
+  Decision u = engine->Decide(*unresolved);
+  EXPECT_FALSE(u.permit);
+  EXPECT_FALSE(u.unknown_rules.empty());
+  json::object uj = engine->ToJson(u, *unresolved);
+  EXPECT_NE(RuleNames(uj).find("A2_no_immigration_relevant_data_to_ie"), std::string::npos) << uj;
+  // The wire form round-trips "none".
+  std::string back = json::serialize(RequestToJson(*none, engine->schema()));
+  EXPECT_NE(back.find(R"("subject":"none")"), std::string::npos) << back;
+  // Binding: the gateway marks a request that names nobody.
+  Request r = *unresolved;
+  BindNoSubject(&r);
+  EXPECT_TRUE(engine->Decide(r).permit);
+}
+
+TEST(Issue11, TheSubjectsOwnChoiceDecidesX1) {
+  auto engine = LoadEngine({kSourceDir + "/policies/uk/npcc-2020"});
+  ASSERT_NE(engine, nullptr);
+  auto ask = [&](const std::string& recipient, const std::string& chosen) {
+    std::string text = R"({"requester": {"org": "her-adviser", "org_type": "immigration-adviser", "role": "caseworker"},
+        "purpose": "immigration-application-support", "action": "disclose", "categories": ["identity", "incident", "address"],
+        "legal_basis": "consent", "subject": {"roles": ["victim"], "flags": [], "immigration_concern": "self-disclosed",
+        "regularisation_pending": false, "subject_initiated": true, "consent_to_ie": false, "cases": [],
+        "application": {"recipient": ")" + recipient + R"(", "categories": )" + chosen + "}}}";
+    auto r = ParseRequestText(text, engine->schema());
+    EXPECT_TRUE(r) << r.error().ToString();
+    return r ? engine->ToJson(engine->Decide(*r), *r) : json::object{};
+  };
+  json::object named = ask("her-adviser", R"(["incident", "address"])");
+  EXPECT_EQ(named.at("decision"), "permit") << named;
+  EXPECT_EQ(json::serialize(named.at("disclosed")), R"(["address","incident"])") << named;
+  EXPECT_EQ(json::serialize(named.at("withheld")), R"(["identity"])") << named;
+  json::object other = ask("ukvi-dvilr", R"(["incident", "address"])");
+  EXPECT_EQ(other.at("decision"), "deny") << other;
+}
+
+TEST(Issue11, NewWireFieldsAreCheckedWithTheirPath) {
+  auto engine = LoadEngine({kSourceDir + "/policies/uk/npcc-2020"});
+  ASSERT_NE(engine, nullptr);
+  const std::string head = R"({"requester": {"org": "o", "org_type": "police-force", "role": "analyst"},
+      "purpose": "statistics", "action": "disclose", "categories": [], "legal_basis": "none", "subject": )";
+  const std::string subject = R"({"roles": [], "flags": [], "immigration_concern": "none", "regularisation_pending": false,
+      "subject_initiated": false, "consent_to_ie": false, )";
+  auto error = [&](const std::string& rest) {
+    auto r = ParseRequestText(head + rest + "}", engine->schema());
+    return r ? std::string("accepted") : r.error().message();
+  };
+  EXPECT_NE(error(R"("someone")").find("subject: expected a subject object, or \"none\""), std::string::npos);
+  EXPECT_NE(error(subject + R"("cases": [{"type": "assault", "status": "charged", "role": "victim", "flags": ["da"]}]})")
+                .find("subject.cases[0].flags"),
+            std::string::npos);
+  EXPECT_NE(error(subject + R"("cases": [], "application": {"recipient": "", "categories": []}})")
+                .find("subject.application.recipient"),
+            std::string::npos);
+  EXPECT_NE(error(subject + R"("cases": [], "application": {"recipient": "x", "categories": ["adress"]}})")
+                .find("subject.application.categories"),
+            std::string::npos);
+  EXPECT_NE(error(subject + R"("cases": [], "application": {"recipient": "x", "categories": [], "by": "me"}})")
+                .find("subject.application"),
+            std::string::npos);
+}
+
+TEST(Issue11, FactsBindCaseFlagsAndChoices) {
+  auto engine = LoadEngine({kSourceDir + "/policies/uk/hmicfrs-rec1"});
+  ASSERT_NE(engine, nullptr);
+  const policy::Schema& schema = engine->schema();
+  auto base = ParseRequestText(R"({"requester": {"org": "example-constabulary", "org_type": "police-force", "role": "police-officer"},
+      "purpose": "immigration-status-check", "action": "referral", "categories": ["identity", "nationality"],
+      "legal_basis": "iaa-1999-s20"})",
+                               schema);
+  ASSERT_TRUE(base);
+  SubjectFacts facts;
+  facts.roles = {};
+  facts.concern = "doubts-only";
+  facts.cases = {{"assault", "under-investigation", "victim", {}}};
+  Request plain = *base;
+  ASSERT_TRUE(BindSubject(schema, facts, &plain));
+  EXPECT_TRUE(engine->Decide(plain).permit);  // a street assault: Recommendation 1 does not apply
+  facts.cases[0].flags = {"domestic-abuse"};
+  Request flagged = *base;
+  ASSERT_TRUE(BindSubject(schema, facts, &flagged));
+  EXPECT_EQ(flagged.cases[0].flags, policy::Mask{1} << schema.Find(policy::EnumKind::kFlag, "domestic-abuse"));
+  EXPECT_FALSE(engine->Decide(flagged).permit);  // flagged domestic abuse: D2
+  facts.cases[0].flags = {"no-such-flag"};
+  Request bad = *base;
+  auto st = BindSubject(schema, facts, &bad);
+  ASSERT_FALSE(st);
+  EXPECT_NE(st.error().message().find("no-such-flag"), std::string::npos);
+  facts.cases[0].flags = {};
+  facts.application_recipient = "ukvi-dvilr";
+  facts.chosen_categories = {"identity", "nope"};
+  EXPECT_FALSE(BindSubject(schema, facts, &bad));
+}
 
 TEST(ScenarioParser, RejectsMalformedFilesWithLine) {
   auto r = ParseScenarioText("x.fbt", "test t\nrequest {}\ndecision permit\n");

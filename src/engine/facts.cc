@@ -20,8 +20,17 @@ Result<uint8_t> Code(const policy::Schema& schema, EnumKind kind, std::string_vi
 
 }  // namespace
 
+void BindNoSubject(Request* r) {
+  r->has_subject = false;
+  r->no_subject = true;
+  r->roles = r->flags = r->chosen_categories = 0;
+  r->cases.clear();
+  r->application_recipient.clear();
+}
+
 Status BindSubject(const policy::Schema& schema, const SubjectFacts& facts, Request* r) {
   r->has_subject = true;
+  r->no_subject = false;
   r->roles = 0;
   r->flags = 0;
   r->cases.clear();
@@ -38,12 +47,23 @@ Status BindSubject(const policy::Schema& schema, const SubjectFacts& facts, Requ
   r->regularisation_pending = facts.regularisation_pending;
   r->subject_initiated = facts.subject_initiated;
   r->consent_to_ie = facts.consent_to_ie;
+  r->application_recipient = std::string(facts.application_recipient);
+  r->chosen_categories = 0;
+  for (std::string_view c : facts.chosen_categories) {
+    FB_ASSIGN_OR_RETURN(uint8_t i, Code(schema, EnumKind::kCategory, "the subject's chosen categories", c));
+    r->chosen_categories |= Mask{1} << i;
+  }
   r->cases.reserve(facts.cases.size());
   for (const CaseCodes& c : facts.cases) {
     CaseFacts f;
     FB_ASSIGN_OR_RETURN(f.type, Code(schema, EnumKind::kCaseType, "a case's type", c.type));
     FB_ASSIGN_OR_RETURN(f.status, Code(schema, EnumKind::kCaseStatus, "a case's status", c.status));
     FB_ASSIGN_OR_RETURN(f.role, Code(schema, EnumKind::kRole, "a role in a case", c.role));
+    for (std::string_view flag : c.flags) {
+      if (flag.empty()) continue;
+      FB_ASSIGN_OR_RETURN(uint8_t i, Code(schema, EnumKind::kFlag, "a case's flags", flag));
+      f.flags |= Mask{1} << i;
+    }
     r->roles |= Mask{1} << f.role;
     r->cases.push_back(f);
   }

@@ -24,6 +24,7 @@ namespace firebreak::engine {
 
 struct CaseCodes {
   std::string_view type, status, role;
+  std::vector<std::string_view> flags;  // flags recorded on the case (may be empty)
 };
 
 struct SubjectFacts {
@@ -34,7 +35,16 @@ struct SubjectFacts {
   bool subject_initiated = false;
   bool consent_to_ie = false;
   std::vector<CaseCodes> cases;
+  // The subject's recorded application choice (X1): the organisation id she
+  // named ("" when none is recorded) and the category codes she chose.
+  std::string_view application_recipient;
+  std::vector<std::string_view> chosen_categories;
 };
+
+// Marks `request` as about no person (`subject is none`): the caller named
+// nobody, as for aggregate statistics. Not for a person who could not be
+// resolved, which stays unknown.
+void BindNoSubject(Request* request);
 
 // Sets `has_subject` and every subject fact of `request`.
 Status BindSubject(const policy::Schema& schema, const SubjectFacts& facts, Request* request);

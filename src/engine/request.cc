@@ -135,8 +135,18 @@ class Reader {
     r.categories = EnumSet(Need(o, "", "categories"), "categories", EnumKind::kCategory);
     r.legal_basis = Enum(Need(o, "", "legal_basis"), "legal_basis", EnumKind::kLegalBasis);
     if (auto it = o.find("subject"); it != o.end() && !it->value().is_null()) {
-      r.has_subject = true;
-      Object(it->value(), "subject", [&](const json::object& s) { ReadSubject(s, r); });
+      if (it->value().is_string()) {
+        // "none": the request is about no person (statistics). Without a
+        // `subject` the subject is unknown: it could not be resolved.
+        if (it->value().get_string() != "none") {
+          Set("subject", "expected a subject object, or \"none\" for a request about no person");
+        } else {
+          r.no_subject = true;
+        }
+      } else {
+        r.has_subject = true;
+        Object(it->value(), "subject", [&](const json::object& s) { ReadSubject(s, r); });
+      }
     }
     if (auto it = o.find("record"); it != o.end() && !it->value().is_null()) {
       r.has_record = true;
@@ -157,7 +167,16 @@ class Reader {
   void ReadSubject(const json::object& s, Request& r) {
     const std::string p = "subject";
     CheckKeys(s, p, {"roles", "flags", "immigration_concern", "regularisation_pending",
-                     "subject_initiated", "consent_to_ie", "cases"});
+                     "subject_initiated", "consent_to_ie", "cases", "application"});
+    if (auto it = s.find("application"); it != s.end() && !it->value().is_null()) {
+      Object(it->value(), "subject.application", [&](const json::object& a) {
+        CheckKeys(a, "subject.application", {"recipient", "categories"});
+        r.application_recipient = String(Need(a, "subject.application", "recipient"), "subject.application.recipient");
+        if (r.application_recipient.empty()) Set("subject.application.recipient", "must not be empty");
+        r.chosen_categories = EnumSet(Need(a, "subject.application", "categories"),
+                                      "subject.application.categories", EnumKind::kCategory);
+      });
+    }
     r.roles = EnumSet(Need(s, p, "roles"), "subject.roles", EnumKind::kRole);
     r.flags = EnumSet(Need(s, p, "flags"), "subject.flags", EnumKind::kFlag);
     r.concern = Enum(Need(s, p, "immigration_concern"), "subject.immigration_concern", EnumKind::kConcern);
@@ -175,10 +194,12 @@ class Reader {
       std::string cp = fmt::format("subject.cases[{}]", i);
       CaseFacts c;
       Object(a[i], cp, [&](const json::object& co) {
-        CheckKeys(co, cp, {"type", "status", "role"});
+        CheckKeys(co, cp, {"type", "status", "role", "flags"});
         c.type = Enum(Need(co, cp, "type"), cp + ".type", EnumKind::kCaseType);
         c.status = Enum(Need(co, cp, "status"), cp + ".status", EnumKind::kCaseStatus);
         c.role = Enum(Need(co, cp, "role"), cp + ".role", EnumKind::kRole);
+        // Optional: a case without flags may leave the key out.
+        if (auto it = co.find("flags"); it != co.end()) c.flags = EnumSet(&it->value(), cp + ".flags", EnumKind::kFlag);
       });
       r.roles |= Mask{1} << c.role;
       r.cases.push_back(c);
@@ -291,9 +312,11 @@ json::object RequestToJson(const Request& r, const Schema& s) {
   if (r.has_subject) {
     json::array cases;
     for (const CaseFacts& c : r.cases) {
-      cases.push_back(json::object{{"type", name(EnumKind::kCaseType, c.type)},
-                                   {"status", name(EnumKind::kCaseStatus, c.status)},
-                                   {"role", name(EnumKind::kRole, c.role)}});
+      json::object co{{"type", name(EnumKind::kCaseType, c.type)},
+                       {"status", name(EnumKind::kCaseStatus, c.status)},
+                       {"role", name(EnumKind::kRole, c.role)}};
+      if (c.flags) co["flags"] = Names(s, EnumKind::kFlag, c.flags);
+      cases.push_back(std::move(co));
     }
     o["subject"] = {{"roles", Names(s, EnumKind::kRole, r.roles)},
                     {"flags", Names(s, EnumKind::kFlag, r.flags)},
@@ -302,6 +325,13 @@ json::object RequestToJson(const Request& r, const Schema& s) {
                     {"subject_initiated", r.subject_initiated},
                     {"consent_to_ie", r.consent_to_ie},
                     {"cases", std::move(cases)}};
+    if (!r.application_recipient.empty()) {
+      o["subject"].as_object()["application"] = {
+          {"recipient", r.application_recipient},
+          {"categories", Names(s, EnumKind::kCategory, r.chosen_categories)}};
+    }
+  } else if (r.no_subject) {
+    o["subject"] = "none";
   }
   if (r.has_record) {
     json::object rec{{"collected_as", name(EnumKind::kRole, r.collected_as)}};

@@ -24,6 +24,7 @@ struct CaseFacts {
   uint8_t type = 0;
   uint8_t status = 0;
   uint8_t role = 0;
+  Mask flags = 0;  // flags recorded on the case (e.g. domestic-abuse on an assault)
 };
 
 struct ContextValue {
@@ -44,7 +45,11 @@ struct Request {
   uint8_t legal_basis = 0;
   Mask categories = 0;
 
+  // Three states of the subject: known (`has_subject`), about no person
+  // (`no_subject`: the request names nobody, e.g. aggregate statistics), or
+  // unknown (neither: the person could not be resolved). REQUIRES: not both.
   bool has_subject = false;
+  bool no_subject = false;
   Mask roles = 0;  // the listed roles together with the roles of the cases
   Mask flags = 0;
   uint8_t concern = 0;
@@ -52,6 +57,11 @@ struct Request {
   bool subject_initiated = false;
   bool consent_to_ie = false;
   std::vector<CaseFacts> cases;
+  // The subject's own choice for evidence sent for her application (X1):
+  // the organisation id she named ("" when none is recorded) and the
+  // categories she chose.
+  std::string application_recipient;
+  Mask chosen_categories = 0;
 
   bool has_record = false;
   uint8_t collected_as = 0;

@@ -29,11 +29,13 @@ struct Literal {
   Span span;
 };
 
-// `[a, b]`, a named set, or `all` (only after `grant`).
+// `[a, b]`, a named set, `all` (only after `grant`), or an attribute whose
+// value is a set of categories (only after `grant`: `subject.chosen_categories`).
 struct ValueList {
   std::vector<Literal> values;
   std::optional<std::string> set_name;
   bool all = false;
+  std::string attr;  // dotted attribute path, when granted by attribute
   Span span;
 };
 
@@ -48,7 +50,7 @@ enum class AtomOp : uint8_t {
   kEq, kNe, kLt, kLe, kGt, kGe,
   kIn, kNotIn,
   kHas, kHasAny, kHasAll, kHasNone, kIsEmpty,
-  kIsKnown, kIsUnknown,
+  kIsKnown, kIsUnknown, kIsNone,
 };
 const char* AtomOpSpelling(AtomOp op);
 

@@ -65,9 +65,12 @@ bool ResolvePath(const std::vector<std::string>& p, AttrInfo* out) {
       {"subject.regularisation_pending", {Attr::kSubjectRegularisationPending, VT::kBool, EK::kPurpose}},
       {"subject.subject_initiated", {Attr::kSubjectSubjectInitiated, VT::kBool, EK::kPurpose}},
       {"subject.consent_to_ie", {Attr::kSubjectConsentToIe, VT::kBool, EK::kPurpose}},
+      {"subject.chosen_categories", {Attr::kSubjectChosenCategories, VT::kEnumSet, EK::kCategory}},
+      {"requester.named_by_subject", {Attr::kRequesterNamedBySubject, VT::kBool, EK::kPurpose}},
       {"case.type", {Attr::kCaseType, VT::kEnum, EK::kCaseType, false, true}},
       {"case.status", {Attr::kCaseStatus, VT::kEnum, EK::kCaseStatus, false, true}},
       {"case.role", {Attr::kCaseRole, VT::kEnum, EK::kRole, false, true}},
+      {"case.flags", {Attr::kCaseFlags, VT::kEnumSet, EK::kFlag, false, true}},
       {"record", {Attr::kRecord, VT::kBool, EK::kPurpose, true}},
       {"record.collected_as", {Attr::kRecordCollectedAs, VT::kEnum, EK::kRole}},
       {"record.case", {Attr::kRecordCase, VT::kBool, EK::kPurpose, true}},
@@ -86,8 +89,9 @@ std::vector<std::string> AttributeNames() {
   return {"requester.org", "requester.org_type", "requester.role", "purpose", "declared_purpose",
           "action", "categories", "legal_basis", "subject", "subject.roles", "subject.flags",
           "subject.immigration_concern", "subject.regularisation_pending",
-          "subject.subject_initiated", "subject.consent_to_ie", "case.type", "case.status",
-          "case.role", "record", "record.collected_as", "record.case", "record.case.type",
+          "subject.subject_initiated", "subject.consent_to_ie", "subject.chosen_categories",
+          "requester.named_by_subject", "case.type", "case.status",
+          "case.role", "case.flags", "record", "record.collected_as", "record.case", "record.case.type",
           "record.case.status"};
 }
 
@@ -491,6 +495,12 @@ class Checker {
                   fmt::format("{}: `{}` is {} {}", what, a.attr.Dotted(), vowel ? "an" : "a", type));
       return Bad(span);
     };
+    if (info.group && a.op == AtomOp::kIsNone) {
+      if (info.attr != Attr::kSubject) return mismatch("only `subject is none` is defined (a request about no person)");
+      c.op = CondOp::kBoolAttr;
+      c.attr = Attr::kNoSubject;
+      return AddCond(std::move(c));
+    }
     if (info.group) {
       if (a.op != AtomOp::kIsKnown && a.op != AtomOp::kIsUnknown) {
         return mismatch("only `is known` and `is unknown` apply to a group");
@@ -637,7 +647,17 @@ class Checker {
                  : item.kind == ItemKind::kForbid ? RuleKind::kForbid
                                                   : RuleKind::kPermit;
         r.cond = When(m, item);
-        r.grant = ClauseMask(item, Keyword::kGrant, EnumKind::kCategory);
+        if (const Clause* g = item.Find(Keyword::kGrant); g && !g->list.attr.empty()) {
+          if (g->list.attr != "subject.chosen_categories") {
+            sink_.Error(DiagnosticId::kTypeMismatch, g->list.span,
+                        fmt::format("`grant` takes a list, a set name, `all` or `subject.chosen_categories`, "
+                                    "not `{}`",
+                                    g->list.attr));
+          }
+          r.grant_chosen = true;
+        } else {
+          r.grant = ClauseMask(item, Keyword::kGrant, EnumKind::kCategory);
+        }
         r.withhold = ClauseMask(item, Keyword::kWithhold, EnumKind::kCategory);
         r.obligations = ClauseMask(item, Keyword::kObligations, EnumKind::kObligation);
         FillCommon(r, p, m, item);
@@ -713,7 +733,7 @@ class Checker {
         for (const Clause& c : item.clauses) {
           if (c.keyword != Keyword::kNever && c.keyword != Keyword::kAlways) continue;
           if (c.name == "permit") {
-            g.kind = GuaranteeKind::kNeverPermit;
+            g.kind = c.keyword == Keyword::kAlways ? GuaranteeKind::kAlwaysPermit : GuaranteeKind::kNeverPermit;
           } else if (c.name == "disclose") {
             g.kind = GuaranteeKind::kNeverDisclose;
             g.mask = ListMask(EnumKind::kCategory, c.list);
@@ -775,7 +795,9 @@ class Checker {
                         fmt::format("pinned firewall rule `{}` was altered: its hash is {}, "
                                     "the pin says {}",
                                     item.name, got, want));
+            continue;
           }
+          set_->pins.push_back(Pin{item.name, want, p.info.name, item.name_span});
         }
       }
     }

@@ -42,6 +42,7 @@ class Printer {
   std::string List(const ValueList& l, bool sort) const {
     if (l.all) return "all";
     if (l.set_name) return *l.set_name;
+    if (!l.attr.empty()) return l.attr;
     std::vector<std::string> vals;
     for (const Literal& v : l.values) vals.push_back(LiteralText(v));
     if (sort && canonical_) std::sort(vals.begin(), vals.end());
@@ -115,7 +116,7 @@ class Printer {
             switch (n.op) {
               case AtomOp::kTruthy:
                 return out;
-              case AtomOp::kIsEmpty: case AtomOp::kIsKnown: case AtomOp::kIsUnknown:
+              case AtomOp::kIsEmpty: case AtomOp::kIsKnown: case AtomOp::kIsUnknown: case AtomOp::kIsNone:
                 return out + " " + AtomOpSpelling(n.op);
               case AtomOp::kIn: case AtomOp::kNotIn: case AtomOp::kHasAny:
               case AtomOp::kHasAll: case AtomOp::kHasNone:

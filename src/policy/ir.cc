@@ -71,9 +71,13 @@ const char* AttrName(Attr a) {
     case Attr::kSubjectRegularisationPending: return "subject.regularisation_pending";
     case Attr::kSubjectSubjectInitiated: return "subject.subject_initiated";
     case Attr::kSubjectConsentToIe: return "subject.consent_to_ie";
+    case Attr::kSubjectChosenCategories: return "subject.chosen_categories";
+    case Attr::kRequesterNamedBySubject: return "requester.named_by_subject";
+    case Attr::kNoSubject: return "subject is none";
     case Attr::kCaseType: return "case.type";
     case Attr::kCaseStatus: return "case.status";
     case Attr::kCaseRole: return "case.role";
+    case Attr::kCaseFlags: return "case.flags";
     case Attr::kRecord: return "record";
     case Attr::kRecordCollectedAs: return "record.collected_as";
     case Attr::kRecordCase: return "record.case";

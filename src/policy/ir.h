@@ -90,9 +90,13 @@ enum class Attr : uint8_t {
   kSubjectRegularisationPending,  // bool
   kSubjectSubjectInitiated,       // bool
   kSubjectConsentToIe,            // bool
+  kSubjectChosenCategories,       // set of category: what the subject chose to send (X1)
+  kRequesterNamedBySubject,       // bool: requester.org is the body the subject named (X1)
+  kNoSubject,                     // bool, always known: the request is about no person
   kCaseType,               // enum case_type, inside a quantifier
   kCaseStatus,             // enum case_status, inside a quantifier
   kCaseRole,               // enum role, inside a quantifier
+  kCaseFlags,              // set of flag, inside a quantifier
   kRecord,                 // group: known iff the request has a record
   kRecordCollectedAs,      // enum role
   kRecordCase,             // group: known iff the record has a case
@@ -153,6 +157,7 @@ struct Rule {
   RuleKind kind = RuleKind::kForbid;
   CondId cond = 0;       // for agreements: parties ∧ purposes ∧ legal basis ∧ when
   Mask grant = 0;        // categories (permits)
+  bool grant_chosen = false;  // also grants subject.chosen_categories (`grant subject.chosen_categories`)
   Mask withhold = 0;     // categories (permits)
   Mask obligations = 0;
   std::string because, source;
@@ -173,7 +178,9 @@ struct Normalisation {
   Span span;
 };
 
-enum class GuaranteeKind : uint8_t { kNeverPermit, kNeverDisclose, kAlwaysObligations };
+// `always permit` counts only requests whose condition is true (not unknown):
+// requiring a permit on unknown facts would be failing open.
+enum class GuaranteeKind : uint8_t { kNeverPermit, kNeverDisclose, kAlwaysObligations, kAlwaysPermit };
 
 struct Guarantee {
   std::string name;
@@ -184,6 +191,14 @@ struct Guarantee {
   std::string pack;
   Span span;
   std::string canonical;  // canonical text, for the deployment's required guarantees
+};
+
+// A `pin` a pack declares: the firewall rule it relies on, unchanged.
+struct Pin {
+  std::string rule;
+  std::string hash;  // "sha256:<hex>"
+  std::string pack;  // the pack that declares it
+  Span span;
 };
 
 struct PackInfo {
@@ -200,6 +215,7 @@ struct PolicySet {
   std::vector<Normalisation> normalisations;
   std::vector<Guarantee> guarantees;
   std::vector<PackInfo> packs;
+  std::vector<Pin> pins;  // every pin the set's packs declare (all verified at load)
   std::string hash;  // "sha256:<hex>" of the canonical text
   // "sha256:<hex>" of each item's canonical text, by "<kind> <name>"
   // ("schema uk", "set firewall_purposes", "normalise N1_…", "firewall A1_…",

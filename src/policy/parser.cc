@@ -36,6 +36,7 @@ const char* AtomOpSpelling(AtomOp op) {
     case AtomOp::kIsEmpty: return "is empty";
     case AtomOp::kIsKnown: return "is known";
     case AtomOp::kIsUnknown: return "is unknown";
+    case AtomOp::kIsNone: return "is none";
   }
   return "?";
 }
@@ -527,6 +528,7 @@ class Parser {
   // guarantee_body := 'never' 'permit' 'when' expr
   //                 | 'never' 'disclose' list 'when' expr
   //                 | 'always' 'obligations' list 'when' expr
+  //                 | 'always' 'permit' 'when' expr
   void ParseGuaranteeBody(Clause& c) {
     c.name_span = Peek().span;
     if (c.keyword == Keyword::kNever) {
@@ -540,8 +542,11 @@ class Parser {
       } else {
         Fail("`permit` or `disclose` after `never`");
       }
+    } else if (AtKeyword(Keyword::kPermit)) {
+      c.name = "permit";
+      Advance();
     } else {
-      if (!AtKeyword(Keyword::kObligations)) Fail("`obligations` after `always`");
+      if (!AtKeyword(Keyword::kObligations)) Fail("`obligations` or `permit` after `always`");
       c.name = "obligations";
       Advance();
       c.list = ParseList(false);
@@ -647,13 +652,19 @@ class Parser {
     return l;
   }
 
-  // list := '[' (value (',' value)* ','?)? ']' | SETNAME      (grant also: 'all')
+  // list := '[' (value (',' value)* ','?)? ']' | SETNAME      (grant also: 'all' | path)
   ValueList ParseList(bool allow_all) {
     ValueList list;
     list.span = Peek().span;
     if (allow_all && AtKeyword(Keyword::kAll)) {
       list.all = true;
       Advance();
+      return list;
+    }
+    if (allow_all && At(TokenKind::kName) && Peek(1).kind == TokenKind::kDot) {
+      AttrPath path = ParsePath();
+      list.attr = path.Dotted();
+      list.span = path.span;
       return list;
     }
     if (At(TokenKind::kName) && !IsReserved(Peek().keyword)) {
@@ -812,8 +823,10 @@ class Parser {
         atom.op = AtomOp::kIsKnown;
       } else if (AtKeyword(Keyword::kUnknown)) {
         atom.op = AtomOp::kIsUnknown;
+      } else if (At(TokenKind::kName) && Peek().text == "none") {
+        atom.op = AtomOp::kIsNone;  // `none` stays an ordinary name (a concern value)
       } else {
-        Fail("`empty`, `known` or `unknown` after `is`");
+        Fail("`empty`, `known`, `unknown` or `none` after `is`");
       }
       Advance();
       return finish(what.span);

@@ -8,6 +8,8 @@
 #include <random>
 #include <set>
 
+#include <unistd.h>
+
 #include "base/files.h"
 #include "policy/policy.h"
 
@@ -202,6 +204,83 @@ TEST(Timestamps, RoundTripAndReject) {
   EXPECT_FALSE(ParseTimestamp("2023-13-01", &t));
   EXPECT_FALSE(ParseTimestamp("2023-01-01T24:00:00Z", &t));
   EXPECT_FALSE(ParseTimestamp("2023-01-01T00:00:00", &t));
+}
+
+// Issue 11: a force pack pins the national firewall layer by content hash.
+// Each example force loads with its pins verified; a copy of the national
+// layer with a pinned rule altered, dropped or demoted does not load.
+TEST(Pins, ExampleForcePacksPinTheNationalLayer) {
+  const std::string forces = kSourceDir + "/policies/uk/examples/forces";
+  int seen = 0;
+  for (const char* force : {"north-shire", "east-vale", "west-borough"}) {
+    auto loaded = LoadPolicySet({forces + "/" + force});
+    ASSERT_TRUE(loaded.has_value()) << loaded.error().ToString();
+    ASSERT_TRUE(loaded->ok()) << loaded->Render();
+    EXPECT_EQ(loaded->set->pins.size(), 3u) << force;
+    for (const Pin& pin : loaded->set->pins) EXPECT_EQ(pin.pack, std::string("example-force-") + force);
+    ++seen;
+  }
+  EXPECT_EQ(seen, 3);
+}
+
+class PinnedNationalLayer : public testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = fs::temp_directory_path() /
+            ("firebreak-pins-" + std::to_string(::getpid()) + "-" +
+             testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(root_);
+    fs::create_directories(root_);
+    fs::copy(kSourceDir + "/policies/uk", root_ / "uk", fs::copy_options::recursive);
+  }
+  void TearDown() override { fs::remove_all(root_); }
+
+  // Replaces `from` (which must occur) with `to` in the national firewall.
+  void Edit(const std::string& file, const std::string& from, const std::string& to) {
+    fs::path path = root_ / "uk" / file;
+    auto text = ReadFile(path.string());
+    ASSERT_TRUE(text.has_value());
+    size_t at = text->find(from);
+    ASSERT_NE(at, std::string::npos) << from;
+    text->replace(at, from.size(), to);
+    ASSERT_TRUE(WriteFileAtomically(path.string(), *text).has_value());
+  }
+
+  std::string LoadForce(const std::string& force) {
+    auto loaded = LoadPolicySet({(root_ / "uk/examples/forces" / force).string()});
+    EXPECT_TRUE(loaded.has_value());
+    if (!loaded.has_value()) return "";
+    EXPECT_FALSE(loaded->ok()) << "the force pack loaded over a changed national layer";
+    return loaded->Render();
+  }
+
+  fs::path root_;
+};
+
+TEST_F(PinnedNationalLayer, AnAlteredRuleDoesNotLoad) {
+  // One word of A1's condition: witnesses no longer protected.
+  Edit("strict-firewall/firewall.fbp", "subject.roles has_any protected_roles\n  because \"Personal data",
+       "subject.roles has_any victim_roles\n  because \"Personal data");
+  std::string out = LoadForce("north-shire");
+  EXPECT_NE(out.find("[E306]"), std::string::npos) << out;
+  EXPECT_NE(out.find("pinned firewall rule `A1_no_firewall_purpose_for_protected` was altered"), std::string::npos)
+      << out;
+}
+
+TEST_F(PinnedNationalLayer, ADroppedRuleDoesNotLoad) {
+  Edit("strict-firewall-provenance/firewall.fbp", "firewall AP3_no_outbound_checks_from_protected_record {",
+       "firewall AP3_renamed_away {");
+  std::string out = LoadForce("east-vale");
+  EXPECT_NE(out.find("[E305]"), std::string::npos) << out;
+  EXPECT_NE(out.find("`AP3_no_outbound_checks_from_protected_record` was removed"), std::string::npos) << out;
+}
+
+TEST_F(PinnedNationalLayer, ARuleDemotedToAForbidDoesNotLoad) {
+  Edit("strict-firewall-consent/firewall.fbp", "firewall AC2_no_immigration_relevant_data_to_ie_without_consent {",
+       "forbid AC2_no_immigration_relevant_data_to_ie_without_consent {");
+  std::string out = LoadForce("west-borough");
+  EXPECT_NE(out.find("[E305]"), std::string::npos) << out;
+  EXPECT_NE(out.find("is now a forbid"), std::string::npos) << out;
 }
 
 TEST(Suggest, FindsNearNames) {

@@ -72,6 +72,7 @@ class MemoryStore : public Store {
       return tl::make_unexpected(
           AlreadyExists("subject reference `" + subject.reference + "` already exists"));
     }
+    if (subject.application) FB_RETURN_IF_ERROR(CheckApplicationChoice(*subject.application));
     Subject s = subject;
     s.id = s_.next_subject++;
     s_.by_reference[s.reference] = s.id;
@@ -83,6 +84,17 @@ class MemoryStore : public Store {
   Status PutCase(const Case& c) override {
     std::lock_guard lock(mu_);
     s_.cases[c.id] = c;
+    return Ok();
+  }
+
+  Status SetApplicationChoice(int64_t subject_id, const ApplicationChoice& choice) override {
+    FB_RETURN_IF_ERROR(CheckApplicationChoice(choice));
+    std::lock_guard lock(mu_);
+    auto it = s_.subjects.find(subject_id);
+    if (it == s_.subjects.end()) {
+      return tl::make_unexpected(InvalidArgument("no subject " + std::to_string(subject_id)));
+    }
+    it->second.application = choice;
     return Ok();
   }
 
@@ -194,7 +206,7 @@ class MemoryStore : public Store {
     auto range = s_.participants.equal_range(subject_id);
     for (auto it = range.first; it != range.second; ++it) {
       const Case& c = s_.cases.at(it->second.first);
-      out.push_back({c.id, c.type, c.status, it->second.second});
+      out.push_back({c.id, c.type, c.status, it->second.second, c.flags});
     }
     std::sort(out.begin(), out.end(), [](const Participation& a, const Participation& b) {
       return std::tie(a.case_id, a.role) < std::tie(b.case_id, b.role);

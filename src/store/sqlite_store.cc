@@ -59,6 +59,15 @@ CREATE TABLE receipts(
   id TEXT PRIMARY KEY, log_index INTEGER NOT NULL,
   org_id TEXT NOT NULL REFERENCES organisations(id), created INTEGER NOT NULL);
 )sql",
+    // 1 → 2: flags on cases (a domestic-abuse flag on an assault) and the
+    // subject's own choices for evidence sent for her application (X1).
+    R"sql(
+ALTER TABLE cases ADD COLUMN flags TEXT NOT NULL DEFAULT '';
+CREATE TABLE application_choices(
+  subject_id INTEGER PRIMARY KEY REFERENCES subjects(id),
+  recipient TEXT NOT NULL, categories TEXT NOT NULL,
+  recorded_by TEXT NOT NULL, recorded_on TEXT NOT NULL);
+)sql",
 };
 constexpr int kSchemaVersion = int(std::size(kMigrations));
 
@@ -192,9 +201,13 @@ std::string Text(sqlite3_stmt* s, int col) {
            : std::string();
 }
 
+// Read from `subjects s LEFT JOIN application_choices a` (kSubjectFrom).
 constexpr const char kSubjectColumns[] =
-    "id, reference, given_name, family_name, date_of_birth, concern, regularisation_pending, "
-    "subject_initiated, consent_to_ie, flags, service_roles";
+    "s.id, s.reference, s.given_name, s.family_name, s.date_of_birth, s.concern, "
+    "s.regularisation_pending, s.subject_initiated, s.consent_to_ie, s.flags, s.service_roles, "
+    "a.recipient, a.categories, a.recorded_by, a.recorded_on";
+constexpr const char kSubjectFrom[] =
+    " FROM subjects s LEFT JOIN application_choices a ON a.subject_id = s.id";
 
 Subject ReadSubject(sqlite3_stmt* s) {
   Subject out;
@@ -209,6 +222,9 @@ Subject ReadSubject(sqlite3_stmt* s) {
   out.consent_to_ie = sqlite3_column_int(s, 8) != 0;
   out.flags = Split(Text(s, 9));
   out.service_roles = Split(Text(s, 10));
+  if (sqlite3_column_type(s, 11) != SQLITE_NULL) {
+    out.application = ApplicationChoice{Text(s, 11), Split(Text(s, 12)), Text(s, 13), Text(s, 14)};
+  }
   return out;
 }
 
@@ -266,6 +282,7 @@ class SqliteStore : public Store {
   }
 
   Result<int64_t> AddSubject(const Subject& subject) override {
+    if (subject.application) FB_RETURN_IF_ERROR(CheckApplicationChoice(*subject.application));
     int64_t id = 0;
     FB_RETURN_IF_ERROR(Write("storing subject", [&](Connection& c) -> Status {
       FB_ASSIGN_OR_RETURN(
@@ -286,6 +303,7 @@ class SqliteStore : public Store {
       Bind(s, 11, Join(subject.service_roles));
       FB_RETURN_IF_ERROR(Done(c, s, "storing subject `" + subject.reference + "`"));
       id = sqlite3_last_insert_rowid(c.db());
+      if (subject.application) return PutChoice(c, id, *subject.application);
       return Ok();
     }));
     return id;
@@ -294,13 +312,21 @@ class SqliteStore : public Store {
   Status PutCase(const Case& k) override {
     return Write("storing case", [&](Connection& c) -> Status {
       FB_ASSIGN_OR_RETURN(sqlite3_stmt * s,
-                          c.Prepare("INSERT INTO cases(id, type, status) VALUES(?,?,?) "
+                          c.Prepare("INSERT INTO cases(id, type, status, flags) VALUES(?,?,?,?) "
                                     "ON CONFLICT(id) DO UPDATE SET type=excluded.type, "
-                                    "status=excluded.status"));
+                                    "status=excluded.status, flags=excluded.flags"));
       Bind(s, 1, k.id);
       Bind(s, 2, k.type);
       Bind(s, 3, k.status);
+      Bind(s, 4, Join(k.flags));
       return Done(c, s, "storing case `" + k.id + "`");
+    });
+  }
+
+  Status SetApplicationChoice(int64_t subject_id, const ApplicationChoice& choice) override {
+    FB_RETURN_IF_ERROR(CheckApplicationChoice(choice));
+    return Write("storing application choice", [&](Connection& c) -> Status {
+      return PutChoice(c, subject_id, choice);
     });
   }
 
@@ -393,7 +419,7 @@ class SqliteStore : public Store {
   Result<std::optional<Subject>> FindSubjectByReference(std::string_view reference) override {
     return Read<std::optional<Subject>>([&](Connection& c) -> Result<std::optional<Subject>> {
       static const std::string sql =
-          std::string("SELECT ") + kSubjectColumns + " FROM subjects WHERE reference = ?";
+          std::string("SELECT ") + kSubjectColumns + kSubjectFrom + " WHERE s.reference = ?";
       FB_ASSIGN_OR_RETURN(sqlite3_stmt * s, c.Prepare(sql.c_str()));
       Bind(s, 1, reference);
       int rc = sqlite3_step(s);
@@ -407,8 +433,8 @@ class SqliteStore : public Store {
                                              std::string_view family_name,
                                              std::string_view date_of_birth) override {
     return Read<std::vector<Subject>>([&](Connection& c) -> Result<std::vector<Subject>> {
-      static const std::string sql = std::string("SELECT ") + kSubjectColumns +
-                                     " FROM subjects WHERE identity_key = ? ORDER BY id";
+      static const std::string sql = std::string("SELECT ") + kSubjectColumns + kSubjectFrom +
+                                     " WHERE s.identity_key = ? ORDER BY s.id";
       FB_ASSIGN_OR_RETURN(sqlite3_stmt * s, c.Prepare(sql.c_str()));
       Bind(s, 1, IdentityKey(given_name, family_name, date_of_birth));
       std::vector<Subject> out;
@@ -423,14 +449,14 @@ class SqliteStore : public Store {
   Result<std::vector<Participation>> SubjectCases(int64_t subject_id) override {
     return Read<std::vector<Participation>>([&](Connection& c) -> Result<std::vector<Participation>> {
       FB_ASSIGN_OR_RETURN(sqlite3_stmt * s,
-                          c.Prepare("SELECT c.id, c.type, c.status, p.role FROM participants p "
+                          c.Prepare("SELECT c.id, c.type, c.status, p.role, c.flags FROM participants p "
                                     "JOIN cases c ON c.id = p.case_id WHERE p.subject_id = ? "
                                     "ORDER BY c.id, p.role"));
       Bind(s, 1, subject_id);
       std::vector<Participation> out;
       for (int rc; (rc = sqlite3_step(s)) != SQLITE_DONE;) {
         if (rc != SQLITE_ROW) return tl::make_unexpected(c.StepError("reading cases"));
-        out.push_back({Text(s, 0), Text(s, 1), Text(s, 2), Text(s, 3)});
+        out.push_back({Text(s, 0), Text(s, 1), Text(s, 2), Text(s, 3), Split(Text(s, 4))});
       }
       return out;
     });
@@ -512,6 +538,21 @@ class SqliteStore : public Store {
   }
 
  private:
+  // Inserts or replaces the choice, inside a write.
+  static Status PutChoice(Connection& c, int64_t subject_id, const ApplicationChoice& choice) {
+    FB_ASSIGN_OR_RETURN(sqlite3_stmt * s,
+                        c.Prepare("INSERT INTO application_choices(subject_id, recipient, categories, "
+                                  "recorded_by, recorded_on) VALUES(?,?,?,?,?) ON CONFLICT(subject_id) "
+                                  "DO UPDATE SET recipient=excluded.recipient, categories=excluded.categories, "
+                                  "recorded_by=excluded.recorded_by, recorded_on=excluded.recorded_on"));
+    Bind(s, 1, subject_id);
+    Bind(s, 2, choice.recipient);
+    Bind(s, 3, Join(choice.categories));
+    Bind(s, 4, choice.recorded_by);
+    Bind(s, 5, choice.recorded_on);
+    return Done(c, s, "storing the application choice of subject " + std::to_string(subject_id));
+  }
+
   static Status Done(Connection& c, sqlite3_stmt* s, const std::string& what) {
     int rc = sqlite3_step(s);
     Status st = rc == SQLITE_DONE ? Ok() : Status(tl::make_unexpected(c.StepError(what)));

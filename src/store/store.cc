@@ -43,6 +43,30 @@ void AppendFolded(std::string& out, std::string_view name) {
 }
 }  // namespace
 
+Status CheckApplicationChoice(const ApplicationChoice& choice) {
+  if (choice.recipient.empty()) {
+    return tl::make_unexpected(InvalidArgument("application choice: the recipient the subject named is empty"));
+  }
+  if (choice.recorded_by.empty()) {
+    return tl::make_unexpected(InvalidArgument("application choice: who took the choice is not recorded"));
+  }
+  const std::string& d = choice.recorded_on;
+  bool date = d.size() == 10 && d[4] == '-' && d[7] == '-';
+  for (size_t i = 0; date && i < d.size(); ++i) {
+    if (i != 4 && i != 7 && !std::isdigit(static_cast<unsigned char>(d[i]))) date = false;
+  }
+  if (!date) {
+    return tl::make_unexpected(
+        InvalidArgument("application choice: the date it was recorded must be YYYY-MM-DD, not `" + d + "`"));
+  }
+  for (const std::string& c : choice.categories) {
+    if (c.empty() || c.find(',') != std::string::npos) {
+      return tl::make_unexpected(InvalidArgument("application choice: a category code is empty or holds a comma"));
+    }
+  }
+  return Ok();
+}
+
 std::string IdentityKey(std::string_view given_name, std::string_view family_name,
                         std::string_view date_of_birth) {
   std::string key;

@@ -53,6 +53,17 @@ enum class CredentialKind : uint8_t {
   kToken,        // SHA-256 of the bearer token; the token itself is never stored
 };
 
+// What the subject chose for evidence sent for her own application (X1 of
+// domain.md §8.1): the body she named and the data categories she chose,
+// recorded by the holder with the date and who took it (like consent). The
+// requester never supplies it.
+struct ApplicationChoice {
+  std::string recipient;                // the organisation id she named ("ukvi-dvilr", her adviser)
+  std::vector<std::string> categories;  // category codes she chose
+  std::string recorded_by;              // who took the choice (staff id)
+  std::string recorded_on;              // YYYY-MM-DD
+};
+
 struct Subject {
   int64_t id = 0;          // assigned by the store
   std::string reference;   // the holder's reference, unique ("SFK-000123")
@@ -65,12 +76,14 @@ struct Subject {
   bool consent_to_ie = false;
   std::vector<std::string> flags;          // domestic-abuse, child, ...
   std::vector<std::string> service_roles;  // roles outside any case: patient, pupil, ...
+  std::optional<ApplicationChoice> application;  // none recorded: X1 never applies
 };
 
 struct Case {
   std::string id;      // the holder's crime reference
   std::string type;    // case_type code
   std::string status;  // case_status code
+  std::vector<std::string> flags = {};  // flag codes on the case (domestic-abuse on an assault, ...)
 };
 
 // A subject's role in one case, with the case's type and status.
@@ -79,6 +92,7 @@ struct Participation {
   std::string case_type;
   std::string case_status;
   std::string role;
+  std::vector<std::string> case_flags = {};
 };
 
 struct Field {
@@ -113,6 +127,10 @@ struct Counts {
 
 // Canonical identity key for matching: names case-folded with runs of
 // non-letters collapsed to one space, then the date of birth.
+// kInvalidArgument unless `choice` names a recipient, who took it and a
+// YYYY-MM-DD date. Shared by the backends.
+Status CheckApplicationChoice(const ApplicationChoice& choice);
+
 std::string IdentityKey(std::string_view given_name, std::string_view family_name,
                         std::string_view date_of_birth);
 
@@ -128,6 +146,9 @@ class Store {
   virtual Status SetFieldCategory(std::string_view field, std::string_view category) = 0;
   virtual Result<int64_t> AddSubject(const Subject& subject) = 0;
   virtual Status PutCase(const Case& c) = 0;
+  // Records (or replaces) the subject's application choice; kInvalidArgument
+  // for an unknown subject or a choice without recipient, recorder or date.
+  virtual Status SetApplicationChoice(int64_t subject_id, const ApplicationChoice& choice) = 0;
   virtual Status AddParticipant(std::string_view case_id, int64_t subject_id,
                                 std::string_view role) = 0;
   virtual Result<int64_t> AddRecord(const Record& record) = 0;

@@ -117,8 +117,8 @@ TEST_P(StoreTest, SubjectsCasesRecords) {
   ASSERT_FALSE(dup);
   EXPECT_EQ(dup.error().code(), ErrorCode::kAlreadyExists);
 
-  ASSERT_TRUE(store_->PutCase({"CR-2", "theft", "charged"}));
-  ASSERT_TRUE(store_->PutCase({"CR-1", "domestic-abuse", "under-investigation"}));
+  ASSERT_TRUE(store_->PutCase({"CR-2", "theft", "charged", {}}));
+  ASSERT_TRUE(store_->PutCase({"CR-1", "domestic-abuse", "under-investigation", {}}));
   ASSERT_TRUE(store_->AddParticipant("CR-2", *id, "suspect"));
   ASSERT_TRUE(store_->AddParticipant("CR-1", *id, "victim"));
   EXPECT_FALSE(store_->AddParticipant("CR-404", *id, "victim"));
@@ -167,7 +167,7 @@ TEST_P(StoreTest, SubjectsCasesRecords) {
   EXPECT_EQ((*cases)[1].role, "suspect");
 
   // A case's status changes; reads see the new status.
-  ASSERT_TRUE(store_->PutCase({"CR-1", "domestic-abuse", "charged"}));
+  ASSERT_TRUE(store_->PutCase({"CR-1", "domestic-abuse", "charged", {}}));
   auto records = store_->SubjectRecords(*id);
   ASSERT_TRUE(records);
   ASSERT_EQ(records->size(), 3u);
@@ -293,7 +293,7 @@ TEST_P(StoreTest, BulkIsAllOrNothing) {
 
 TEST_P(StoreTest, ConcurrentReadersAndWriter) {
   int64_t id = AddPerson("R1", "A", "B", "2000-01-01");
-  ASSERT_TRUE(store_->PutCase({"CR-1", "assault", "reported"}));
+  ASSERT_TRUE(store_->PutCase({"CR-1", "assault", "reported", {}}));
   ASSERT_TRUE(store_->AddParticipant("CR-1", id, "victim"));
   std::atomic<int> failures{0};
   std::vector<std::thread> readers;
@@ -313,6 +313,119 @@ TEST_P(StoreTest, ConcurrentReadersAndWriter) {
   }
   for (auto& t : readers) t.join();
   EXPECT_EQ(failures.load(), 0);
+}
+
+// Issue 11: the subject's own application choice (X1) and flags on cases.
+TEST_P(StoreTest, ApplicationChoiceAndCaseFlags) {
+  Subject s;
+  s.reference = "APP-1";
+  s.subject_initiated = true;
+  s.application = ApplicationChoice{"her-adviser", {"identity", "incident"}, "PC 4471", "2026-10-02"};
+  auto id = store_->AddSubject(s);
+  ASSERT_TRUE(id) << id.error().ToString();
+  auto got = store_->FindSubjectByReference("APP-1");
+  ASSERT_TRUE(got && *got);
+  ASSERT_TRUE((*got)->application.has_value());
+  EXPECT_EQ((*got)->application->recipient, "her-adviser");
+  EXPECT_EQ((*got)->application->categories, (std::vector<std::string>{"identity", "incident"}));
+  EXPECT_EQ((*got)->application->recorded_by, "PC 4471");
+  EXPECT_EQ((*got)->application->recorded_on, "2026-10-02");
+  // She changes her mind: the choice is replaced, not added to.
+  ASSERT_TRUE(store_->SetApplicationChoice(*id, {"ukvi-dvilr", {"case-outcome"}, "PC 12", "2026-11-01"}));
+  auto again = store_->FindSubjectByReference("APP-1");
+  ASSERT_TRUE(again && *again && (*again)->application);
+  EXPECT_EQ((*again)->application->recipient, "ukvi-dvilr");
+  EXPECT_EQ((*again)->application->categories, (std::vector<std::string>{"case-outcome"}));
+  // A subject with no choice recorded has none.
+  int64_t other = AddPerson("APP-2", "A", "B", "1990-01-01");
+  auto none = store_->FindSubjectByReference("APP-2");
+  ASSERT_TRUE(none && *none);
+  EXPECT_FALSE((*none)->application.has_value());
+  // A choice needs a recipient, who took it and a date; an unknown subject is refused.
+  auto bad = store_->SetApplicationChoice(other, {"", {"identity"}, "PC 1", "2026-10-02"});
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code(), ErrorCode::kInvalidArgument);
+  EXPECT_FALSE(store_->SetApplicationChoice(other, {"ukvi", {"identity"}, "", "2026-10-02"}));
+  auto bad_date = store_->SetApplicationChoice(other, {"ukvi", {"identity"}, "PC 1", "2 Oct 2026"});
+  ASSERT_FALSE(bad_date);
+  EXPECT_NE(bad_date.error().message().find("YYYY-MM-DD"), std::string::npos);
+  EXPECT_FALSE(store_->SetApplicationChoice(other + 1000, {"ukvi", {"identity"}, "PC 1", "2026-10-02"}));
+  Subject bad_subject;
+  bad_subject.reference = "APP-3";
+  bad_subject.application = ApplicationChoice{"ukvi", {}, "PC 1", "tomorrow"};
+  EXPECT_FALSE(store_->AddSubject(bad_subject));
+  EXPECT_FALSE(store_->FindSubjectByReference("APP-3").value().has_value());
+
+  // Flags on a case come back with the subject's participation.
+  ASSERT_TRUE(store_->PutCase({"CR-9", "assault", "charged", {"domestic-abuse"}}));
+  ASSERT_TRUE(store_->AddParticipant("CR-9", *id, "victim"));
+  auto cases = store_->SubjectCases(*id);
+  ASSERT_TRUE(cases);
+  ASSERT_EQ(cases->size(), 1u);
+  EXPECT_EQ((*cases)[0].case_flags, (std::vector<std::string>{"domestic-abuse"}));
+  ASSERT_TRUE(store_->PutCase({"CR-9", "assault", "charged", {}}));
+  cases = store_->SubjectCases(*id);
+  ASSERT_TRUE(cases);
+  EXPECT_TRUE((*cases)[0].case_flags.empty());
+}
+
+// A store written by the first schema (version 1) is migrated: its cases
+// get no flags and its subjects no application choice.
+TEST(SqliteStoreTest, MigratesAVersionOneStore) {
+  auto dir = std::filesystem::temp_directory_path() / ("store_migrate_" + std::to_string(getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  std::string path = (dir / "v1.db").string();
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    const char* v1 = R"sql(
+CREATE TABLE organisations(id TEXT PRIMARY KEY, type TEXT NOT NULL, name TEXT NOT NULL, scope TEXT NOT NULL);
+CREATE TABLE credentials(kind INTEGER NOT NULL, digest TEXT NOT NULL,
+  org_id TEXT NOT NULL REFERENCES organisations(id), PRIMARY KEY(kind, digest)) WITHOUT ROWID;
+CREATE TABLE field_categories(field TEXT PRIMARY KEY, category TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE subjects(id INTEGER PRIMARY KEY, reference TEXT NOT NULL UNIQUE,
+  given_name TEXT NOT NULL, family_name TEXT NOT NULL, date_of_birth TEXT NOT NULL,
+  identity_key TEXT NOT NULL, concern TEXT NOT NULL, regularisation_pending INTEGER NOT NULL,
+  subject_initiated INTEGER NOT NULL, consent_to_ie INTEGER NOT NULL, flags TEXT NOT NULL,
+  service_roles TEXT NOT NULL);
+CREATE INDEX subjects_identity ON subjects(identity_key);
+CREATE TABLE cases(id TEXT PRIMARY KEY, type TEXT NOT NULL, status TEXT NOT NULL);
+CREATE TABLE participants(subject_id INTEGER NOT NULL REFERENCES subjects(id),
+  case_id TEXT NOT NULL REFERENCES cases(id), role TEXT NOT NULL,
+  PRIMARY KEY(subject_id, case_id, role)) WITHOUT ROWID;
+CREATE TABLE records(id INTEGER PRIMARY KEY, subject_id INTEGER NOT NULL REFERENCES subjects(id),
+  kind TEXT NOT NULL, collected_as TEXT NOT NULL, case_id TEXT REFERENCES cases(id), fields TEXT NOT NULL);
+CREATE INDEX records_subject ON records(subject_id);
+CREATE TABLE receipts(id TEXT PRIMARY KEY, log_index INTEGER NOT NULL,
+  org_id TEXT NOT NULL REFERENCES organisations(id), created INTEGER NOT NULL);
+INSERT INTO subjects VALUES(1, 'OLD-1', 'Ann', 'Old', '1980-01-01', 'ann|old|1980-01-01', 'none', 0, 0, 0, 'domestic-abuse', '');
+INSERT INTO cases VALUES('CR-OLD', 'assault', 'charged');
+INSERT INTO participants VALUES(1, 'CR-OLD', 'victim');
+PRAGMA user_version=1;
+)sql";
+    ASSERT_EQ(sqlite3_exec(db, v1, nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(db);
+  }
+  auto s = OpenSqliteStore(path);
+  ASSERT_TRUE(s) << s.error().ToString();
+  auto old = (*s)->FindSubjectByReference("OLD-1");
+  ASSERT_TRUE(old && *old);
+  EXPECT_FALSE((*old)->application.has_value());
+  EXPECT_EQ((*old)->flags, (std::vector<std::string>{"domestic-abuse"}));
+  auto cases = (*s)->SubjectCases(1);
+  ASSERT_TRUE(cases && cases->size() == 1);
+  EXPECT_TRUE((*cases)[0].case_flags.empty());
+  // The migrated store takes the new facts.
+  ASSERT_TRUE((*s)->SetApplicationChoice(1, {"ukvi-dvilr", {"identity"}, "PC 1", "2026-10-02"}));
+  ASSERT_TRUE((*s)->PutCase({"CR-OLD", "assault", "charged", {"domestic-abuse"}}));
+  s->reset();
+  auto reopened = OpenSqliteStore(path);
+  ASSERT_TRUE(reopened);
+  auto again = (*reopened)->FindSubjectByReference("OLD-1");
+  ASSERT_TRUE(again && *again && (*again)->application);
+  EXPECT_EQ((*again)->application->recipient, "ukvi-dvilr");
+  std::filesystem::remove_all(dir);
 }
 
 TEST(SqliteStoreTest, ReopensAndRefusesNewerSchema) {

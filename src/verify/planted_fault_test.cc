@@ -22,7 +22,7 @@ struct Fault {
   std::string file;     // under policies/uk
   std::string from;     // text to replace (must occur)
   std::string to;
-  std::string pack;     // the set to verify
+  std::string pack;     // the set to verify: packs under policies/uk, separated by spaces
   std::string refuted;  // a guarantee that must be refuted
 };
 
@@ -73,7 +73,7 @@ const Fault kFaults[] = {
      "subject.immigration_concern == doubts-only", "subject.immigration_concern == confirmed-record",
      "hmicfrs-rec1", "GD1_nothing_to_ie_on_doubts_about_da_victim"},
     {"scope Recommendation 1 to the wrong case type", "hmicfrs-rec1/rules.fbp",
-     "and case.type == domestic-abuse)", "and case.type == sexual-offence)", "hmicfrs-rec1",
+     "(case.type == domestic-abuse or case.flags", "(case.type == sexual-offence or case.flags", "hmicfrs-rec1",
      "GD1_nothing_to_ie_on_doubts_about_da_victim"},
     {"drop the no-record branch of the provenance firewall", "strict-firewall-provenance/firewall.fbp",
      "firewall AP1_no_firewall_purpose_for_protected_record {\n  when purpose in firewall_purposes\n"
@@ -82,6 +82,27 @@ const Fault kFaults[] = {
      "firewall AP1_no_firewall_purpose_for_protected_record {\n  when purpose in firewall_purposes\n"
      "      and (record is known and record.collected_as in protected_roles)",
      "strict-firewall-provenance", "GP2_never_firewall_purpose_without_record_for_protected"},
+    // Issue 11: a B1 without its referral clause lets a holder's automated
+    // referral prompt refer a victim about whom there is no concern.
+    {"drop the referral clause from B1", "npcc-2020-core/rules.fbp",
+     " or action == referral and purpose in firewall_purposes)", ")",
+     "npcc-2020 examples/holder-referral-prompt", "GB1_no_sole_purpose_check_on_victims"},
+    {"carve every offender out of Recommendation 1", "hmicfrs-rec1/rules.fbp",
+     "      and (no case where (case.role == offender and case.status in active_statuses))\n",
+     "      and subject.roles has_none [offender]\n", "hmicfrs-rec1",
+     "GD1_nothing_to_ie_on_doubts_about_da_victim"},
+    {"ignore the domestic-abuse flag in Recommendation 1", "hmicfrs-rec1/rules.fbp",
+     " or case.flags has domestic-abuse))) or subject.roles has_any victim_roles and subject.flags has domestic-abuse)",
+     "))))", "hmicfrs-rec1", "GD1_nothing_to_ie_on_doubts_about_da_victim"},
+    {"ignore the subject's domestic-abuse flag in the 2023 protocol", "migrant-victims-protocol-da-only/rules.fbp",
+     "case.flags has domestic-abuse or subject.flags has domestic-abuse", "case.flags has domestic-abuse",
+     "migrant-victims-protocol-da-only", "GC1_no_enforcement_while_protected"},
+    {"let statistics serve an unresolved subject", "common/x3-statistics.fbp", "subject is none and record is unknown",
+     "subject is unknown and record is unknown", "npcc-2020", "GX4_unresolved_subject_never_permitted"},
+    {"apply A2 to requests about no person", "strict-firewall/firewall.fbp",
+     "      and not subject is none\n      and subject.roles has_any protected_roles\n",
+     "      and subject.roles has_any protected_roles\n", "strict-firewall",
+     "GX3_statistics_about_no_one_are_permitted"},
     {"protect only victims in the consent firewall", "strict-firewall-consent/firewall.fbp",
      "subject.roles has_any protected_roles", "subject.roles has_any victim_roles", "strict-firewall-consent",
      "GAC1_never_firewall_purpose_without_consent"},
@@ -107,12 +128,17 @@ TEST_P(PlantedFault, IsRefuted) {
   text.replace(at, f.from.size(), f.to);
   std::ofstream(file, std::ios::trunc) << text;
 
-  std::string pack = (fs::path(dir.path()) / "uk" / f.pack).string();
+  std::vector<std::string> packs, original_packs;
+  std::istringstream names(f.pack);
+  for (std::string name; names >> name;) {
+    packs.push_back((fs::path(dir.path()) / "uk" / name).string());
+    original_packs.push_back(testing::UkDir() + "/" + name);
+  }
   std::string why;
-  auto set = testing::LoadSet({pack}, &why);
+  auto set = testing::LoadSet(packs, &why);
   ASSERT_TRUE(set) << why;
   // The unweakened pack proves the guarantee (so the fault is what refutes it).
-  auto original = testing::LoadSet({testing::UkDir() + "/" + f.pack}, &why);
+  auto original = testing::LoadSet(original_packs, &why);
   ASSERT_TRUE(original) << why;
   auto before = VerifyGuarantees(original);
   ASSERT_TRUE(before) << before.error().ToString();

@@ -172,6 +172,8 @@ bool EngineViolates(const Engine& e, const policy::Guarantee& g, const Request& 
     case policy::GuaranteeKind::kNeverDisclose: return applies && (d.disclosed & g.mask) != 0;
     case policy::GuaranteeKind::kAlwaysObligations:
       return applies && d.permit && (d.obligations & g.mask) != g.mask;
+    case policy::GuaranteeKind::kAlwaysPermit:
+      return e.Evaluate(g.cond, r, d.purpose) == engine::Truth::kTrue && !d.permit;
   }
   return false;
 }

@@ -98,9 +98,10 @@ std::string Generator::Atom(bool in_case, int qd) {
     }
   };
   if (in_case && Uniform(4) != 0) {
-    switch (Uniform(3)) {
+    switch (Uniform(4)) {
       case 0: return enum_op("case.type", EnumKind::kCaseType);
       case 1: return enum_op("case.status", EnumKind::kCaseStatus);
+      case 2: return set_op("case.flags", EnumKind::kFlag);
       default: return enum_op("case.role", EnumKind::kRole);
     }
   }
@@ -126,10 +127,12 @@ std::string Generator::Atom(bool in_case, int qd) {
     case 10: return enum_op("subject.immigration_concern", EnumKind::kConcern);
     case 11: {
       const char* attrs[] = {"subject.regularisation_pending", "subject.subject_initiated",
-                             "subject.consent_to_ie"};
-      return boolean(attrs[Uniform(3)]);
+                             "subject.consent_to_ie", "requester.named_by_subject"};
+      return boolean(attrs[Uniform(4)]);
     }
     case 12: {
+      if (Uniform(5) == 0) return "subject.chosen_categories has_any " + PickList(EnumKind::kCategory, 2);
+      if (Uniform(4) == 0) return Uniform(2) ? "subject is none" : "not subject is none";
       const char* groups[] = {"subject", "record", "record.case"};
       return fmt::format("{} is {}", groups[Uniform(3)], Uniform(2) ? "known" : "unknown");
     }
@@ -200,9 +203,11 @@ std::string Generator::PolicyBody(const BodyOptions& o) {
   for (int i = 0; i < o.permits; ++i) {
     std::string withhold = Uniform(2) ? fmt::format("  withhold {}\n", PickList(EnumKind::kCategory, 2)) : "";
     std::string obl = Uniform(2) ? fmt::format("  obligations {}\n", PickList(EnumKind::kObligation, 2)) : "";
+    int g = Uniform(8);
     out += fmt::format("permit {}_p{} {{\n  when {}\n  grant {}\n{}{}  because \"generated\"\n}}\n\n",
                        o.prefix, i, Condition(o.depth),
-                       Uniform(4) == 0 ? "all" : PickList(EnumKind::kCategory, 4), withhold, obl);
+                       g < 2 ? "all" : g == 2 ? "subject.chosen_categories" : PickList(EnumKind::kCategory, 4),
+                       withhold, obl);
   }
   for (int i = 0; i < o.agreements; ++i) out += Agreement(fmt::format("{}_a{}", o.prefix, i));
   for (int i = 0; i < o.normalisations; ++i) {
@@ -212,9 +217,10 @@ std::string Generator::PolicyBody(const BodyOptions& o) {
   }
   for (int i = 0; i < o.guarantees; ++i) {
     std::string what;
-    switch (Uniform(3)) {
-      case 0: what = "never permit"; break;
-      case 1: what = "never disclose " + PickList(EnumKind::kCategory, 2); break;
+    switch (Uniform(7)) {
+      case 0: case 1: what = "never permit"; break;
+      case 2: case 3: what = "never disclose " + PickList(EnumKind::kCategory, 2); break;
+      case 4: what = "always permit"; break;
       default: what = "always obligations " + PickList(EnumKind::kObligation, 2); break;
     }
     out += fmt::format("guarantee {}_g{} {{\n  {} when {}\n  because \"generated\"\n}}\n\n", o.prefix, i, what,
@@ -242,13 +248,20 @@ engine::Request Generator::RandomRequest(size_t max_cases) {
     r.regularisation_pending = Uniform(2);
     r.subject_initiated = Uniform(2);
     r.consent_to_ie = Uniform(2);
+    if (Uniform(3) == 0) {
+      // The subject's application choice: sometimes naming this requester.
+      r.application_recipient = Uniform(2) ? r.org : std::string(kOrgs[Uniform(3)]);
+      r.chosen_categories = RandomMask(EnumKind::kCategory, 30);
+    }
     int n = Uniform(int(max_cases) + 1);
     for (int i = 0; i < n; ++i) {
-      engine::CaseFacts c{idx(EnumKind::kCaseType), idx(EnumKind::kCaseStatus), idx(EnumKind::kRole)};
+      engine::CaseFacts c{idx(EnumKind::kCaseType), idx(EnumKind::kCaseStatus), idx(EnumKind::kRole),
+                          RandomMask(EnumKind::kFlag, 25)};
       r.roles |= Mask{1} << c.role;
       r.cases.push_back(c);
     }
   }
+  r.no_subject = !r.has_subject && Uniform(2);
   r.has_record = Uniform(5) < 3;
   if (r.has_record) {
     r.collected_as = idx(EnumKind::kRole);
@@ -344,6 +357,9 @@ void Generator::Mutate(engine::Request& r, size_t max_cases) {
         r.subject_initiated = fresh.subject_initiated;
         r.consent_to_ie = fresh.consent_to_ie;
         r.cases = fresh.cases;
+        r.no_subject = fresh.no_subject;
+        r.application_recipient = fresh.application_recipient;
+        r.chosen_categories = fresh.chosen_categories;
         if (had == r.has_subject && Uniform(2)) r = keep;
         break;
       }

@@ -130,6 +130,7 @@ namespace {
 // Resolve's reads, inside its one snapshot.
 Result<Resolution> ResolveNow(store::Store& store, const CallerRequest& caller) {
   Resolution res;
+  res.about_no_one = caller.by == CallerRequest::SubjectBy::kNone;
   if (caller.by == CallerRequest::SubjectBy::kReference) {
     FB_ASSIGN_OR_RETURN(res.subject, store.FindSubjectByReference(caller.reference));
     if (!res.subject) res.unresolved = "unknown-reference";
@@ -172,8 +173,16 @@ Result<Merged> Evaluate(const engine::Engine& engine, const engine::Request& bas
     facts.regularisation_pending = s.regularisation_pending;
     facts.subject_initiated = s.subject_initiated;
     facts.consent_to_ie = s.consent_to_ie;
-    for (const store::Participation& p : res.cases) facts.cases.push_back({p.case_type, p.case_status, p.role});
+    for (const store::Participation& p : res.cases) {
+      facts.cases.push_back({p.case_type, p.case_status, p.role, {p.case_flags.begin(), p.case_flags.end()}});
+    }
+    if (s.application) {
+      facts.application_recipient = s.application->recipient;
+      for (const std::string& c : s.application->categories) facts.chosen_categories.push_back(c);
+    }
     FB_RETURN_IF_ERROR(engine::BindSubject(schema, facts, &base));
+  } else if (res.about_no_one) {
+    engine::BindNoSubject(&base);
   }
   for (const store::Record& r : res.records) {
     policy::Mask cats = 0;

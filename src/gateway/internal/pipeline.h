@@ -35,6 +35,7 @@ using FieldMap = std::map<std::string, std::string>;
 struct Resolution {
   std::optional<store::Subject> subject;
   std::string unresolved;  // "", "unknown-reference", "no-identity-match", "ambiguous-identity"
+  bool about_no_one = false;  // the caller named no subject: `subject is none`
   std::vector<store::Participation> cases;
   std::vector<store::Record> records;
 };

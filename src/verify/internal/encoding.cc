@@ -100,8 +100,8 @@ size_t QuantifierInstances(const policy::PolicySet& set) { return QuantifierList
 RequestVars::RequestVars(z3::context& ctx, const policy::Schema& schema, size_t slot_count,
                          std::vector<std::string> ids)
     : org(ctx), org_type(ctx), user_role(ctx), purpose(ctx), action(ctx), legal_basis(ctx),
-      subject(ctx), concern(ctx), regularisation_pending(ctx), subject_initiated(ctx),
-      consent_to_ie(ctx), record(ctx), collected_as(ctx), record_case(ctx),
+      subject(ctx), no_subject(ctx), concern(ctx), regularisation_pending(ctx), subject_initiated(ctx),
+      consent_to_ie(ctx), named_by_subject(ctx), record(ctx), collected_as(ctx), record_case(ctx),
       record_case_type(ctx), record_case_status(ctx), ctx_(&ctx), schema_(&schema),
       ids_(std::move(ids)) {
   for (size_t k = 0; k < policy::kEnumKindCount; ++k) {
@@ -116,6 +116,9 @@ RequestVars::RequestVars(z3::context& ctx, const policy::Schema& schema, size_t 
   legal_basis = Enum(EnumKind::kLegalBasis, "legal_basis");
   categories = Set(EnumKind::kCategory, "categories");
   subject = ctx.bool_const("subject.known");
+  no_subject = ctx.bool_const("subject.none");
+  named_by_subject = ctx.bool_const("requester.named_by_subject");
+  chosen = Set(EnumKind::kCategory, "subject.chosen_categories");
   roles = Set(EnumKind::kRole, "subject.roles");
   flags = Set(EnumKind::kFlag, "subject.flags");
   concern = Enum(EnumKind::kConcern, "subject.immigration_concern");
@@ -127,7 +130,8 @@ RequestVars::RequestVars(z3::context& ctx, const policy::Schema& schema, size_t 
     slots.push_back(CaseSlot{ctx.bool_const((p + "present").c_str()),
                              Enum(EnumKind::kCaseType, p + "type"),
                              Enum(EnumKind::kCaseStatus, p + "status"),
-                             Enum(EnumKind::kRole, p + "role")});
+                             Enum(EnumKind::kRole, p + "role"),
+                             Set(EnumKind::kFlag, p + "flags")});
   }
   record = ctx.bool_const("record.known");
   collected_as = Enum(EnumKind::kRole, "record.collected_as");
@@ -219,7 +223,9 @@ z3::expr RequestVars::Domain() const {
   range(EnumKind::kConcern, concern);
   // Without a subject, its facts are at their defaults (nothing reads them).
   d.push_back(z3::implies(!subject, none(roles) && none(flags) && concern == EnumConst(EnumKind::kConcern, 0) &&
-                                        !regularisation_pending && !subject_initiated && !consent_to_ie));
+                                        !regularisation_pending && !subject_initiated && !consent_to_ie &&
+                                        !named_by_subject && none(chosen)));
+  d.push_back(z3::implies(no_subject, !subject));
   for (size_t j = 0; j < slots.size(); ++j) {
     const CaseSlot& s = slots[j];
     range(EnumKind::kCaseType, s.type);
@@ -228,7 +234,7 @@ z3::expr RequestVars::Domain() const {
     d.push_back(z3::implies(s.present, subject));
     d.push_back(z3::implies(!s.present, s.type == EnumConst(EnumKind::kCaseType, 0) &&
                                             s.status == EnumConst(EnumKind::kCaseStatus, 0) &&
-                                            s.role == EnumConst(EnumKind::kRole, 0)));
+                                            s.role == EnumConst(EnumKind::kRole, 0) && none(s.flags)));
     // Present cases come first (the list order does not matter).
     if (j + 1 < slots.size()) d.push_back(z3::implies(slots[j + 1].present, s.present));
     // subject.roles is the listed roles together with the roles of the cases.
@@ -310,7 +316,16 @@ Result<Request> RequestVars::Extract(const z3::model& m) const {
   r.legal_basis = en(EnumKind::kLegalBasis, legal_basis);
   r.categories = set(categories);
   r.has_subject = ModelBool(m, subject);
+  r.no_subject = !r.has_subject && ModelBool(m, no_subject);
   if (r.has_subject) {
+    r.chosen_categories = set(chosen);
+    // Named: she named this requester. Otherwise a choice (if any) names
+    // some other body.
+    if (ModelBool(m, named_by_subject)) {
+      r.application_recipient = r.org;
+    } else if (r.chosen_categories) {
+      r.application_recipient = OtherId("recipient-other");
+    }
     r.roles = set(roles);
     r.flags = set(flags);
     r.concern = en(EnumKind::kConcern, concern);
@@ -323,6 +338,7 @@ Result<Request> RequestVars::Extract(const z3::model& m) const {
       f.type = en(EnumKind::kCaseType, s.type);
       f.status = en(EnumKind::kCaseStatus, s.status);
       f.role = en(EnumKind::kRole, s.role);
+      f.flags = set(s.flags);
       if (!(r.roles >> f.role & 1)) bad = true;  // Domain() guarantees roles ⊇ case roles
       r.cases.push_back(f);
     }
@@ -373,6 +389,9 @@ std::vector<std::pair<z3::expr, z3::expr>> RequestVars::Bindings(const Request& 
   set(categories, r.categories);
   bool s = r.has_subject;
   boolean(subject, s);
+  boolean(no_subject, !s && r.no_subject);
+  boolean(named_by_subject, s && !r.application_recipient.empty() && r.application_recipient == r.org);
+  set(chosen, s ? r.chosen_categories : 0);
   set(roles, s ? r.roles : 0);
   set(flags, s ? r.flags : 0);
   en(concern, EnumKind::kConcern, s ? r.concern : 0);
@@ -385,6 +404,7 @@ std::vector<std::pair<z3::expr, z3::expr>> RequestVars::Bindings(const Request& 
     en(slots[j].type, EnumKind::kCaseType, present ? r.cases[j].type : 0);
     en(slots[j].status, EnumKind::kCaseStatus, present ? r.cases[j].status : 0);
     en(slots[j].role, EnumKind::kRole, present ? r.cases[j].role : 0);
+    set(slots[j].flags, present ? r.cases[j].flags : 0);
   }
   bool rec = r.has_record, rc = rec && r.has_record_case;
   boolean(record, rec);
@@ -418,9 +438,14 @@ std::vector<z3::expr> RequestVars::Preferences() const {
   p.push_back(!record_case);
   for (size_t j = slots.size(); j-- > 0;) p.push_back(!slots[j].present);
   for (const z3::expr& f : flags) p.push_back(!f);
+  for (const CaseSlot& s : slots) {
+    for (const z3::expr& f : s.flags) p.push_back(!f);
+  }
   p.push_back(!regularisation_pending);
   p.push_back(!subject_initiated);
   p.push_back(!consent_to_ie);
+  p.push_back(!named_by_subject);
+  for (const z3::expr& k : chosen) p.push_back(!k);
   p.push_back(concern == EnumConst(EnumKind::kConcern, 0));
   p.push_back(!record);
   for (size_t i = 0; i < context.size(); ++i) {
@@ -484,6 +509,7 @@ SetEncoding::SetEncoding(const RequestVars& vars, const policy::PolicySet& set)
     if (forbid) continue;
     for (size_t k = 0; k < ncat; ++k) {
       if (r.grant >> k & 1) grant[k].push_back(m);
+      if (r.grant_chosen) grant[k].push_back(m && v_->chosen[k]);
       if (r.withhold >> k & 1) withhold[k].push_back(m);
     }
   }
@@ -527,6 +553,9 @@ z3::expr SetEncoding::Violation(size_t g) {
       }
       return applies && permit && Or(c_, missing);
     }
+    case policy::GuaranteeKind::kAlwaysPermit:
+      // Only where the condition is true: a permit is never owed on unknown facts.
+      return Cond(gu.cond, PurposeContext::kEffective).t && !permit;
   }
   return c_.bool_val(false);
 }
@@ -639,6 +668,8 @@ Tri SetEncoding::Encode(CondId id, PurposeContext pc, int slot) {
         case Attr::kSubjectRegularisationPending: out = Known(v.subject, v.regularisation_pending); break;
         case Attr::kSubjectSubjectInitiated: out = Known(v.subject, v.subject_initiated); break;
         case Attr::kSubjectConsentToIe: out = Known(v.subject, v.consent_to_ie); break;
+        case Attr::kRequesterNamedBySubject: out = Known(v.subject, v.named_by_subject); break;
+        case Attr::kNoSubject: out = Known(T, v.no_subject); break;
         case Attr::kContext: {
           const ContextVars& cv = v.context[c.context];
           out = Known(cv.present, cv.boolean);
@@ -695,6 +726,10 @@ Tri SetEncoding::Encode(CondId id, PurposeContext pc, int slot) {
         case Attr::kCategories: out = Known(T, set_op(v.categories)); break;
         case Attr::kSubjectRoles: out = Known(v.subject, set_op(v.roles)); break;
         case Attr::kSubjectFlags: out = Known(v.subject, set_op(v.flags)); break;
+        case Attr::kSubjectChosenCategories: out = Known(v.subject, set_op(v.chosen)); break;
+        case Attr::kCaseFlags:
+          if (slot >= 0) out = Known(T, set_op(v.slots[size_t(slot)].flags));
+          break;
         case Attr::kContext: {
           const ContextVars& cv = v.context[c.context];
           out = Known(cv.present, set_op(context_bits(cv, v.schema().context[c.context])));

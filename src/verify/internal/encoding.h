@@ -56,6 +56,7 @@ struct CaseSlot {
   z3::expr type;    // bit-vector, case_type index
   z3::expr status;  // bit-vector, case_status index
   z3::expr role;    // bit-vector, role index
+  std::vector<z3::expr> flags;  // one Bool per flag
 };
 
 // One declared context value.
@@ -124,8 +125,14 @@ class RequestVars {
   z3::expr org, org_type, user_role, purpose, action, legal_basis;
   std::vector<z3::expr> categories;
   z3::expr subject;
+  z3::expr no_subject;  // about no person; implies ¬subject
   std::vector<z3::expr> roles, flags;
   z3::expr concern, regularisation_pending, subject_initiated, consent_to_ie;
+  // X1: requester.org is the recipient the subject named (the recipient id
+  // itself is read by no condition, so a free Bool is exact), and the
+  // categories she chose.
+  z3::expr named_by_subject;
+  std::vector<z3::expr> chosen;
   std::vector<CaseSlot> slots;
   z3::expr record, collected_as, record_case, record_case_type, record_case_status;
   std::vector<ContextVars> context;
