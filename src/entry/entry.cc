@@ -207,9 +207,9 @@ Result<json::object> Parse(std::string_view text, json::storage_ptr sp) {
   }
   const json::value* ver = v.get_object().if_contains("v");
   if (!ver || !ver->is_int64()) return tl::make_unexpected(DataLoss("the entry has no version `v`"));
-  if (ver->get_int64() != 2 && ver->get_int64() != kVersion) {
+  if (ver->get_int64() < 2 || ver->get_int64() > kVersion) {
     return tl::make_unexpected(
-        DataLoss(fmt::format("entry version {} is not known to this reader (2 and {} are)", ver->get_int64(), kVersion)));
+        DataLoss(fmt::format("entry version {} is not known to this reader (2 to {} are)", ver->get_int64(), kVersion)));
   }
   return std::move(v.get_object());
 }

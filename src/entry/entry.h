@@ -2,8 +2,8 @@
 // the gateway writes through and every reader (`firebreak log open`, tests,
 // later the audit, the tracker and the reports) reads through.
 //
-// An entry is canonical JSON (RFC 8785) with a version member `v`. Version 3
-// (docs/log-format.md) has three kinds, named by `kind`:
+// An entry is canonical JSON (RFC 8785) with a version member `v`. Versions 3
+// and 4 (docs/log-format.md) have three kinds, named by `kind`:
 //   decision    one decision of /v1/disclosures or /v1/decisions: a clear
 //               part (only what the requester already knows) and a sealed
 //               part of exactly `kSealedSize` bytes of plaintext (the
@@ -12,8 +12,10 @@
 //   delivery    a follow-up saying an earlier decision's answer was not
 //               delivered, so that no one counts a disclosure that did not
 //               happen
-// Version 2 entries (decisions only, sealed directly under the audit key)
-// are still read. A reader refuses any other version.
+// Version 4 seals 1,536 bytes (room for the subject's application choice
+// and case flags) and no longer seals `withheld` (asked less disclosed).
+// Version 3 and version 2 entries (decisions only, sealed directly under
+// the audit key) are still read. A reader refuses any other version.
 //
 // Sealing: each entry's sealed part is encrypted with AES-256-GCM under its
 // own key, HMAC-SHA-256(audit key, "firebreak entry seal v3" ‖ 0 ‖
@@ -42,9 +44,10 @@
 
 namespace firebreak::entry {
 
-inline constexpr int kVersion = 3;
-// Every decision entry's sealed plaintext is padded to exactly this size.
-inline constexpr size_t kSealedSize = 1024;
+inline constexpr int kVersion = 4;
+// Every decision entry's sealed plaintext is padded to exactly this size
+// (version 3 entries: 1,024 bytes).
+inline constexpr size_t kSealedSize = 1536;
 
 // RFC 8785 canonical JSON of `v` (integers only; keys sorted by UTF-16 code
 // units, which for our ASCII keys is byte order).
@@ -86,7 +89,7 @@ Result<std::string> FitSealed(const boost::json::object& base,
 Status SealInto(boost::json::object& entry, const AuditKey& key, std::string_view plaintext);
 
 // Parses an entry and checks its version: a JSON object whose `v` this
-// reader knows (2 or 3). `sp` is the memory it is parsed into (a reader of
+// reader knows (2, 3 or 4). `sp` is the memory it is parsed into (a reader of
 // millions of entries passes a monotonic resource it reuses).
 Result<boost::json::object> Parse(std::string_view text, boost::json::storage_ptr sp = {});
 

@@ -97,7 +97,7 @@ TEST(Parse, RefusesUnknownVersions) {
   EXPECT_TRUE(Parse(R"({"v":3})"));
   // Found by entry_fuzz: a number like 61e7054175 is no integer, and its
   // canonical form would not read back.
-  for (const char* bad : {R"({"v":1})", R"({"v":4})", R"({"v":"3"})", R"({})", "[]", "not json",
+  for (const char* bad : {R"({"v":1})", R"({"v":5})", R"({"v":"3"})", R"({})", "[]", "not json",
                           R"({"v":3,"time":61e7054175})", R"({"v":3,"x":[1.5]})"}) {
     EXPECT_FALSE(Parse(bad)) << bad;
   }
@@ -114,18 +114,30 @@ TEST(Golden, Version2EntryStillOpens) {
   EXPECT_EQ(CanonicalJson(opened->at("opened")), CanonicalJson(json::parse(Read("v2-refusal.opened.json"))));
 }
 
-// A version-3 entry (checked in; FIREBREAK_UPDATE_GOLDEN=1 rewrites it) opens
+// A version-3 entry (1,024 sealed bytes, written before version 4) still
+// opens to its checked-in plaintext under the derived per-entry key.
+TEST(Golden, Version3EntryStillOpens) {
+  auto opened = Open(Read("v3-refusal.entry"), Keyring({Key('3')}));
+  ASSERT_TRUE(opened) << opened.error().ToString();
+  EXPECT_EQ(opened->at("v").as_int64(), 3);
+  std::string golden = Read("v3-refusal.opened.json");
+  EXPECT_EQ(golden.size(), 1024u);
+  EXPECT_EQ(CanonicalJson(opened->at("opened")), CanonicalJson(json::parse(golden)));
+}
+
+// A version-4 entry (checked in; FIREBREAK_UPDATE_GOLDEN=1 rewrites it) opens
 // to its checked-in plaintext under the derived per-entry key.
-TEST(Golden, Version3Entry) {
+TEST(Golden, Version4Entry) {
   AuditKey key = Key('3');
   json::object facts{{"subject", std::string(64, 'c')},
                      {"roles", json::array{"victim"}},
-                     {"flags", json::array{"domestic-abuse"}},
+                     {"flags", json::array()},
                      {"immigration_concern", "none"},
                      {"effective_purpose", "immigration-enforcement"},
-                     {"withheld", json::array{"address", "contact"}},
+                     {"application", json::object{{"recipient", "her-adviser"}, {"categories", json::array{"identity", "incident"}}}},
                      {"obligations", json::array()}};
-  std::vector<json::value> cases(50, json::object{{"type", "domestic-abuse"}, {"status", "charged"}, {"role", "victim"}});
+  std::vector<json::value> cases(
+      50, json::object{{"type", "assault"}, {"status", "charged"}, {"role", "victim"}, {"flags", json::array{"domestic-abuse"}}});
   if (std::getenv("FIREBREAK_UPDATE_GOLDEN")) {
     auto plain = FitSealed(facts, cases, {}, {"A1_no_firewall_purpose_for_protected"});
     ASSERT_TRUE(plain);
@@ -134,12 +146,13 @@ TEST(Golden, Version3Entry) {
                    {"decision", "deny"},   {"asked", json::array{"address", "contact"}},
                    {"disclosed", json::array()}};
     ASSERT_TRUE(SealInto(e, key, *plain));
-    ASSERT_TRUE(WriteFileAtomically(kTestdata + "v3-refusal.entry", CanonicalJson(e)));
-    ASSERT_TRUE(WriteFileAtomically(kTestdata + "v3-refusal.opened.json", *plain));
+    ASSERT_TRUE(WriteFileAtomically(kTestdata + "v4-refusal.entry", CanonicalJson(e)));
+    ASSERT_TRUE(WriteFileAtomically(kTestdata + "v4-refusal.opened.json", *plain));
   }
-  auto opened = Open(Read("v3-refusal.entry"), Keyring({key}));
+  auto opened = Open(Read("v4-refusal.entry"), Keyring({key}));
   ASSERT_TRUE(opened) << opened.error().ToString();
-  std::string golden = Read("v3-refusal.opened.json");
+  EXPECT_EQ(opened->at("v").as_int64(), 4);
+  std::string golden = Read("v4-refusal.opened.json");
   EXPECT_EQ(golden.size(), kSealedSize);
   EXPECT_EQ(CanonicalJson(opened->at("opened")), CanonicalJson(json::parse(golden)));
   EXPECT_EQ(opened->at("opened").as_object().at("cases_not_listed").as_int64() +

@@ -19,6 +19,7 @@
 #include <gtest/gtest.h>
 
 #include "base/base.h"
+#include "base/testing/suite.h"
 #include "demo/demo.h"
 #include "entry/entry.h"
 #include "gateway/gateway.h"
@@ -71,7 +72,8 @@ RequiredPolicy Common(const std::string& a, const std::string& b) {
 
 class GatewayTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
+  // Shared by every test; prepared by the first test's SetUp (base/testing/suite.h).
+  static void Prepare() {
     dir_ = (fs::temp_directory_path() / ("gateway_test_" + std::to_string(getpid()))).string();
     fs::remove_all(dir_);
     demo::DemoOptions o;
@@ -101,6 +103,7 @@ class GatewayTest : public ::testing::Test {
     fs::remove_all(dir_);
   }
   void SetUp() override {
+    FIREBREAK_PREPARE_SUITE(Prepare);
     ASSERT_NE(gw_, nullptr);
     ASSERT_TRUE(gw_->Reload({kStrict}));
   }

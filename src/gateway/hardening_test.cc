@@ -22,6 +22,7 @@
 #include <gtest/gtest.h>
 
 #include "base/base.h"
+#include "base/testing/suite.h"
 #include "demo/demo.h"
 #include "entry/entry.h"
 #include "gateway/gateway.h"
@@ -87,7 +88,8 @@ std::vector<Kind> RefusalKinds() {
 
 class Hardening : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
+  // Shared by every test; prepared by the first test's SetUp (base/testing/suite.h).
+  static void Prepare() {
     dir_ = (fs::temp_directory_path() / ("hardening_test_" + std::to_string(getpid()))).string();
     fs::remove_all(dir_);
     auto s = DemoForce(dir_, 200);
@@ -111,6 +113,7 @@ class Hardening : public ::testing::Test {
     gw_ = nullptr;
     fs::remove_all(dir_);
   }
+  void SetUp() override { FIREBREAK_PREPARE_SUITE(Prepare); }
 
   // Two people with the same identity, and a victim in 50 domestic-abuse cases.
   static void Plant() {

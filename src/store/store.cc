@@ -47,6 +47,10 @@ Status CheckApplicationChoice(const ApplicationChoice& choice) {
   if (choice.recipient.empty()) {
     return tl::make_unexpected(InvalidArgument("application choice: the recipient the subject named is empty"));
   }
+  if (choice.recipient.size() > kMaxRecipientLength) {
+    return tl::make_unexpected(InvalidArgument("application choice: the recipient's organisation id is longer than " +
+                                               std::to_string(kMaxRecipientLength) + " characters"));
+  }
   if (choice.recorded_by.empty()) {
     return tl::make_unexpected(InvalidArgument("application choice: who took the choice is not recorded"));
   }
@@ -58,6 +62,10 @@ Status CheckApplicationChoice(const ApplicationChoice& choice) {
   if (!date) {
     return tl::make_unexpected(
         InvalidArgument("application choice: the date it was recorded must be YYYY-MM-DD, not `" + d + "`"));
+  }
+  if (choice.categories.size() > kMaxChosenCategories) {
+    return tl::make_unexpected(InvalidArgument("application choice: more than " + std::to_string(kMaxChosenCategories) +
+                                               " categories chosen"));
   }
   for (const std::string& c : choice.categories) {
     if (c.empty() || c.find(',') != std::string::npos) {

@@ -129,6 +129,11 @@ struct Counts {
 // non-letters collapsed to one space, then the date of birth.
 // kInvalidArgument unless `choice` names a recipient, who took it and a
 // YYYY-MM-DD date. Shared by the backends.
+// The longest organisation id a subject's application choice may name, and
+// the most categories she may choose: the choice is sealed into every
+// decision log entry about her, whose size is fixed (docs/log-format.md).
+inline constexpr size_t kMaxRecipientLength = 64;
+inline constexpr size_t kMaxChosenCategories = 8;
 Status CheckApplicationChoice(const ApplicationChoice& choice);
 
 std::string IdentityKey(std::string_view given_name, std::string_view family_name,

@@ -1,5 +1,7 @@
 #include "gateway/internal/pipeline.h"
 
+#include <algorithm>
+
 #include <chrono>
 #include <set>
 
@@ -44,14 +46,25 @@ Result<std::string> SealedPart(const engine::Engine& engine, const Resolution& r
     base["regularisation_pending"] = r.regularisation_pending;
     base["subject_initiated"] = r.subject_initiated;
     base["consent_to_ie"] = r.consent_to_ie;
+    if (!r.application_recipient.empty()) {
+      // Her own choice for evidence sent for her application (X1).
+      base["application"] = json::object{{"recipient", r.application_recipient},
+                                         {"categories", Names(schema, EnumKind::kCategory, r.chosen_categories)}};
+    }
     for (const store::Participation& p : res.cases) {
-      cases.push_back(json::object{{"type", p.case_type}, {"status", p.case_status}, {"role", p.role}});
+      json::object c{{"type", p.case_type}, {"status", p.case_status}, {"role", p.role}};
+      if (!p.case_flags.empty()) c["flags"] = json::value_from(p.case_flags);
+      cases.push_back(std::move(c));
     }
   } else if (!res.unresolved.empty()) {
     base["subject"] = nullptr;
     base["unresolved"] = res.unresolved;
+  } else {
+    // The request named no one (`subject is none`), e.g. statistics.
+    base["subject_none"] = true;
   }
-  base["withheld"] = Names(schema, EnumKind::kCategory, merged.withheld);
+  // Not `withheld`: it is the categories asked (in clear) less those
+  // disclosed, and the room is needed for her application choice.
   base["obligations"] = Names(schema, EnumKind::kObligation, merged.obligations);
   // Per-record evaluations (provenance), distinct ones only.
   std::vector<json::value> records;
@@ -98,13 +111,26 @@ Status CheckSealedFits(const engine::Engine& engine) {
   res.subject.emplace();
   Merged m;
   m.purpose = uint8_t(longest(EnumKind::kPurpose));
-  // Withheld and disclosed split the asked categories: all of them, once.
-  m.withheld = all(EnumKind::kCategory);
+  // Every category disclosed (a holder's decision seals them).
+  m.disclosed = all(EnumKind::kCategory);
   m.obligations = all(EnumKind::kObligation);
   Evaluation e;
   e.request.roles = all(EnumKind::kRole);
   e.request.flags = all(EnumKind::kFlag);
   e.request.concern = uint8_t(longest(EnumKind::kConcern));
+  // Her application choice: the longest recipient the store accepts and its
+  // largest number of the longest categories.
+  e.request.application_recipient = std::string(store::kMaxRecipientLength, 'x');
+  {
+    std::vector<size_t> by_length(schema.Values(EnumKind::kCategory).size());
+    for (size_t i = 0; i < by_length.size(); ++i) by_length[i] = i;
+    std::sort(by_length.begin(), by_length.end(), [&](size_t a, size_t b) {
+      return schema.Values(EnumKind::kCategory)[a].size() > schema.Values(EnumKind::kCategory)[b].size();
+    });
+    for (size_t i = 0; i < by_length.size() && i < store::kMaxChosenCategories; ++i) {
+      e.request.chosen_categories |= policy::Mask(1) << by_length[i];
+    }
+  }
   m.evaluations.push_back(std::move(e));
   auto plain = SealedPart(engine, res, m, std::string(64, 'f'), false);
   if (!plain) {

@@ -15,6 +15,7 @@
 #include <gtest/gtest.h>
 
 #include "base/base.h"
+#include "base/testing/suite.h"
 #include "demo/demo.h"
 #include "gateway/gateway.h"
 #include "gateway/testing/client.h"
@@ -94,7 +95,8 @@ std::vector<Sent> Requests(size_t n, uint64_t seed) {
 
 class AuditTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
+  // Shared by every test; prepared by the first test's SetUp (base/testing/suite.h).
+  static void Prepare() {
     dir_ = (fs::temp_directory_path() / ("audit_test_" + std::to_string(getpid()))).string();
     fs::remove_all(dir_);
     demo::DemoOptions o;
@@ -118,6 +120,7 @@ class AuditTest : public ::testing::Test {
     vkey_ = s->log_verifier_key;
   }
   static void TearDownTestSuite() { fs::remove_all(dir_); }
+  void SetUp() override { FIREBREAK_PREPARE_SUITE(Prepare); }
 
   static void Run(const gateway::GatewayConfig& config, const std::vector<Sent>& requests) {
     auto gw = gateway::Gateway::Start(config);

@@ -106,7 +106,8 @@ engine::Request BaseRequest(const policy::Schema& schema, const json::object& e,
   if (subject && subject->is_string()) {
     std::vector<std::string> roles = Strings(Arr(sealed, "roles"));
     std::vector<std::string> flags = Strings(Arr(sealed, "flags"));
-    std::vector<std::string> cases_text;
+    std::vector<std::vector<std::string>> case_flags;  // owns what f.cases views
+    std::vector<std::string> chosen;
     engine::SubjectFacts f;
     for (const std::string& x : roles) f.roles.push_back(x);
     for (const std::string& x : flags) f.flags.push_back(x);
@@ -115,12 +116,24 @@ engine::Request BaseRequest(const policy::Schema& schema, const json::object& e,
     f.subject_initiated = Bool(sealed, "subject_initiated");
     f.consent_to_ie = Bool(sealed, "consent_to_ie");
     if (const json::array* cases = Arr(sealed, "cases")) {
+      case_flags.reserve(cases->size());
       for (const json::value& c : *cases) {
         if (!c.is_object()) continue;
-        f.cases.push_back({Str(c.get_object(), "type"), Str(c.get_object(), "status"), Str(c.get_object(), "role")});
+        const json::object& co = c.get_object();
+        case_flags.push_back(Strings(Arr(co, "flags")));
+        engine::CaseCodes cc{Str(co, "type"), Str(co, "status"), Str(co, "role"), {}};
+        for (const std::string& fl : case_flags.back()) cc.flags.push_back(fl);
+        f.cases.push_back(std::move(cc));
       }
     }
+    if (const json::value* a = sealed.if_contains("application"); a && a->is_object()) {
+      f.application_recipient = Str(a->get_object(), "recipient");
+      chosen = Strings(Arr(a->get_object(), "categories"));
+      for (const std::string& c : chosen) f.chosen_categories.push_back(c);
+    }
     if (auto st = engine::BindSubject(schema, f, &r); !st) rd.Fail("its subject's facts: " + st.error().message());
+  } else if (const json::value* none = sealed.if_contains("subject_none"); none && none->is_bool() && none->get_bool()) {
+    engine::BindNoSubject(&r);
   }
   return r;
 }
@@ -174,6 +187,9 @@ ReplayOutcome ReplayDecision(const engine::Engine& engine, std::span<const engin
   engine::Request base = BaseRequest(schema, e, sealed, rd);
   Mask disclosed = rd.Set(EnumKind::kCategory, "categories disclosed", Arr(said, "disclosed"));
   Mask obligations = rd.Set(EnumKind::kObligation, "obligations", Arr(sealed, "obligations"));
+  // Entries before the application choice sealed `withheld` (asked less
+  // disclosed); later ones leave it to be derived.
+  bool has_withheld = Arr(sealed, "withheld") != nullptr;
   Mask withheld = rd.Set(EnumKind::kCategory, "categories withheld", Arr(sealed, "withheld"));
   std::string_view effective_name = Str(sealed, "effective_purpose");
   uint8_t effective = rd.One(EnumKind::kPurpose, "effective purpose", effective_name);
@@ -275,7 +291,7 @@ ReplayOutcome ReplayDecision(const engine::Engine& engine, std::span<const engin
                                            Names(schema, EnumKind::kCategory, disclosed),
                                            Names(schema, EnumKind::kCategory, got_disclosed)));
     }
-    if (got_withheld != withheld) {
+    if (has_withheld && got_withheld != withheld) {
       out.mismatches.push_back(fmt::format("the entry records {} withheld where the pack withholds {}",
                                            Names(schema, EnumKind::kCategory, withheld),
                                            Names(schema, EnumKind::kCategory, got_withheld)));
