@@ -28,5 +28,6 @@ void AddServeCommand(CLI::App& app, int* exit_code);
 void AddVerifyCommand(CLI::App& app, int* exit_code);
 void AddDiffCommand(CLI::App& app, int* exit_code);
 void AddLintCommand(CLI::App& app, int* exit_code);
+void AddWitnessCommand(CLI::App& app, int* exit_code);
 
 }  // namespace firebreak::cli

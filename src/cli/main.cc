@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   firebreak::cli::AddVerifyCommand(app, &exit_code);
   firebreak::cli::AddDiffCommand(app, &exit_code);
   firebreak::cli::AddLintCommand(app, &exit_code);
+  firebreak::cli::AddWitnessCommand(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

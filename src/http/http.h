@@ -81,7 +81,14 @@ class Server {
   struct Options {
     std::string host = "127.0.0.1";
     uint16_t port = 8443;  // 0: ephemeral
-    std::string tls_cert, tls_key, client_ca;
+    // TLS certificate chain and key (PEM). Both empty: the main listener
+    // speaks plain HTTP (a witness behind a TLS-terminating proxy, tests
+    // and benchmarks on loopback); the gateway always sets them.
+    std::string tls_cert, tls_key;
+    // CAs for client certificates (PEM). Empty: no client certificate is
+    // asked for (a public server such as the witness) and the half-share
+    // for connections without one does not apply. Needs `tls_cert`.
+    std::string client_ca;
     std::string plain_listen;  // "host:port" of the plain-HTTP listener, or ""
     size_t max_body_bytes = 65536;
     std::chrono::milliseconds header_timeout{10000};

@@ -160,7 +160,13 @@ tl::expected<OpenedNote, NoteError> OpenNote(std::string_view note,
 class CosignatureSigner {
  public:
   static Result<CosignatureSigner> Generate(std::string_view name);
+  // Parses "PRIVATE+KEY+<name>+<hex id>+<base64(0x04 ‖ seed)>", the format
+  // `PrivateKeyText` writes (the key ID is computed with type 0x04).
+  static Result<CosignatureSigner> FromKeyText(std::string_view text);
   const std::string& name() const { return name_; }
+  uint32_t key_id() const { return key_id_; }
+  // The secret key text (see `FromKeyText`).
+  std::string PrivateKeyText() const;
   NoteVerifier Verifier() const;
   // A signature line for `checkpoint_text` at `timestamp` (seconds since epoch).
   NoteSignature Cosign(std::string_view checkpoint_text, uint64_t timestamp) const;
