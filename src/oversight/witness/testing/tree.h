@@ -19,28 +19,24 @@ class Tree {
   explicit Tree(std::string seed) : seed_(std::move(seed)) {}
 
   void Grow(uint64_t size) {
-    while (leaves_.size() < size) {
-      leaves_.push_back(ledger::HashLeaf(seed_ + "/" + std::to_string(leaves_.size())));
+    while (levels_[0].size() < size) {
+      Add(ledger::HashLeaf(seed_ + "/" + std::to_string(levels_[0].size())));
     }
   }
   // A tree that equals this one up to `prefix` leaves, then diverges.
   Tree Fork(uint64_t prefix, std::string seed) const {
     Tree t(std::move(seed));
-    t.leaves_.assign(leaves_.begin(), leaves_.begin() + prefix);
+    for (uint64_t i = 0; i < prefix; ++i) t.Add(levels_[0][i]);
     return t;
   }
   ledger::Hash Root(uint64_t size) {
     Grow(size);
-    return ledger::RootFromLeafHashes(std::span(leaves_).first(size));
+    return *ledger::TreeRoot(size, Reader());
   }
   std::vector<ledger::Hash> Proof(uint64_t from, uint64_t to) {
     Grow(to);
     if (from == 0) return {};
-    auto read = [this](int level, uint64_t index) -> Result<ledger::Hash> {
-      uint64_t begin = index << level, n = uint64_t{1} << level;
-      return ledger::RootFromLeafHashes(std::span(leaves_).subspan(begin, n));
-    };
-    return *ledger::ConsistencyProof(from, to, read);
+    return *ledger::ConsistencyProof(from, to, Reader());
   }
   // The signed checkpoint of size `size`.
   std::string Checkpoint(const ledger::NoteSigner& log, uint64_t size) {
@@ -54,8 +50,22 @@ class Tree {
   }
 
  private:
+  // Appends a leaf hash and every perfect subtree it completes.
+  void Add(const ledger::Hash& leaf) {
+    levels_[0].push_back(leaf);
+    for (size_t l = 0; levels_[l].size() % 2 == 0; ++l) {
+      if (levels_.size() == l + 1) levels_.emplace_back();
+      const auto& v = levels_[l];
+      levels_[l + 1].push_back(ledger::HashChildren(v[v.size() - 2], v[v.size() - 1]));
+    }
+  }
+  ledger::NodeReader Reader() const {
+    return [this](int level, uint64_t index) -> Result<ledger::Hash> { return levels_[level][index]; };
+  }
+
   std::string seed_;
-  std::vector<ledger::Hash> leaves_;
+  // levels_[l][i]: the root of the perfect subtree of 2^l leaves starting at i·2^l.
+  std::vector<std::vector<ledger::Hash>> levels_{1};
 };
 
 }  // namespace firebreak::oversight::witness::testing
