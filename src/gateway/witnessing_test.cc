@@ -21,6 +21,7 @@
 #include "demo/demo.h"
 #include "gateway/gateway.h"
 #include "gateway/testing/client.h"
+#include "gateway/testing/witness_process.h"
 #include "http/client.h"
 #include "ledger/checkpoint.h"
 #include "ledger/note.h"
@@ -35,58 +36,11 @@ using testing::Disclosure;
 using testing::Reply;
 
 const std::string kSource = FIREBREAK_SOURCE_DIR;
-const std::string kBinary = std::string(FIREBREAK_BINARY_DIR) + "/src/cli/firebreak";
+using testing::kFirebreakBinary;
+using testing::Trimmed;
+using testing::WitnessProcess;
+const std::string kBinary = kFirebreakBinary;
 
-std::string Trimmed(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
-  return s;
-}
-
-// A witness process watching the demo force's log.
-struct WitnessProcess {
-  std::string name, dir;
-  std::unique_ptr<ledger::CosignatureSigner> key;
-  pid_t pid = -1;
-  uint16_t port = 0;
-
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port); }
-  std::string config() const { return dir + "/witness.json"; }
-
-  void Start(const std::string& origin, const std::string& log_vkey) {
-    fs::create_directories(dir);
-    if (!key) {
-      key = std::make_unique<ledger::CosignatureSigner>(*ledger::CosignatureSigner::Generate(name));
-      ASSERT_TRUE(WriteFileAtomically(dir + "/w.key", key->PrivateKeyText() + "\n", 0600));
-      ASSERT_TRUE(WriteFileAtomically(config(), R"({"key": "w.key", "state": "state.db", "listen": "127.0.0.1:0",
-          "logs": [{"origin": ")" + origin + R"(", "keys": [")" + log_vkey + R"("]}]})"));
-    }
-    std::string err = dir + "/stderr";
-    pid = fork();
-    if (pid == 0) {
-      FILE* f = std::freopen(err.c_str(), "w", stderr);
-      (void)f;
-      execl(kBinary.c_str(), kBinary.c_str(), "witness", "serve", "--config", config().c_str(),
-            static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    std::regex port_re("\\(port ([0-9]+)\\)");
-    for (int i = 0; i < 2000 && port == 0; ++i) {
-      std::ifstream in(err);
-      std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-      std::smatch m;
-      if (std::regex_search(text, m, port_re)) port = uint16_t(std::stoi(m[1]));
-      if (port == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    ASSERT_GT(port, 0) << "witness " << name << " did not start";
-  }
-  void Kill() {
-    if (pid > 0) {
-      kill(pid, SIGKILL);
-      waitpid(pid, nullptr, 0);
-    }
-    pid = -1;
-  }
-};
 
 // The cosignatures on `note` that verify under `witnesses`.
 size_t ValidCosignatures(const std::string& note, const std::vector<ledger::NoteVerifier>& witnesses) {
@@ -124,7 +78,7 @@ TEST(Witnessing, TwoOfThreeWithOneForkedAndOneDown) {
   for (int i = 0; i < 3; ++i) {
     w[i].name = names[i];
     w[i].dir = dir + "/w" + std::to_string(i);
-    w[i].Start(o.origin, log_vkey);
+    ASSERT_TRUE(w[i].Start(o.origin, log_vkey)) << names[i];
   }
   std::vector<ledger::NoteVerifier> verifiers;
   for (auto& x : w) verifiers.push_back(x.key->Verifier());
@@ -220,6 +174,68 @@ TEST(Witnessing, TwoOfThreeWithOneForkedAndOneDown) {
   EXPECT_NE(evidence.find(o.origin), std::string::npos);
   EXPECT_NE(evidence.find("does not verify"), std::string::npos) << evidence;
   w[0].Kill();
+  fs::remove_all(dir);
+}
+
+// witnesses.wait: a disclosure is answered only once a witnessed checkpoint
+// covers its entry; with no witness reachable it fails closed and the entry
+// is followed by one saying the answer was not delivered.
+TEST(Witnessing, WaitModeAnswersOnlyWitnessedDisclosures) {
+  ASSERT_TRUE(fs::exists(kBinary)) << kBinary;
+  std::string dir = (fs::temp_directory_path() / ("witnessing_wait_" + std::to_string(getpid()))).string();
+  fs::remove_all(dir);
+  demo::DemoOptions o;
+  o.dir = dir + "/force";
+  o.subjects = 300;
+  o.policy_packs = {kSource + "/policies/uk/strict-firewall"};
+  auto force = demo::CreateDemoForce(o);
+  ASSERT_TRUE(force) << force.error().ToString();
+  std::string log_vkey = Trimmed(*ReadFile(o.dir + "/keys/log.vkey"));
+  WitnessProcess w;
+  w.name = "witness.example/only";
+  w.dir = dir + "/w";
+  ASSERT_TRUE(w.Start(o.origin, log_vkey));
+  auto config = LoadConfig(force->config_path);
+  ASSERT_TRUE(config);
+  config->port = 0;
+  config->metrics_listen = "127.0.0.1:0";
+  config->access_log = false;
+  config->publish_interval = std::chrono::milliseconds(50);
+  config->worker_threads = 8;
+  config->witnesses.push_back({w.url(), w.key->Verifier().KeyText()});
+  config->witness_quorum = 1;
+  config->witness_wait = true;
+  config->witness_wait_timeout = std::chrono::milliseconds(500);
+  config->witness_timeout = std::chrono::milliseconds(300);
+  auto gw = Gateway::Start(*config);
+  ASSERT_TRUE(gw) << gw.error().ToString();
+  uint16_t port = (*gw)->port();
+  auto disclose = [&] {
+    return Call(o.dir, port, "POST", "/v1/disclosures",
+                Disclosure("immigration-enforcement", "disclose", {"address"}, "iaa-1999-s20", "immigration-officer",
+                           R"({"given_name":"jakub","family_name":"KOWALSKI","date_of_birth":"1983-03-03"})"),
+                demo::kOrgImmigrationEnforcement);
+  };
+  Reply r = disclose();
+  ASSERT_EQ(r.status, 200) << r.body;
+  std::string id(r.Json().at("receipt").as_string());
+  uint64_t index = std::stoull(id.substr(0, id.find('-')));
+  // Answered: so the served checkpoint already covers it, cosigned.
+  std::string served = Call(o.dir, port, "GET", "/log/checkpoint", "", "").body;
+  auto cp = ledger::OpenCheckpoint(served, *ledger::NoteVerifier::FromKeyText(log_vkey));
+  ASSERT_TRUE(cp);
+  EXPECT_GT(cp->size, index);
+  EXPECT_EQ(ValidCosignatures(served, {w.key->Verifier()}), 1u);
+
+  // The only witness goes down: disclosures fail closed.
+  w.Kill();
+  Reply refused = disclose();
+  EXPECT_EQ(refused.status, 503) << refused.body;
+  EXPECT_EQ(refused.body.find("KOWALSKI"), std::string::npos);
+  EXPECT_EQ(refused.body.find("address_line"), std::string::npos);
+  std::string m = testing::PlainGet((*gw)->metrics_port(), "/metrics").body;
+  EXPECT_NE(m.find("firebreak_witness_wait_timeouts_total"), std::string::npos) << m;
+  ASSERT_TRUE((*gw)->Stop());
   fs::remove_all(dir);
 }
 
