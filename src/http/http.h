@@ -8,7 +8,10 @@
 // limit, with back-off when out of descriptors and at most half the slots
 // for connections without a client certificate; an optional plain-HTTP
 // listener for the holder's own scrapes; answers released no earlier than
-// the handler asks. This is the only folder of Firebreak that includes Beast.
+// the handler asks. Without `client_ca` no client certificate is asked for;
+// without `tls_cert` the main listener speaks plain HTTP. The outgoing
+// client is `http/client.h`. This is the only folder of Firebreak that
+// includes Beast.
 //
 // Error model: start-up problems are `Error`s; at run time a bad request is
 // answered (4xx) or the connection closed.
