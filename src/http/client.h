@@ -73,9 +73,11 @@ class Client {
   [[nodiscard]] Result<ClientResponse> Post(std::string_view url, std::string body,
                                             std::string_view content_type,
                                             const Headers& headers = {});
-  // Any method. A request on a reused connection that fails before any byte of
-  // the answer arrives is retried once on a fresh connection, for GET only
-  // (a POST may have been acted upon).
+  // Any method. A request on a reused keep-alive connection that fails
+  // before any byte of the answer arrives (the server closed it while idle)
+  // is sent once more on a fresh connection, whatever the method: callers
+  // must only send requests that are safe to repeat (GETs; tlog-witness's
+  // add-checkpoint, which a repeat answers with 409 or a fresh cosignature).
   [[nodiscard]] Result<ClientResponse> Send(std::string_view method, std::string_view url,
                                             std::string body, std::string_view content_type,
                                             const Headers& headers = {});

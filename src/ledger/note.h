@@ -129,6 +129,7 @@ class NoteVerifier {
   const std::string& name() const { return name_; }
   uint32_t key_id() const { return key_id_; }
   uint8_t type() const { return type_; }
+  const std::string& public_key() const { return public_key_; }
   std::string KeyText() const;
 
   // For type 0x04 the signature is timestamp(8, BE) ‖ Ed25519(64) over

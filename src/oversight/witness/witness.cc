@@ -114,6 +114,10 @@ Result<std::unique_ptr<Witness>> Witness::Open(ledger::CosignatureSigner signer,
         return tl::make_unexpected(InvalidArgument(
             fmt::format("log `{}`: key `{}` is not an Ed25519 note key (type 0x01)", log.origin, k.name())));
       }
+      if (k.public_key() == impl->signer.Verifier().public_key()) {
+        return tl::make_unexpected(InvalidArgument(fmt::format(
+            "log `{}`: its key is the witness's own; a witness must have a key of its own", log.origin)));
+      }
       slot->keys.push_back(&k);
     }
     FB_ASSIGN_OR_RETURN(slot->state, impl->store->Load(log.origin));

@@ -225,6 +225,17 @@ TEST_F(WitnessTest, RacingForksFromOneSizeGetOneCosignature) {
   }
 }
 
+TEST_F(WitnessTest, RefusesALogKeyThatIsItsOwn) {
+  witness_.reset();
+  Witness::Options o;
+  o.logs = {WatchedLog{std::string(kOrigin), {ledger::NoteVerifier::Create(
+                                                 kOrigin, ledger::kSigTypeEd25519, signer_->Verifier().public_key())}}};
+  o.state = (dir_ / "state.db").string();
+  auto w = Witness::Open(*ledger::CosignatureSigner::FromKeyText(signer_->PrivateKeyText()), o);
+  ASSERT_FALSE(w);
+  EXPECT_NE(w.error().message().find("key of its own"), std::string::npos);
+}
+
 TEST(WitnessConfigTest, ParsesAndNamesWhatIsWrong) {
   auto log = *ledger::NoteSigner::Generate("firebreak.example/log");
   std::string good = R"({"key": "w.key", "state": "w.db", "listen": "127.0.0.1:0", "logs": [
