@@ -37,7 +37,7 @@ Result<WitnessConfig> ParseWitnessConfig(std::string_view text) {
   const json::object& o = v.get_object();
   const std::set<std::string> known = {"key",   "state",         "listen",       "tls",
                                        "prefix", "max_body_bytes", "rate_per_log", "burst_per_log",
-                                       "threads", "logs"};
+                                       "threads", "logs", "max_evidence_per_log"};
   for (const auto& kv : o) {
     if (!known.count(std::string(kv.key()))) {
       return tl::make_unexpected(Bad(fmt::format("unknown key `{}`", std::string_view(kv.key()))));
@@ -84,7 +84,10 @@ Result<WitnessConfig> ParseWitnessConfig(std::string_view text) {
     FB_RETURN_IF_ERROR(str(tls->get_object(), "cert", &c.tls_cert, true));
     FB_RETURN_IF_ERROR(str(tls->get_object(), "key", &c.tls_key, true));
   }
-  double body = double(c.max_body_bytes), threads = c.worker_threads;
+  double body = double(c.max_body_bytes), threads = c.worker_threads,
+         evidence = double(c.max_evidence_per_log);
+  FB_RETURN_IF_ERROR(num("max_evidence_per_log", 0, 1e9, &evidence));
+  c.max_evidence_per_log = uint64_t(evidence);
   FB_RETURN_IF_ERROR(num("max_body_bytes", 1024, 1 << 20, &body));
   FB_RETURN_IF_ERROR(num("rate_per_log", 0.001, 1e6, &c.rate_per_log));
   FB_RETURN_IF_ERROR(num("burst_per_log", 1, 1e6, &c.burst_per_log));

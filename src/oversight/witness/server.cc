@@ -110,6 +110,7 @@ Result<std::unique_ptr<Server>> Server::Start(const WitnessConfig& config) {
   wo.state = config.state;
   wo.rate_per_log = config.rate_per_log;
   wo.burst_per_log = config.burst_per_log;
+  wo.max_evidence_per_log = config.max_evidence_per_log;
   FB_ASSIGN_OR_RETURN(impl->witness, Witness::Open(std::move(*signer), std::move(wo)));
   impl->handler = std::make_unique<Handler>(*impl->witness, config.prefix);
   http::Server::Options o;

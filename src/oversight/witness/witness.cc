@@ -41,6 +41,7 @@ struct LogSlot {
   std::vector<const ledger::NoteVerifier*> keys;
   std::mutex mu;
   std::optional<LogState> state;  // guarded by mu; nullopt: never cosigned
+  uint64_t evidence = 0;  // guarded by mu: pieces kept for this log
   // Token bucket, guarded by mu.
   double tokens = 0;
   std::chrono::steady_clock::time_point refilled{};
@@ -55,7 +56,13 @@ struct Witness::Impl {
   explicit Impl(ledger::CosignatureSigner s) : signer(std::move(s)) {}
 
   // Keeps `body` as evidence that the log `origin` misbehaved.
+  // REQUIRES: slot.mu held.
   void KeepEvidence(LogSlot& slot, int status, const std::string& reason, std::string_view body) {
+    if (slot.evidence >= options.max_evidence_per_log) {
+      std::fprintf(stderr, "firebreak witness: EVIDENCE log %s: %s (not kept: %llu pieces already)\n",
+                   slot.log.origin.c_str(), reason.c_str(), (unsigned long long)slot.evidence);
+      return;
+    }
     internal::Evidence e;
     e.received = int64_t(options.clock());
     e.origin = slot.log.origin;
@@ -67,6 +74,7 @@ struct Witness::Impl {
     c.origin = slot.log.origin;
     c.evidence = std::move(e);
     auto r = store->Commit(std::move(c));
+    if (r) ++slot.evidence;
     std::fprintf(stderr, "firebreak witness: EVIDENCE log %s: %s%s\n", slot.log.origin.c_str(),
                  reason.c_str(), r ? "" : (" (not kept: " + r.error().message() + ")").c_str());
   }
@@ -121,6 +129,7 @@ Result<std::unique_ptr<Witness>> Witness::Open(ledger::CosignatureSigner signer,
       slot->keys.push_back(&k);
     }
     FB_ASSIGN_OR_RETURN(slot->state, impl->store->Load(log.origin));
+    FB_ASSIGN_OR_RETURN(slot->evidence, impl->store->CountEvidence(log.origin));
     slot->tokens = impl->options.burst_per_log;
     slot->refilled = std::chrono::steady_clock::now();
     impl->logs.emplace(log.origin, std::move(slot));

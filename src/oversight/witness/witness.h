@@ -51,6 +51,7 @@ struct WitnessConfig {
   size_t max_body_bytes = 16384;
   double rate_per_log = 50;       // add-checkpoint requests per second per origin
   double burst_per_log = 100;
+  uint64_t max_evidence_per_log = 10000;
   int io_threads = 2;
   int worker_threads = 64;
 };
@@ -73,6 +74,9 @@ class Witness {
     std::string state;  // SQLite path
     double rate_per_log = 50;
     double burst_per_log = 100;
+    // Evidence kept per log at most (a replayed checkpoint with garbage
+    // proofs must not fill the disk); later requests are only logged.
+    uint64_t max_evidence_per_log = 10000;
     // Seconds since the epoch, for cosignature timestamps; tests pin it.
     std::function<uint64_t()> clock;
   };

@@ -38,9 +38,10 @@ class WitnessTest : public ::testing::Test {
     witness_.reset();
     fs::remove_all(dir_);
   }
-  void Open(double rate = 1e6) {
+  void Open(double rate = 1e6, uint64_t max_evidence = 10000) {
     witness_.reset();
     Witness::Options o;
+    o.max_evidence_per_log = max_evidence;
     WatchedLog log{std::string(kOrigin), {*ledger::NoteVerifier::FromKeyText(log_->VerifierKeyText())}};
     o.logs = {log};
     o.state = (dir_ / "state.db").string();
@@ -177,6 +178,19 @@ TEST_F(WitnessTest, MisbehaviourIs422OrForkedAndKeptAsEvidence) {
   EXPECT_EQ(evidence[3].status, 422);
   // The witness still holds the honest tree at 8.
   EXPECT_EQ(witness_->AddCheckpoint(tree_.Request(*log_, 8, 9)).status, 200);
+}
+
+TEST_F(WitnessTest, EvidenceIsCappedPerLog) {
+  Open(1e6, /*max_evidence=*/3);
+  ASSERT_EQ(witness_->AddCheckpoint(tree_.Request(*log_, 0, 8)).status, 200);
+  auto proof = tree_.Proof(8, 20);
+  proof[0][0] ^= 1;
+  std::string bad = ledger::FormatAddCheckpoint({8, proof, tree_.Checkpoint(*log_, 20)});
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(witness_->AddCheckpoint(bad).status, 422);
+  EXPECT_EQ(EvidenceCount(), 3u);
+  Open(1e6, 3);  // the count survives a restart
+  EXPECT_EQ(witness_->AddCheckpoint(bad).status, 422);
+  EXPECT_EQ(EvidenceCount(), 3u);
 }
 
 TEST_F(WitnessTest, AnUnchangedCheckpointIsRecosignedFresh) {

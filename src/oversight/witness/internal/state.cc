@@ -220,6 +220,19 @@ Result<CommitOutcome> StateStore::Commit(Change change) {
   return std::move(me.outcome);
 }
 
+Result<uint64_t> StateStore::CountEvidence(const std::string& origin) {
+  Impl& m = *impl_;
+  std::lock_guard lock(m.db_mu);
+  sqlite3_stmt* s = nullptr;
+  FB_RETURN_IF_ERROR(m.Prepare("SELECT COUNT(*) FROM evidence WHERE origin = ?1", &s));
+  sqlite3_bind_text(s, 1, origin.data(), int(origin.size()), SQLITE_TRANSIENT);
+  int rc = sqlite3_step(s);
+  uint64_t n = rc == SQLITE_ROW ? uint64_t(sqlite3_column_int64(s, 0)) : 0;
+  sqlite3_finalize(s);
+  if (rc != SQLITE_ROW) return tl::make_unexpected(m.Fail("counting evidence"));
+  return n;
+}
+
 Result<std::vector<Evidence>> StateStore::ListEvidence(size_t limit) {
   Impl& m = *impl_;
   std::lock_guard lock(m.db_mu);

@@ -65,6 +65,8 @@ class StateStore {
   [[nodiscard]] Result<std::optional<LogState>> Load(const std::string& origin);
   // Applies `change` durably (grouped with concurrent ones).
   [[nodiscard]] Result<CommitOutcome> Commit(Change change);
+  // How many pieces of evidence are kept for `origin`.
+  [[nodiscard]] Result<uint64_t> CountEvidence(const std::string& origin);
   // Evidence kept, oldest first (at most `limit`).
   [[nodiscard]] Result<std::vector<Evidence>> ListEvidence(size_t limit = 1000);
 
