@@ -75,6 +75,10 @@ TEST(Witnessing, TwoOfThreeWithOneForkedAndOneDown) {
   std::vector<WitnessProcess> w(3);
   const char* names[] = {"witness.example/inspectorate", "witness.example/conduct-office",
                          "witness.example/forked"};
+  // The first serves HTTPS (the demo's server certificate, for 127.0.0.1),
+  // checked by the gateway against the demo CA.
+  w[0].tls_cert = o.dir + "/pki/server.pem";
+  w[0].tls_key = o.dir + "/pki/server.key";
   for (int i = 0; i < 3; ++i) {
     w[i].name = names[i];
     w[i].dir = dir + "/w" + std::to_string(i);
@@ -105,6 +109,7 @@ TEST(Witnessing, TwoOfThreeWithOneForkedAndOneDown) {
   for (auto& x : w) config->witnesses.push_back({x.url(), x.key->Verifier().KeyText()});
   config->witness_quorum = 2;
   config->witness_timeout = std::chrono::milliseconds(1000);
+  config->witness_ca = o.dir + "/pki/ca.pem";
   auto gw = Gateway::Start(*config);
   ASSERT_TRUE(gw) << gw.error().ToString();
   uint16_t port = (*gw)->port();

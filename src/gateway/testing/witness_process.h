@@ -36,7 +36,13 @@ struct WitnessProcess {
   pid_t pid = -1;
   uint16_t port = 0;
 
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port); }
+  // When both are set, it serves HTTPS with this certificate (no client
+  // certificate asked for).
+  std::string tls_cert, tls_key;
+
+  std::string url() const {
+    return (tls_cert.empty() ? "http://127.0.0.1:" : "https://127.0.0.1:") + std::to_string(port);
+  }
   std::string config() const { return dir + "/witness.json"; }
 
   // Starts it (again, with the same key and state); false if it did not.
@@ -46,7 +52,9 @@ struct WitnessProcess {
     if (!key) {
       key = std::make_unique<ledger::CosignatureSigner>(*ledger::CosignatureSigner::Generate(name));
       if (!WriteFileAtomically(dir + "/w.key", key->PrivateKeyText() + "\n", 0600)) return false;
-      if (!WriteFileAtomically(config(), R"({"key": "w.key", "state": "state.db", "listen": "127.0.0.1:0",
+      std::string tls = tls_cert.empty() ? ""
+                                         : R"("tls": {"cert": ")" + tls_cert + R"(", "key": ")" + tls_key + R"("},)";
+      if (!WriteFileAtomically(config(), R"({"key": "w.key", "state": "state.db", "listen": "127.0.0.1:0", )" + tls + R"(
           "logs": [{"origin": ")" + origin + R"(", "keys": [")" + log_vkey + R"("]}]})")) {
         return false;
       }
