@@ -200,26 +200,39 @@ void Witnessing::Round(const std::string& note) {
   if (!parsed) return;
   auto cp = ledger::ParseCheckpoint(parsed->text);
   if (!cp) return;
-  std::vector<std::future<std::optional<ledger::NoteSignature>>> answers;
+  {
+    std::lock_guard lock(mu_);
+    round_text_ = parsed->text;
+    round_note_ = note;
+    round_count_ = 0;
+  }
+  // Each cosignature is added as it arrives, so that a checkpoint counts as
+  // witnessed as soon as the quorum has answered, not when the slowest
+  // witness has (or timed out). The next round starts when all are done.
+  std::vector<std::future<void>> asks;
   for (auto& w : witnesses_) {
-    answers.push_back(std::async(std::launch::async, [this, &w, &note, &parsed, &cp] {
-      return Ask(*w, note, parsed->text, cp->size);
+    asks.push_back(std::async(std::launch::async, [this, &w, &note, &parsed, &cp] {
+      if (auto s = Ask(*w, note, parsed->text, cp->size)) Collect(parsed->text, cp->size, *s);
     }));
   }
-  std::vector<ledger::NoteSignature> cosigs;
-  for (auto& a : answers) {
-    if (auto s = a.get()) cosigs.push_back(std::move(*s));
-  }
-  auto cosigned = ledger::AddSignatures(note, cosigs);
-  std::lock_guard lock(mu_);
-  round_text_ = parsed->text;
-  round_note_ = cosigned ? *cosigned : note;
-  if (options_.quorum > 0 && cosigs.size() >= options_.quorum) {
+  for (auto& a : asks) a.get();
+}
+
+void Witnessing::Collect(const std::string& text, uint64_t size, const ledger::NoteSignature& cosig) {
+  {
+    std::lock_guard lock(mu_);
+    if (text != round_text_) return;
+    auto cosigned = ledger::AddSignatures(round_note_, {cosig});
+    if (!cosigned) return;
+    round_note_ = std::move(*cosigned);
+    ++round_count_;
+    if (options_.quorum == 0 || round_count_ < options_.quorum) return;
     witnessed_text_ = round_text_;
     witnessed_note_ = round_note_;
-    witnessed_size_ = cp->size;
+    witnessed_size_ = size;
     has_witnessed_ = true;
   }
+  Notify();
 }
 
 void Witnessing::Notify() {

@@ -16,7 +16,8 @@
 //
 // Error model: none escapes; outcomes are counted and logged.
 // Thread model: thread-safe; one background thread polls the appender's
-// checkpoint and runs each round, one short-lived thread per witness.
+// checkpoint and runs each round, one short-lived thread per witness. A
+// checkpoint is witnessed as soon as the quorum has cosigned it.
 #pragma once
 
 #include <chrono>
@@ -71,8 +72,8 @@ class Witnessing {
   // The size of the newest witnessed checkpoint (0 if none).
   uint64_t witnessed_size() const;
   // Calls `done(true)` once a witnessed checkpoint covers entry `index`, or
-  // `done(false)` at `deadline` (or at shutdown). Called on the witnessing
-  // thread; must not block.
+  // `done(false)` at `deadline` (or at shutdown). Called on a witnessing
+  // thread (or at once on the caller's); must not block.
   void WhenWitnessed(uint64_t index, std::chrono::steady_clock::time_point deadline,
                      std::function<void(bool)> done);
   // Metric lines (gauges) for /metrics.
@@ -92,6 +93,8 @@ class Witnessing {
   // One witness's part of a round: its cosignature, or nullopt.
   std::optional<ledger::NoteSignature> Ask(PerWitness& w, const std::string& note, const std::string& text,
                                            uint64_t size);
+  // Adds a witness's cosignature of `text` to the round's note.
+  void Collect(const std::string& text, uint64_t size, const ledger::NoteSignature& cosig);
   void Alarm(PerWitness& w, const std::string& reason, const std::string& detail);
   void Error(PerWitness& w, const std::string& reason, const std::string& detail);
   void Notify();
@@ -108,6 +111,7 @@ class Witnessing {
   bool stop_ = false;                 // guarded by mu_
   std::string round_text_;            // guarded by mu_: checkpoint text of the last round
   std::string round_note_;            // guarded by mu_: its note with the cosignatures
+  size_t round_count_ = 0;            // guarded by mu_: how many
   std::string witnessed_text_;        // guarded by mu_: the newest witnessed checkpoint
   std::string witnessed_note_;        // guarded by mu_
   uint64_t witnessed_size_ = 0;       // guarded by mu_
