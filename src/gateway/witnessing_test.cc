@@ -58,6 +58,47 @@ size_t ValidCosignatures(const std::string& note, const std::vector<ledger::Note
   return n;
 }
 
+TEST(Witnessing, ConfigurationNamesWhatIsWrong) {
+  std::string dir = (fs::temp_directory_path() / ("witnessing_config_" + std::to_string(getpid()))).string();
+  fs::remove_all(dir);
+  demo::DemoOptions o;
+  o.dir = dir;
+  o.subjects = 10;
+  o.policy_packs = {kSource + "/policies/uk/strict-firewall"};
+  auto force = demo::CreateDemoForce(o);
+  ASSERT_TRUE(force) << force.error().ToString();
+  std::string base = *ReadFile(force->config_path);
+  base = base.substr(0, base.rfind('}'));
+  auto with = [&](const std::string& witnesses) {
+    return ParseConfig(base + R"(, "witnesses": )" + witnesses + "}", force->config_path);
+  };
+  auto w1 = *ledger::CosignatureSigner::Generate("witness.example/one");
+  auto w2 = *ledger::CosignatureSigner::Generate("witness.example/two");
+  std::string list = R"({"list": [{"url": "https://w1.example/", "key": ")" + w1.Verifier().KeyText() +
+                     R"("}, {"url": "http://w2.example", "key": ")" + w2.Verifier().KeyText() + R"("}])";
+  auto ok = with(list + R"(, "quorum": 1, "wait": true, "timeout_ms": 500})");
+  ASSERT_TRUE(ok) << ok.error().ToString();
+  EXPECT_EQ(ok->witnesses.size(), 2u);
+  EXPECT_EQ(ok->witnesses[0].url, "https://w1.example");  // the final "/" dropped
+  EXPECT_EQ(ok->witness_quorum, 1u);
+  EXPECT_TRUE(ok->witness_wait);
+  EXPECT_EQ(with(list + "}")->witness_quorum, 2u);  // default: all
+  auto expect_error = [&](const std::string& w, const std::string& says) {
+    auto c = with(w);
+    ASSERT_FALSE(c) << w;
+    EXPECT_NE(c.error().ToString().find(says), std::string::npos) << c.error().ToString();
+  };
+  expect_error(list + R"(, "quorum": 3})", "quorum");
+  expect_error(list + R"(, "colour": 1})", "witnesses.colour");
+  expect_error(R"({"list": [{"url": "ftp://w", "key": "x"}]})", "witnesses.list[0].url");
+  // A log's note key (type 0x01) is not a witness key.
+  auto log = *ledger::NoteSigner::Generate("firebreak.example/log");
+  expect_error(R"({"list": [{"url": "http://w", "key": ")" + log.VerifierKeyText() + R"("}]})",
+               "witnesses.list[0].key");
+  expect_error(R"({"list": [], "wait": true})", "quorum");
+  fs::remove_all(dir);
+}
+
 TEST(Witnessing, TwoOfThreeWithOneForkedAndOneDown) {
   ASSERT_TRUE(fs::exists(kBinary)) << kBinary;
   std::string dir = (fs::temp_directory_path() / ("witnessing_test_" + std::to_string(getpid()))).string();
