@@ -55,6 +55,37 @@ TEST(Cli, HelpOnEveryCommand) {
   EXPECT_EQ(Firebreak("frobnicate").code, 2);
 }
 
+TEST(Cli, WitnessCommands) {
+  for (std::string sub : {"witness", "witness keygen", "witness serve", "witness evidence"}) {
+    CliRun r = Firebreak(sub + " --help");
+    EXPECT_EQ(r.code, 0) << sub;
+    EXPECT_NE(r.out.find("Usage"), std::string::npos) << sub << ": " << r.out;
+  }
+  std::string dir = std::filesystem::temp_directory_path() / ("cli_witness_" + std::to_string(getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  CliRun key = Firebreak("witness keygen --name witness.example/cli --key " + dir + "/w.key");
+  EXPECT_EQ(key.code, 0) << key.out;
+  EXPECT_EQ(key.out.rfind("witness.example/cli+", 0), 0u) << key.out;
+  CliRun again = Firebreak("witness keygen --name witness.example/cli --key " + dir + "/w.key");
+  EXPECT_EQ(again.code, 2);
+  EXPECT_NE(again.out.find("already exists"), std::string::npos) << again.out;
+  EXPECT_EQ(Firebreak("witness serve").code, 2);
+  {
+    std::ofstream(dir + "/bad.json") << R"({"key": "w.key", "state": "s.db", "logs": [{"origin": "o", "keys": ["nope"]}]})";
+  }
+  CliRun bad = Firebreak("witness serve --config " + dir + "/bad.json");
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_NE(bad.out.find("logs[0].keys"), std::string::npos) << bad.out;
+  {
+    std::ofstream(dir + "/ok.json") << R"({"key": "w.key", "state": "s.db", "logs": []})";
+  }
+  CliRun none = Firebreak("witness evidence --config " + dir + "/ok.json");
+  EXPECT_EQ(none.code, 0) << none.out;
+  EXPECT_NE(none.out.find("[]"), std::string::npos) << none.out;
+  std::filesystem::remove_all(dir);
+}
+
 TEST(Cli, CheckExitCodes) {
   EXPECT_EQ(Firebreak("check " + kSource + "/policies/uk").code, 0);
   CliRun bad = Firebreak("check " + kSource + "/src/policy/testdata/diagnostics/e202_unknown_value");

@@ -29,5 +29,6 @@ void AddVerifyCommand(CLI::App& app, int* exit_code);
 void AddDiffCommand(CLI::App& app, int* exit_code);
 void AddLintCommand(CLI::App& app, int* exit_code);
 void AddAuditCommand(CLI::App& app, int* exit_code);
+void AddWitnessCommand(CLI::App& app, int* exit_code);
 
 }  // namespace firebreak::cli

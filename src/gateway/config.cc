@@ -7,6 +7,7 @@
 #include "base/encoding.h"
 #include "base/files.h"
 #include "gateway/gateway.h"
+#include "ledger/note.h"
 
 namespace firebreak::gateway {
 namespace {
@@ -41,7 +42,7 @@ Result<GatewayConfig> ParseConfig(std::string_view text, const std::string& path
   const json::object& o = v.get_object();
   Status keys = OnlyKeys(o, "", {"listen", "store", "log", "pseudonym_key", "audit_key", "old_audit_keys", "tls",
                                  "bearer_tokens", "metrics_listen", "metrics_remote", "policy", "limits", "threads",
-                                 "access_log"});
+                                 "access_log", "witnesses"});
   if (!keys) return tl::make_unexpected(keys.error().WithContext(path));
   fs::path base = fs::absolute(path).parent_path();
   GatewayConfig c;
@@ -221,6 +222,57 @@ Result<GatewayConfig> ParseConfig(std::string_view text, const std::string& path
     FB_RETURN_IF_ERROR(OnlyKeys(t, "threads.", {"io", "workers"}));
     num(t, "io", 1, 64, &c.io_threads);
     num(t, "workers", 1, 1024, &c.worker_threads);
+  }
+  if (const json::value* x = o.if_contains("witnesses")) {
+    if (!x->is_object()) return tl::make_unexpected(Bad(path, "`witnesses` must be an object"));
+    const json::object& w = x->get_object();
+    FB_RETURN_IF_ERROR(OnlyKeys(w, "witnesses.", {"list", "quorum", "wait", "wait_timeout_ms", "timeout_ms", "ca_file"}));
+    const json::value* list = w.if_contains("list");
+    if (!list || !list->is_array()) {
+      return tl::make_unexpected(Bad(path, "`witnesses.list` must be a list of {\"url\", \"key\"}"));
+    }
+    for (size_t i = 0; i < list->get_array().size(); ++i) {
+      const json::value& e = list->get_array()[i];
+      std::string where = "witnesses.list[" + std::to_string(i) + "]";
+      if (!e.is_object()) return tl::make_unexpected(Bad(path, "`" + where + "` must be an object"));
+      FB_RETURN_IF_ERROR(OnlyKeys(e.get_object(), where + ".", {"url", "key"}));
+      GatewayConfig::Witness wc;
+      const json::value* url = e.get_object().if_contains("url");
+      const json::value* key = e.get_object().if_contains("key");
+      if (!url || !url->is_string() ||
+          !(url->get_string().starts_with("http://") || url->get_string().starts_with("https://"))) {
+        return tl::make_unexpected(Bad(path, "`" + where + ".url` must be an http:// or https:// URL"));
+      }
+      if (!key || !key->is_string()) return tl::make_unexpected(Bad(path, "`" + where + ".key` must be a verifier key"));
+      wc.url = std::string(url->get_string());
+      while (!wc.url.empty() && wc.url.back() == '/') wc.url.pop_back();
+      wc.key = std::string(key->get_string());
+      auto v = ledger::NoteVerifier::FromKeyText(wc.key);
+      if (!v || v->type() != ledger::kSigTypeCosignatureV1) {
+        return tl::make_unexpected(Bad(path, "`" + where + ".key` is not a witness (cosignature/v1, type 0x04) verifier key" +
+                                                 (v ? std::string() : ": " + v.error().message())));
+      }
+      c.witnesses.push_back(std::move(wc));
+    }
+    int64_t k = int64_t(c.witnesses.size());
+    num(w, "quorum", 0, int64_t(c.witnesses.size()), &k);
+    c.witness_quorum = size_t(k);
+    if (const json::value* b = w.if_contains("wait")) {
+      if (!b->is_bool()) return tl::make_unexpected(Bad(path, "`witnesses.wait` must be true or false"));
+      c.witness_wait = b->get_bool();
+    }
+    int64_t wt = c.witness_wait_timeout.count(), t = c.witness_timeout.count();
+    num(w, "wait_timeout_ms", 10, 600000, &wt);
+    num(w, "timeout_ms", 10, 600000, &t);
+    c.witness_wait_timeout = std::chrono::milliseconds(wt);
+    c.witness_timeout = std::chrono::milliseconds(t);
+    if (const json::value* ca = w.if_contains("ca_file")) {
+      if (!ca->is_string()) return tl::make_unexpected(Bad(path, "`witnesses.ca_file` must be a path"));
+      c.witness_ca = (base / std::string(ca->get_string())).lexically_normal().string();
+    }
+    if (c.witness_wait && c.witness_quorum == 0) {
+      return tl::make_unexpected(Bad(path, "`witnesses.wait` needs a quorum of at least 1"));
+    }
   }
   if (!error.empty()) return tl::make_unexpected(Bad(path, error));
   return c;

@@ -91,6 +91,23 @@ struct GatewayConfig {
   std::chrono::milliseconds header_timeout{10000};
   std::chrono::milliseconds idle_timeout{30000};
   std::chrono::milliseconds publish_interval{500};
+  // Witnesses that cosign the log's checkpoints (docs/operations.md,
+  // "Witnesses"): each new checkpoint goes to all of them; `witness_quorum`
+  // of them must cosign for a checkpoint to count as witnessed.
+  struct Witness {
+    std::string url;  // the submission prefix: "<url>/add-checkpoint"
+    std::string key;  // its verifier key, "<name>+<id>+<base64(0x04 ‖ key)>"
+  };
+  std::vector<Witness> witnesses;
+  size_t witness_quorum = 0;  // k of n; 0 with no witnesses
+  // Answer a decision or disclosure only once a checkpoint covering its entry
+  // is witnessed (up to `witness_wait_timeout`, then 503 and the entry is
+  // marked undelivered). Off by default: it costs about half the publish
+  // interval plus a witness round trip per answer.
+  bool witness_wait = false;
+  std::chrono::milliseconds witness_wait_timeout{5000};
+  std::chrono::milliseconds witness_timeout{3000};  // per request to a witness
+  std::string witness_ca;  // PEM CAs for https:// witnesses; empty: the system's
   int io_threads = 2;
   int worker_threads = 64;
   bool access_log = true;      // one JSON line per request on stderr

@@ -270,6 +270,19 @@ Result<std::unique_ptr<Service>> Service::Create(const GatewayConfig& config) {
   ledger::AppenderOptions opts;
   opts.publish_interval = config.publish_interval;
   FB_ASSIGN_OR_RETURN(s->appender_, ledger::Appender::Open(*s->log_storage_, *s->signer_, opts));
+  if (!config.witnesses.empty()) {
+    Witnessing::Options wo;
+    for (const GatewayConfig::Witness& w : config.witnesses) {
+      FB_ASSIGN_OR_RETURN(ledger::NoteVerifier key, ledger::NoteVerifier::FromKeyText(w.key));
+      wo.witnesses.push_back({w.url, std::move(key)});
+    }
+    wo.quorum = config.witness_quorum;
+    wo.timeout = config.witness_timeout;
+    wo.ca_file = config.witness_ca;
+    ledger::Appender* appender = s->appender_.get();
+    FB_ASSIGN_OR_RETURN(s->witnessing_, Witnessing::Start(std::move(wo), [appender] { return appender->checkpoint(); },
+                                                          *s->log_reader_, s->metrics_));
+  }
   {
     // What no reload may weaken: the configuration's list, completed (or,
     // with none, entirely given) by the policy loaded now.
@@ -301,6 +314,9 @@ Status Service::Close() {
   if (closed_.load()) return Ok();
   // Refusals held for their deadline are appended at it, while the log is
   // still open (at most refusal_release from now).
+  // Disclosures waiting for witnesses fail closed now (their permits are
+  // marked undelivered through the timer queue, still running).
+  if (witnessing_) witnessing_->Shutdown();
   timers_.reset();
   closed_ = true;
   if (appender_) return appender_->Close();
@@ -734,7 +750,7 @@ void Service::AppendAndAnswer(const std::shared_ptr<Exchange>& x, const std::sha
   }
   auto t0 = std::chrono::steady_clock::now();
   // The answer is built once the entry is durable, on the connection's thread.
-  auto queued = appender_->Enqueue(text, [this, x, p, t0](Result<uint64_t> index) {
+  auto answer = [this, x, p, t0](Result<uint64_t> index) {
     x->respond([this, x, p, t0, index]() -> HttpResponse {
       if (!index) return DecisionFailed(*x, "log", index.error());
       metrics_.sequence_seconds().Observe(
@@ -760,6 +776,27 @@ void Service::AppendAndAnswer(const std::shared_ptr<Exchange>& x, const std::sha
         return DecisionFailed(*x, "answer", Internal("building the answer"));
       }
     });
+  };
+  auto queued = appender_->Enqueue(text, [this, x, p, answer](Result<uint64_t> index) {
+    if (!index || !p->outward || !witnessing_ || !config_.witness_wait) return answer(index);
+    // A disclosure is answered once a witnessed checkpoint covers its entry;
+    // if none does in time, it fails closed (and a permit is marked as not
+    // delivered). Only the log's size decides when: nothing about the request.
+    witnessing_->WhenWitnessed(
+        *index, std::chrono::steady_clock::now() + config_.witness_wait_timeout,
+        [this, x, p, index, answer](bool witnessed) {
+          if (witnessed) return answer(index);
+          metrics_.Count("firebreak_witness_wait_timeouts_total", "");
+          if (p->merged.permit) {
+            std::string receipt = fmt::format("{}-{}", *index, p->request_id);
+            timers_->At(std::chrono::steady_clock::now(), [this, receipt] {
+              Undelivered(receipt, "no witnessed checkpoint covered the entry in time");
+            });
+          }
+          x->respond([this, x]() -> HttpResponse {
+            return DecisionFailed(*x, "witness", Unavailable("the log's checkpoint was not witnessed in time"));
+          });
+        });
   });
   if (!queued) {
     HttpResponse r = DecisionFailed(*x, "log", queued.error());
@@ -810,6 +847,20 @@ HttpResponse Service::Receipt(const Caller& caller, const std::string& id, bool 
   metrics_.publish_seconds().Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   auto snapshot = log_->Latest();
   if (!snapshot) return fail(snapshot.error());
+  if (witnessing_) {
+    // Against the newest witnessed checkpoint when it covers the entry, so
+    // that the receipt carries the cosignatures; else the newest, with the
+    // cosignatures collected for it so far.
+    std::string served = witnessing_->Served();
+    auto note = ledger::ParseNote(served);
+    auto cp = note ? ledger::ParseCheckpoint(note->text) : Result<ledger::Checkpoint>(tl::make_unexpected(Internal("")));
+    if (cp && cp->size > index && cp->size <= snapshot->checkpoint.size) {
+      snapshot->note = served;
+      snapshot->checkpoint = *cp;
+    } else {
+      snapshot->note = witnessing_->WithCosignatures(snapshot->note);
+    }
+  }
   if (snapshot->checkpoint.size <= index) return fail(Internal("published checkpoint does not cover the entry"));
   auto entry_text = log_->Entry(*snapshot, index);
   if (!entry_text) return fail(entry_text.error());
@@ -853,6 +904,11 @@ HttpResponse Service::Tile(const std::string& path) {
   }
   HttpResponse out;
   out.body = std::move(*data);
+  if (path == "checkpoint" && witnessing_) {
+    // With its cosignatures (witnessing.h says which checkpoint).
+    std::string served = witnessing_->Served();
+    if (!served.empty()) out.body = std::move(served);
+  }
   if (path == "checkpoint") {
     out.content_type = "text/plain; charset=utf-8";
     out.headers.emplace_back("Cache-Control", "no-cache");
@@ -906,6 +962,7 @@ HttpResponse Service::RenderMetrics() {
                          h.failed ? "appender-stopped" : (h.publish_stalled ? "publishing-stalled" : ""),
                          h.failed || h.publish_stalled ? 1 : 0);
   }
+  if (witnessing_) extra += witnessing_->RenderGauges();
   std::shared_ptr<const PolicyState> state = policy_.load();
   if (state) {
     extra += fmt::format("# TYPE firebreak_policy_info gauge\nfirebreak_policy_info{{hash=\"{}\",shadow=\"{}\"}} 1\n",

@@ -8,7 +8,10 @@
 // limit, with back-off when out of descriptors and at most half the slots
 // for connections without a client certificate; an optional plain-HTTP
 // listener for the holder's own scrapes; answers released no earlier than
-// the handler asks. This is the only folder of Firebreak that includes Beast.
+// the handler asks. Without `client_ca` no client certificate is asked for;
+// without `tls_cert` the main listener speaks plain HTTP. The outgoing
+// client is `http/client.h`. This is the only folder of Firebreak that
+// includes Beast.
 //
 // Error model: start-up problems are `Error`s; at run time a bad request is
 // answered (4xx) or the connection closed.
@@ -81,7 +84,14 @@ class Server {
   struct Options {
     std::string host = "127.0.0.1";
     uint16_t port = 8443;  // 0: ephemeral
-    std::string tls_cert, tls_key, client_ca;
+    // TLS certificate chain and key (PEM). Both empty: the main listener
+    // speaks plain HTTP (a witness behind a TLS-terminating proxy, tests
+    // and benchmarks on loopback); the gateway always sets them.
+    std::string tls_cert, tls_key;
+    // CAs for client certificates (PEM). Empty: no client certificate is
+    // asked for (a public server such as the witness) and the half-share
+    // for connections without one does not apply. Needs `tls_cert`.
+    std::string client_ca;
     std::string plain_listen;  // "host:port" of the plain-HTTP listener, or ""
     size_t max_body_bytes = 65536;
     std::chrono::milliseconds header_timeout{10000};

@@ -15,6 +15,7 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <type_traits>
 
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
@@ -95,10 +96,19 @@ std::string ErrorBody(int status, const std::string& message) {
              {"error", boost::json::object{{"status", status}, {"message", message}}}}) + "\n";
 }
 
-class Session : public std::enable_shared_from_this<Session> {
+// One connection of the main listener: TLS (`TlsStream`) or, for a server
+// started without a certificate, plain HTTP (`PlainStream`).
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+using PlainStream = beast::tcp_stream;
+
+template <class Stream>
+class Session : public std::enable_shared_from_this<Session<Stream>> {
+  static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
+  using std::enable_shared_from_this<Session<Stream>>::shared_from_this;
+
  public:
   Session(tcp::socket&& socket, Server::Impl& gw)
-      : stream_(std::move(socket), gw.ctx), gw_(gw), timer_(stream_.get_executor()) {}
+      : stream_(MakeStream(std::move(socket), gw)), gw_(gw), timer_(stream_.get_executor()) {}
   ~Session() {
     if (certless_) gw_.certless.fetch_sub(1);
     gw_.Closed();
@@ -109,16 +119,29 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
  private:
+  static Stream MakeStream(tcp::socket&& socket, Server::Impl& gw) {
+    if constexpr (kTls) {
+      return Stream(std::move(socket), gw.ctx);
+    } else {
+      return Stream(std::move(socket));
+    }
+  }
+
   void OnRun() {
-    beast::get_lowest_layer(stream_).expires_after(gw_.options.header_timeout);
-    stream_.async_handshake(ssl::stream_base::server,
-                            beast::bind_front_handler(&Session::OnHandshake, shared_from_this()));
+    if constexpr (kTls) {
+      beast::get_lowest_layer(stream_).expires_after(gw_.options.header_timeout);
+      stream_.async_handshake(ssl::stream_base::server,
+                              beast::bind_front_handler(&Session::OnHandshake, shared_from_this()));
+    } else {
+      DoRead();
+    }
   }
 
   void OnHandshake(beast::error_code ec) {
     if (ec) return;  // bad or missing TLS: nothing to say over plain TCP
-    fingerprint_ = PeerFingerprint(stream_.native_handle());
-    if (fingerprint_.empty()) {
+    if constexpr (kTls) fingerprint_ = PeerFingerprint(stream_.native_handle());
+    // Without a client CA no certificates are asked for: no share to keep.
+    if (fingerprint_.empty() && !gw_.options.client_ca.empty()) {
       certless_ = true;
       if (gw_.certless.fetch_add(1) >= std::max<size_t>(1, gw_.max_connections / 2)) {
         gw_.handler.Count("firebreak_connections_refused_total", "reason=\"no-certificate-share\"");
@@ -244,8 +267,13 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void DoClose() {
-    beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(2));
-    stream_.async_shutdown([self = shared_from_this()](beast::error_code) {});
+    if constexpr (kTls) {
+      beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(2));
+      stream_.async_shutdown([self = shared_from_this()](beast::error_code) {});
+    } else {
+      beast::error_code ignored;
+      stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    }
   }
 
   // Reads and discards what the client still sends, for at most 2 seconds and
@@ -263,7 +291,7 @@ class Session : public std::enable_shared_from_this<Session> {
                             });
   }
 
-  beast::ssl_stream<beast::tcp_stream> stream_;
+  Stream stream_;
   Server::Impl& gw_;
   asio::steady_timer timer_;
   beast::flat_buffer buffer_;
@@ -366,7 +394,11 @@ void Server::Impl::Accept() {
     accept_backoff = std::chrono::milliseconds(0);
     if (!ec) {
       Opened();
-      std::make_shared<Session>(std::move(socket), *this)->Run();
+      if (options.tls_cert.empty()) {
+        std::make_shared<Session<PlainStream>>(std::move(socket), *this)->Run();
+      } else {
+        std::make_shared<Session<TlsStream>>(std::move(socket), *this)->Run();
+      }
     }
     ArmAccept();
   });
@@ -489,12 +521,22 @@ Result<std::unique_ptr<Server>> Server::Start(const Options& options, Handler& h
     if (SSL_CTX_set_cipher_list(impl->ctx.native_handle(), "ECDHE+AESGCM:ECDHE+CHACHA20") != 1) {
       throw std::runtime_error("no usable TLS 1.2 cipher suite");
     }
-    impl->ctx.use_certificate_chain_file(options.tls_cert);
-    impl->ctx.use_private_key_file(options.tls_key, ssl::context::pem);
-    impl->ctx.load_verify_file(options.client_ca);
-    // A client certificate is asked for and, if sent, must chain to the CA;
-    // bearer tokens are the alternative, so it is not required at the TLS layer.
-    impl->ctx.set_verify_mode(ssl::verify_peer);
+    if (!options.tls_cert.empty()) {
+      impl->ctx.use_certificate_chain_file(options.tls_cert);
+      impl->ctx.use_private_key_file(options.tls_key, ssl::context::pem);
+    } else if (!options.client_ca.empty()) {
+      throw std::runtime_error("a client CA needs TLS: set the server's certificate too");
+    }
+    if (!options.client_ca.empty()) {
+      impl->ctx.load_verify_file(options.client_ca);
+      // A client certificate is asked for and, if sent, must chain to the
+      // CA; bearer tokens are the alternative, so it is not required at the
+      // TLS layer.
+      impl->ctx.set_verify_mode(ssl::verify_peer);
+    } else {
+      // A public server (the witness): no client certificate is asked for.
+      impl->ctx.set_verify_mode(ssl::verify_none);
+    }
     SSL_CTX_set_session_id_context(impl->ctx.native_handle(),
                                    reinterpret_cast<const unsigned char*>("firebreak"), 9);
     impl->acceptor.open(endpoint.protocol());

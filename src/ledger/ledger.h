@@ -27,3 +27,4 @@
 #include "ledger/storage.h"
 #include "ledger/tiles.h"
 #include "ledger/verify.h"
+#include "ledger/witness_protocol.h"

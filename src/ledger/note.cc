@@ -430,6 +430,27 @@ Result<CosignatureSigner> CosignatureSigner::Generate(std::string_view name) {
   return CosignatureSigner(std::string(name), std::move(key));
 }
 
+Result<CosignatureSigner> CosignatureSigner::FromKeyText(std::string_view text) {
+  if (text.substr(0, kPrivateKeyPrefix.size()) != kPrivateKeyPrefix) {
+    return tl::make_unexpected(InvalidArgument("witness key does not start with PRIVATE+KEY+"));
+  }
+  FB_ASSIGN_OR_RETURN(ParsedKey k, ParseKeyText(text.substr(kPrivateKeyPrefix.size())));
+  if (k.key.size() != 33 || static_cast<uint8_t>(k.key[0]) != kSigTypeCosignatureV1) {
+    return tl::make_unexpected(InvalidArgument("witness key is not a cosignature (0x04) key"));
+  }
+  FB_ASSIGN_OR_RETURN(Ed25519Key key, Ed25519Key::FromSeed(k.key.substr(1)));
+  CosignatureSigner s(std::move(k.name), std::move(key));
+  if (s.key_id_ != k.id) {
+    return tl::make_unexpected(InvalidArgument("witness key ID does not match its key"));
+  }
+  return s;
+}
+
+std::string CosignatureSigner::PrivateKeyText() const {
+  return std::string(kPrivateKeyPrefix) + name_ + "+" + KeyIdHex(key_id_) + "+" +
+         Base64Encode(std::string(1, static_cast<char>(kSigTypeCosignatureV1)) + key_.seed());
+}
+
 NoteVerifier CosignatureSigner::Verifier() const {
   return NoteVerifier::Create(name_, kSigTypeCosignatureV1, key_.public_key());
 }

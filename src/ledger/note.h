@@ -129,6 +129,7 @@ class NoteVerifier {
   const std::string& name() const { return name_; }
   uint32_t key_id() const { return key_id_; }
   uint8_t type() const { return type_; }
+  const std::string& public_key() const { return public_key_; }
   std::string KeyText() const;
 
   // For type 0x04 the signature is timestamp(8, BE) ‖ Ed25519(64) over
@@ -160,7 +161,13 @@ tl::expected<OpenedNote, NoteError> OpenNote(std::string_view note,
 class CosignatureSigner {
  public:
   static Result<CosignatureSigner> Generate(std::string_view name);
+  // Parses "PRIVATE+KEY+<name>+<hex id>+<base64(0x04 ‖ seed)>", the format
+  // `PrivateKeyText` writes (the key ID is computed with type 0x04).
+  static Result<CosignatureSigner> FromKeyText(std::string_view text);
   const std::string& name() const { return name_; }
+  uint32_t key_id() const { return key_id_; }
+  // The secret key text (see `FromKeyText`).
+  std::string PrivateKeyText() const;
   NoteVerifier Verifier() const;
   // A signature line for `checkpoint_text` at `timestamp` (seconds since epoch).
   NoteSignature Cosign(std::string_view checkpoint_text, uint64_t timestamp) const;

@@ -29,6 +29,7 @@
 #include "gateway/gateway.h"
 #include "gateway/internal/metrics.h"
 #include "gateway/internal/timer_queue.h"
+#include "gateway/internal/witnessing.h"
 #include "http/http.h"
 #include "ledger/appender.h"
 #include "ledger/log_reader.h"
@@ -96,6 +97,9 @@ class Service : public http::Handler {
   std::unique_ptr<ledger::LogReader> log_;          // for receipts
   std::unique_ptr<ledger::NoteSigner> signer_;
   std::unique_ptr<ledger::Appender> appender_;
+  // Asks the configured witnesses to cosign each new checkpoint; null
+  // without witnesses. Stopped in Close, before the log closes.
+  std::unique_ptr<Witnessing> witnessing_;
   std::string pseudonym_key_;
   entry::AuditKey audit_key_;  // seals entries for oversight
   entry::Keyring keyring_;     // the audit key and older ones, for reading
