@@ -30,5 +30,6 @@ void AddDiffCommand(CLI::App& app, int* exit_code);
 void AddLintCommand(CLI::App& app, int* exit_code);
 void AddAuditCommand(CLI::App& app, int* exit_code);
 void AddWitnessCommand(CLI::App& app, int* exit_code);
+void AddMonitorCommand(CLI::App& app, int* exit_code);
 
 }  // namespace firebreak::cli

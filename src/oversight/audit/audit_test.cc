@@ -22,6 +22,7 @@
 #include "ledger/appender.h"
 #include "ledger/log_reader.h"
 #include "ledger/storage.h"
+#include "oversight/monitor/monitor.h"
 
 namespace firebreak::oversight {
 namespace {
@@ -118,6 +119,7 @@ class AuditTest : public ::testing::Test {
     c->required.reset();
     Run(*c, Requests(150, 2));
     vkey_ = s->log_verifier_key;
+    config_ = *c;
   }
   static void TearDownTestSuite() { fs::remove_all(dir_); }
   void SetUp() override { FIREBREAK_PREPARE_SUITE(Prepare); }
@@ -154,6 +156,7 @@ class AuditTest : public ::testing::Test {
   }
 
   static inline std::string dir_, vkey_;
+  static inline gateway::GatewayConfig config_;
   static inline uint64_t strict_end_ = 0, not_found_ = 0;
 };
 
@@ -337,6 +340,30 @@ TEST_F(AuditTest, RequiredCosignaturesAreMissing) {
   ASSERT_TRUE(r);
   ASSERT_EQ(r->findings.size(), 1u) << r->Summary();
   EXPECT_EQ(r->findings[0].kind, finding::kTooFewCosignatures);
+}
+
+// The whole path an oversight body takes: follow the live gateway's public
+// log over HTTPS (no credential) into a verified mirror, then audit the
+// mirror.
+TEST_F(AuditTest, MonitorTheGatewayThenAuditTheMirror) {
+  auto gw = gateway::Gateway::Start(config_);
+  ASSERT_TRUE(gw) << gw.error().ToString();
+  auto fetch = FetchFromUrl(fmt::format("https://localhost:{}/log/", (*gw)->port()), dir_ + "/pki/ca.pem");
+  ASSERT_TRUE(fetch) << fetch.error().ToString();
+  MonitorOptions m;
+  m.state_dir = dir_ + "/watch";
+  m.log_key = *ledger::NoteVerifier::FromKeyText(vkey_);
+  m.fetch = *fetch;
+  auto run = RunMonitor(m);
+  ASSERT_TRUE((*gw)->Stop());
+  ASSERT_TRUE(run) << run.error().ToString();
+  EXPECT_TRUE(run->evidence.empty()) << run->evidence[0].sentence;
+  EXPECT_GT(run->new_entries, 300u);
+  auto r = RunAudit(Options(m.state_dir, vkey_));
+  ASSERT_TRUE(r) << r.error().ToString();
+  EXPECT_TRUE(r->findings.empty()) << r->Summary();
+  EXPECT_EQ(r->entries, run->checkpoint.size);
+  EXPECT_EQ(r->policy_changes, 3u);  // the two starts and this one
 }
 
 TEST_F(AuditTest, BadInputsAreErrors) {

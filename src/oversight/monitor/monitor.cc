@@ -9,6 +9,7 @@
 #include "base/encoding.h"
 #include "base/files.h"
 #include "ledger/merkle.h"
+#include "http/client.h"
 #include "ledger/storage.h"
 
 namespace firebreak::oversight {
@@ -101,6 +102,24 @@ ledger::FileReader FetchFromDir(const std::string& dir) {
     if (!fs::is_regular_file(fs::path(dir) / path, ec)) return tl::make_unexpected(NotFound(path + ": not in " + dir));
     return ReadFile((fs::path(dir) / path).string());
   };
+}
+
+Result<ledger::FileReader> FetchFromUrl(std::string base, const std::string& ca_file) {
+  if (base.rfind("http://", 0) != 0 && base.rfind("https://", 0) != 0) {
+    return tl::make_unexpected(InvalidArgument("`" + base + "` is not an http:// or https:// URL"));
+  }
+  http::Client::Options o;
+  o.ca_file = ca_file;
+  o.max_body_bytes = size_t{64} << 20;  // a full entry bundle is at most 16 MiB
+  FB_ASSIGN_OR_RETURN(std::unique_ptr<http::Client> made, http::Client::Create(o));
+  std::shared_ptr<http::Client> client = std::move(made);
+  if (base.back() != '/') base += '/';
+  return ledger::FileReader([client, base](const std::string& path) -> Result<std::string> {
+    FB_ASSIGN_OR_RETURN(http::ClientResponse r, client->Get(base + path));
+    if (r.status == 404) return tl::make_unexpected(NotFound(base + path + ": 404"));
+    if (r.status != 200) return tl::make_unexpected(Unavailable(fmt::format("{}{}: HTTP {}", base, path, r.status)));
+    return std::move(r.body);
+  });
 }
 
 Result<std::string> WriteEvidence(const std::string& state_dir, const Evidence& evidence) {

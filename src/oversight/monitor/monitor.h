@@ -99,6 +99,12 @@ Result<std::optional<Evidence>> CheckAgainstMirror(const std::string& state_dir,
 // mounted mirror).
 ledger::FileReader FetchFromDir(const std::string& dir);
 
+// A fetcher reading the log's files over HTTP(S) below `base_url` (the
+// gateway serves them under `/log/`), through one keep-alive client; `ca_file`
+// is the CA the server chains to (empty: the system's). A 404 is kNotFound,
+// any other status but 200 kUnavailable.
+Result<ledger::FileReader> FetchFromUrl(std::string base_url, const std::string& ca_file);
+
 // Writes `evidence` as STATE/evidence/<time>-<kind>.json; returns the path.
 Result<std::string> WriteEvidence(const std::string& state_dir, const Evidence& evidence);
 
