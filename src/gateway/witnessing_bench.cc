@@ -39,6 +39,7 @@ int main(int argc, char** argv) {
   std::string dir = (fs::current_path() / ("witnessing_bench." + std::to_string(getpid()))).string();
   fs::remove_all(dir);
   demo::DemoOptions o;
+  o.origin = "firebreak.example/example-constabulary/decisions";
   o.dir = dir + "/force";
   o.subjects = 1000;
   o.policy_packs = {std::string(FIREBREAK_SOURCE_DIR) + "/policies/uk/strict-firewall"};

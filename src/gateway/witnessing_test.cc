@@ -62,6 +62,7 @@ TEST(Witnessing, ConfigurationNamesWhatIsWrong) {
   std::string dir = (fs::temp_directory_path() / ("witnessing_config_" + std::to_string(getpid()))).string();
   fs::remove_all(dir);
   demo::DemoOptions o;
+  o.origin = "firebreak.example/example-constabulary/decisions";
   o.dir = dir;
   o.subjects = 10;
   o.policy_packs = {kSource + "/policies/uk/strict-firewall"};
@@ -104,6 +105,7 @@ TEST(Witnessing, TwoOfThreeWithOneForkedAndOneDown) {
   std::string dir = (fs::temp_directory_path() / ("witnessing_test_" + std::to_string(getpid()))).string();
   fs::remove_all(dir);
   demo::DemoOptions o;
+  o.origin = "firebreak.example/example-constabulary/decisions";
   o.dir = dir + "/force";
   o.subjects = 300;
   o.policy_packs = {kSource + "/policies/uk/strict-firewall"};
@@ -231,6 +233,7 @@ TEST(Witnessing, WaitModeAnswersOnlyWitnessedDisclosures) {
   std::string dir = (fs::temp_directory_path() / ("witnessing_wait_" + std::to_string(getpid()))).string();
   fs::remove_all(dir);
   demo::DemoOptions o;
+  o.origin = "firebreak.example/example-constabulary/decisions";
   o.dir = dir + "/force";
   o.subjects = 300;
   o.policy_packs = {kSource + "/policies/uk/strict-firewall"};

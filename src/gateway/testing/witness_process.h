@@ -4,6 +4,8 @@
 // Thread model: thread-compatible.
 #pragma once
 
+#include <sys/prctl.h>
+
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -40,6 +42,13 @@ struct WitnessProcess {
   // certificate asked for).
   std::string tls_cert, tls_key;
 
+  WitnessProcess() = default;
+  WitnessProcess(const WitnessProcess&) = delete;
+  WitnessProcess& operator=(const WitnessProcess&) = delete;
+  // A test that fails half-way must not leave its witnesses running (they
+  // hold ctest's output pipe open, and ctest would wait for them).
+  ~WitnessProcess() { Kill(); }
+
   std::string url() const {
     return (tls_cert.empty() ? "http://127.0.0.1:" : "https://127.0.0.1:") + std::to_string(port);
   }
@@ -62,6 +71,7 @@ struct WitnessProcess {
     std::string err = dir + "/stderr";
     pid = fork();
     if (pid == 0) {
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // and not if the test process dies either
       FILE* f = std::freopen(err.c_str(), "w", stderr);
       (void)f;
       execl(kFirebreakBinary.c_str(), kFirebreakBinary.c_str(), "witness", "serve", "--config", config().c_str(),
