@@ -106,7 +106,16 @@ while :; do
   wrk -t2 -c128 -d10s -s "$dir/mix.lua" "https://127.0.0.1:$port" >/dev/null 2>&1
   echo "  $(sequenced) entries after $(( $(date +%s) - start )) s"
 done
+# The monitor following the live gateway over HTTPS into a fresh mirror
+# (what an oversight body's first run does), timed end to end.
+"$bin" monitor --quiet --log "https://127.0.0.1:$port/log/" --ca-file "$dir/force/pki/ca.pem" \
+  --vkey "$dir/force/keys/log.vkey" --state "$dir/watch" | tee "$dir/monitor.txt"
 kill -TERM "$pid"; wait "$pid" 2>/dev/null || true; pid=""
+# The physical limit of re-verification on this core: SHA-256 over entries
+# of the log's mean size (every entry is hashed once; tiles add 1/128).
+mean=$(python3 -c 'import os,sys; d=sys.argv[1]; n=int(open(d+"/checkpoint").read().split("\n")[1]); s=sum(os.path.getsize(os.path.join(r,f)) for r,_,fs in os.walk(d+"/tile/entries") for f in fs if ".p" not in r); print(max(1, s // max(1, (n//256)*256)))' "$dir/force/log")
+sha=$(taskset -c 0 openssl speed -seconds 3 -bytes "$mean" sha256 2>/dev/null | awk '/^sha256/{print $2}' | tr -d k)
+python3 -c 'import sys; m, k = int(sys.argv[1]), float(sys.argv[2]); print(f"mean entry {m} bytes; openssl sha256 on one core at that size: {k:,.0f} kB/s = {k*1000/m:,.0f} entries/s (hashing alone)")' "$mean" "$sha"
 
 packs=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["policy"]["packs"][0])' "$dir/force/firebreak.json")
 results="$dir/results.txt"

@@ -11,6 +11,7 @@ packages=(
   libcli11-dev libfmt-dev libexpected-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   curl wrk
+  python3 python3-cryptography  # the witness's independent cosignature check (witness_interop_test)
 )
 # `--bench`: also what the benchmark scripts use (a peer web server to measure
 # the machine's HTTPS limit, and Python for their statistics).
