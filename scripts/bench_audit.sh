@@ -107,7 +107,9 @@ while :; do
   echo "  $(sequenced) entries after $(( $(date +%s) - start )) s"
 done
 # The monitor following the live gateway over HTTPS into a fresh mirror
-# (what an oversight body's first run does), timed end to end.
+# (what an oversight body's first run does), timed end to end. The gateway's
+# own writes are flushed first: the mirror's syncfs would wait for them.
+sync
 "$bin" monitor --quiet --log "https://127.0.0.1:$port/log/" --ca-file "$dir/force/pki/ca.pem" \
   --vkey "$dir/force/keys/log.vkey" --state "$dir/watch" | tee "$dir/monitor.txt"
 kill -TERM "$pid"; wait "$pid" 2>/dev/null || true; pid=""
