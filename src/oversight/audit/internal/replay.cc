@@ -228,7 +228,11 @@ ReplayOutcome ReplayDecision(const engine::Engine& engine, std::span<const engin
   std::vector<Eval> evals;
   if (const json::array* records = Arr(sealed, "records"); records && !records->empty()) {
     for (const json::value& v : *records) {
-      if (!v.is_object()) continue;
+      if (!v.is_object()) {
+        // (Found by replay_fuzz: a list of non-objects left no evaluation.)
+        out.mismatches.push_back("the entry cannot be replayed: a record's line is not an object");
+        return out;
+      }
       const json::object& rec = v.get_object();
       Eval ev;
       ev.request = base;
