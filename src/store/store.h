@@ -4,9 +4,10 @@
 // capacity (role + case) whose fields a field map assigns to data
 // categories, and the receipts handed out for decisions.
 //
-// Two implementations behind one narrow interface: SQLite embedded (WAL,
-// foreign keys, versioned migrations) for a single gateway, and an in-memory
-// twin for tests; a PostgreSQL backend can follow without touching callers.
+// Three implementations behind one narrow interface: SQLite embedded (WAL,
+// foreign keys, versioned migrations) for a single gateway, PostgreSQL
+// (SERIALIZABLE transactions, retried) for a server several nodes can share,
+// and an in-memory twin for tests.
 // The store speaks codes as strings; it knows no policy schema.
 //
 // Error model: every database failure is an `Error` (kIo, kDataLoss,
@@ -191,9 +192,17 @@ class Store {
 // a newer version.
 Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path);
 
+// Opens (creating the tables if needed) the PostgreSQL store a libpq URL
+// names, e.g. "postgresql://firebreak@db.example:5432/force" or
+// "postgresql:///force?host=/run/pg", and brings its schema up to the
+// current version. kUnavailable (naming host and database, never the
+// password) if the server cannot be reached; kInvalidArgument for a URL
+// libpq cannot parse; kFailedPrecondition for a newer schema.
+Result<std::unique_ptr<Store>> OpenPostgresStore(const std::string& url);
+
 // Opens the store a configuration names: a file path (or "sqlite:PATH") is
-// the embedded SQLite store. "postgresql://…" is refused with a clear error
-// until that backend exists (issue 14); anything else with "://" too.
+// the embedded SQLite store, "postgresql://…" (or "postgres://…") the
+// PostgreSQL store; any other "scheme://" is a clear error.
 Result<std::unique_ptr<Store>> OpenStore(const std::string& url);
 
 // The in-memory twin: same contract, nothing persisted.
