@@ -556,7 +556,9 @@ void Service::Dispatch(const std::shared_ptr<Exchange>& x) {
   auto caller = Authenticate(request);
   if (!caller) {
     metrics_.Count("firebreak_errors_total", "kind=\"store\"");
-    return reply(ProblemResponse({500, "", "the gateway could not authenticate the caller; nothing was disclosed"}));
+    // A store that cannot answer now (PostgreSQL down) is a 503: try again.
+    return reply(ProblemResponse({caller.error().code() == ErrorCode::kUnavailable ? 503 : 500, "",
+                                  "the gateway could not authenticate the caller; nothing was disclosed"}));
   }
   if (!*caller) {
     HttpResponse r = ProblemResponse(

@@ -535,7 +535,9 @@ class PgStore : public Store {
       Counts out;
       int64_t* dest[] = {&out.organisations, &out.subjects, &out.cases, &out.participants, &out.records,
                          &out.receipts};
-      for (int i = 0; i < 6; ++i) FB_ASSIGN_OR_RETURN(*dest[i], r.int64(0, i));
+      for (int i = 0; i < 6; ++i) {
+        FB_ASSIGN_OR_RETURN(*dest[i], r.int64(0, i));
+      }
       return out;
     });
   }

@@ -48,6 +48,7 @@ bool PgAdmin(const std::string& url, const std::string& sql) {
   PGconn* c = PQconnectdb(url.c_str());
   bool ok = PQstatus(c) == CONNECTION_OK;
   if (ok) {
+    PQsetNoticeProcessor(c, [](void*, const char*) {}, nullptr);
     PGresult* r = PQexec(c, sql.c_str());
     ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
     if (!ok) ADD_FAILURE() << sql << ": " << PQerrorMessage(c);
