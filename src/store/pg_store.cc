@@ -618,7 +618,9 @@ class PgStore : public Store {
         }
         if (!st) (void)conn->Run("rolling back", "ROLLBACK");
       } else {
-        retry = conn->retryable();
+        // A pooled connection the server closed (it restarted): nothing
+        // began, so try again on a new one.
+        retry = conn->retryable() || conn->broken();
       }
       GiveBack(std::move(conn));
       if (st || !retry) return st;
