@@ -564,7 +564,7 @@ class PgStore : public Store {
   }
 
   // A connection from the pool (opened when the pool is empty), and back to
-  // it unless it broke.
+  // it unless it broke (then the whole pool is dropped).
   Result<std::unique_ptr<Connection>> Borrow() {
     {
       std::lock_guard lock(pool_mu_);
@@ -579,8 +579,12 @@ class PgStore : public Store {
     return conn;
   }
   void GiveBack(std::unique_ptr<Connection> conn) {
-    if (conn->broken()) return;
     std::lock_guard lock(pool_mu_);
+    if (conn->broken()) {
+      // The server went away: the idle connections went with it.
+      pool_.clear();
+      return;
+    }
     pool_.push_back(std::move(conn));
   }
 
