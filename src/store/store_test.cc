@@ -610,6 +610,33 @@ TEST(PgStoreTest, ReopensAndRefusesNewerSchema) {
   PgAdmin(base, "DROP DATABASE IF EXISTS " + db + " WITH (FORCE)");
 }
 
+// The server drops every connection of the store (as when it restarts): the
+// next calls open new ones, without an error.
+TEST(PgStoreTest, RecoversWhenTheServerDropsItsConnections) {
+  std::string why;
+  std::string base = TestPgUrl(&why);
+  if (base.empty()) GTEST_SKIP() << "no PostgreSQL server for the PostgreSQL store tests: " << why;
+  std::string db = TestDatabaseName();
+  ASSERT_TRUE(PgAdmin(base, "DROP DATABASE IF EXISTS " + db + " WITH (FORCE)"));
+  ASSERT_TRUE(PgAdmin(base, "CREATE DATABASE " + db));
+  {
+    auto s = OpenPostgresStore(WithDatabase(base, db));
+    ASSERT_TRUE(s) << s.error().ToString();
+    std::vector<std::thread> readers;
+    for (int t = 0; t < 3; ++t) {
+      readers.emplace_back([&] { EXPECT_TRUE((*s)->CountAll()); });
+    }
+    for (auto& t : readers) t.join();
+    ASSERT_TRUE(PgAdmin(base, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '" + db +
+                                  "' AND pid <> pg_backend_pid()"));
+    for (int i = 0; i < 5; ++i) {
+      auto counts = (*s)->CountAll();
+      ASSERT_TRUE(counts) << counts.error().ToString();
+    }
+  }
+  PgAdmin(base, "DROP DATABASE IF EXISTS " + db + " WITH (FORCE)");
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, StoreTest, ::testing::Values("memory", "sqlite", "postgresql"),
                          [](const auto& info) { return info.param; });
 
