@@ -146,7 +146,7 @@ std::string Scrub(std::string message, const std::string& secret) {
   }
   while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
   for (char& c : message) {
-    if (c == '\n') c = ' ';
+    if (c == '\n' || c == '\t') c = ' ';
   }
   return message;
 }
