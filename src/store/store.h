@@ -13,7 +13,9 @@
 // Error model: every database failure is an `Error` (kIo, kDataLoss,
 // kInvalidArgument for a broken constraint); "not there" is an empty
 // optional, never an error.
-// Thread model: thread-safe. Reads run concurrently; writes are serialised.
+// Thread model: thread-safe. Reads run concurrently; writes are serialised
+// (SQLite: in the process; PostgreSQL: by the server's SERIALIZABLE
+// transactions, a conflicting one retried).
 //
 //   FB_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, OpenSqliteStore("force.db"));
 //   FB_ASSIGN_OR_RETURN(std::optional<Subject> s, store->FindSubjectByReference("SFK-0001"));
@@ -160,7 +162,10 @@ class Store {
   virtual Result<int64_t> AddRecord(const Record& record) = 0;
   virtual Status PutReceipt(const Receipt& receipt) = 0;
   // Runs `body` (which calls the writes above) as one transaction: all of its
-  // writes or none. Other writers wait.
+  // writes or none. Other writers wait (SQLite) or conflict and are retried
+  // (PostgreSQL, where `body` itself may run again from the start: keep its
+  // effects outside the store idempotent, and return the first error of a
+  // write rather than carry on past it).
   virtual Status Bulk(const std::function<Status()>& body) = 0;
 
   // ---- Reads.
