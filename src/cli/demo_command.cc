@@ -16,6 +16,7 @@ namespace {
 
 struct DemoCommandOptions {
   std::string dir;
+  std::string store;
   int64_t subjects = 100000;
   uint64_t seed = 20201217;
   std::string holder = "police-force";
@@ -44,6 +45,7 @@ int Run(const DemoCommandOptions& o) {
   std::vector<std::string> policies = o.policies;
   if (policies.empty()) policies.push_back(demo::DefaultPolicyPack(d.holder));
   d.dir = o.dir;
+  d.store = o.store;
   d.subjects = o.subjects;
   d.seed = o.seed;
   d.listen = o.listen;
@@ -132,6 +134,8 @@ void AddDemoCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--holder", opts->holder, "The holder to create: police-force, nhs-trust or school")
       ->capture_default_str();
   cmd->add_option("--dir", opts->dir, "Directory to create (must not exist or be empty)")->required();
+  cmd->add_option("--store", opts->store,
+                  "The store to populate, a postgresql:// URL of an empty database (default: store.db in --dir)");
   cmd->add_option("--subjects", opts->subjects, "Number of subjects")->check(CLI::Range(int64_t(0), int64_t(10000000)))->capture_default_str();
   cmd->add_option("--seed", opts->seed, "Seed of the generator")->capture_default_str();
   cmd->add_option("--policy", opts->policies,

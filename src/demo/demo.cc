@@ -423,7 +423,8 @@ Result<DemoSummary> CreateDemoForce(const DemoOptions& o) {
   FB_RETURN_IF_ERROR(WriteFileAtomically((dir / "pki/server.pem").string(), server.cert_pem));
   FB_RETURN_IF_ERROR(WriteSecret(dir / "pki/server.key", server.key_pem));
 
-  FB_ASSIGN_OR_RETURN(std::unique_ptr<store::Store> db, store::OpenSqliteStore((dir / "store.db").string()));
+  FB_ASSIGN_OR_RETURN(std::unique_ptr<store::Store> db,
+                      o.store.empty() ? store::OpenSqliteStore((dir / "store.db").string()) : store::OpenStore(o.store));
   const std::vector<DemoOrg> police_orgs = {{
       {kOrgImmigrationEnforcement, "home-office-immigration-enforcement",
        "Home Office Immigration Enforcement (ICE team South)", "requester", ""},
@@ -475,7 +476,7 @@ Result<DemoSummary> CreateDemoForce(const DemoOptions& o) {
   for (const auto& p : o.policy_packs) packs.push_back(json::string(p));
   json::object config{
       {"listen", o.listen},
-      {"store", "store.db"},
+      {"store", o.store.empty() ? std::string("store.db") : o.store},
       {"log", {{"dir", "log"}, {"key", "keys/log.key"}, {"publish_interval_ms", 500}}},
       {"pseudonym_key", "keys/pseudonym.key"},
       {"audit_key", "keys/audit.key"},

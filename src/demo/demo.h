@@ -47,6 +47,9 @@ const char* DefaultPolicyPack(Holder h);
 struct DemoOptions {
   Holder holder = Holder::kPoliceForce;
   std::string dir;
+  // The store to populate and name in the config: empty for `store.db` in
+  // `dir`, or a "postgresql://…" URL (an empty database).
+  std::string store;
   int64_t subjects = 100000;
   uint64_t seed = 20201217;
   std::vector<std::string> policy_packs;  // absolute paths; the config's policy

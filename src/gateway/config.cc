@@ -94,7 +94,12 @@ Result<GatewayConfig> ParseConfig(std::string_view text, const std::string& path
       return tl::make_unexpected(Bad(path, "`listen` has a bad port"));
     }
   }
-  str(o, "store", &c.store_path, true);
+  str(o, "store", &c.store_path, false);
+  // A file path is relative to the configuration; a URL
+  // ("postgresql://…") is not a path.
+  if (!c.store_path.empty() && c.store_path.find("://") == std::string::npos) {
+    c.store_path = (base / c.store_path).lexically_normal().string();
+  }
   str(o, "pseudonym_key", &c.pseudonym_key_path, true);
   str(o, "audit_key", &c.audit_key_path, true);
   if (const json::value* x = o.if_contains("old_audit_keys")) {

@@ -234,8 +234,12 @@ Service::~Service() { (void)Close(); }
 
 Result<std::unique_ptr<Service>> Service::Create(const GatewayConfig& config) {
   auto s = std::unique_ptr<Service>(new Service(config));
-  for (const auto& [path, what] : {std::pair{config.store_path, "the store"},
-                                   {config.log_key_path, "the log's signing key"},
+  // A store URL ("postgresql://…") is no file, and may hold a password that
+  // no message may repeat.
+  if (config.store_path.find("://") == std::string::npos) {
+    FB_RETURN_IF_ERROR(CheckPrivate(config.store_path, "the store"));
+  }
+  for (const auto& [path, what] : {std::pair{config.log_key_path, "the log's signing key"},
                                    {config.pseudonym_key_path, "the pseudonym key"},
                                    {config.audit_key_path, "the audit key"},
                                    {config.tls_key, "the TLS private key"}}) {
@@ -552,7 +556,9 @@ void Service::Dispatch(const std::shared_ptr<Exchange>& x) {
   auto caller = Authenticate(request);
   if (!caller) {
     metrics_.Count("firebreak_errors_total", "kind=\"store\"");
-    return reply(ProblemResponse({500, "", "the gateway could not authenticate the caller; nothing was disclosed"}));
+    // A store that cannot answer now (PostgreSQL down) is a 503: try again.
+    return reply(ProblemResponse({caller.error().code() == ErrorCode::kUnavailable ? 503 : 500, "",
+                                  "the gateway could not authenticate the caller; nothing was disclosed"}));
   }
   if (!*caller) {
     HttpResponse r = ProblemResponse(

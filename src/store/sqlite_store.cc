@@ -678,8 +678,7 @@ namespace firebreak::store {
 
 Result<std::unique_ptr<Store>> OpenStore(const std::string& url) {
   if (url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0) {
-    return tl::make_unexpected(
-        FailedPrecondition("PostgreSQL stores are not supported by this build yet; give an SQLite file path"));
+    return OpenPostgresStore(url);
   }
   if (url.find("://") != std::string::npos) {
     return tl::make_unexpected(InvalidArgument("`" + url.substr(0, url.find("://")) +

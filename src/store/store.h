@@ -4,15 +4,18 @@
 // capacity (role + case) whose fields a field map assigns to data
 // categories, and the receipts handed out for decisions.
 //
-// Two implementations behind one narrow interface: SQLite embedded (WAL,
-// foreign keys, versioned migrations) for a single gateway, and an in-memory
-// twin for tests; a PostgreSQL backend can follow without touching callers.
+// Three implementations behind one narrow interface: SQLite embedded (WAL,
+// foreign keys, versioned migrations) for a single gateway, PostgreSQL
+// (SERIALIZABLE transactions, retried) for a server several nodes can share,
+// and an in-memory twin for tests.
 // The store speaks codes as strings; it knows no policy schema.
 //
 // Error model: every database failure is an `Error` (kIo, kDataLoss,
 // kInvalidArgument for a broken constraint); "not there" is an empty
 // optional, never an error.
-// Thread model: thread-safe. Reads run concurrently; writes are serialised.
+// Thread model: thread-safe. Reads run concurrently; writes are serialised
+// (SQLite: in the process; PostgreSQL: by the server's SERIALIZABLE
+// transactions, a conflicting one retried).
 //
 //   FB_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, OpenSqliteStore("force.db"));
 //   FB_ASSIGN_OR_RETURN(std::optional<Subject> s, store->FindSubjectByReference("SFK-0001"));
@@ -159,7 +162,10 @@ class Store {
   virtual Result<int64_t> AddRecord(const Record& record) = 0;
   virtual Status PutReceipt(const Receipt& receipt) = 0;
   // Runs `body` (which calls the writes above) as one transaction: all of its
-  // writes or none. Other writers wait.
+  // writes or none. Other writers wait (SQLite) or conflict and are retried
+  // (PostgreSQL, where `body` itself may run again from the start: keep its
+  // effects outside the store idempotent, and return the first error of a
+  // write rather than carry on past it).
   virtual Status Bulk(const std::function<Status()>& body) = 0;
 
   // ---- Reads.
@@ -191,9 +197,17 @@ class Store {
 // a newer version.
 Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path);
 
+// Opens (creating the tables if needed) the PostgreSQL store a libpq URL
+// names, e.g. "postgresql://firebreak@db.example:5432/force" or
+// "postgresql:///force?host=/run/pg", and brings its schema up to the
+// current version. kUnavailable (naming host and database, never the
+// password) if the server cannot be reached; kInvalidArgument for a URL
+// libpq cannot parse; kFailedPrecondition for a newer schema.
+Result<std::unique_ptr<Store>> OpenPostgresStore(const std::string& url);
+
 // Opens the store a configuration names: a file path (or "sqlite:PATH") is
-// the embedded SQLite store. "postgresql://…" is refused with a clear error
-// until that backend exists (issue 14); anything else with "://" too.
+// the embedded SQLite store, "postgresql://…" (or "postgres://…") the
+// PostgreSQL store; any other "scheme://" is a clear error.
 Result<std::unique_ptr<Store>> OpenStore(const std::string& url);
 
 // The in-memory twin: same contract, nothing persisted.

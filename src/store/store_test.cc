@@ -1,8 +1,15 @@
 // The store contract, run against both implementations.
 #include "store/store.h"
 
+#include <libpq-fe.h>
 #include <sqlite3.h>
 #include <unistd.h>
+
+#include <atomic>
+#include <cctype>
+#include <cstdlib>
+#include <mutex>
+#include <set>
 
 #include <filesystem>
 #include <thread>
@@ -12,11 +19,72 @@
 namespace firebreak::store {
 namespace {
 
+// The PostgreSQL server the tests use: FIREBREAK_TEST_PG_URL, which
+// scripts/test.sh sets from scripts/pg-local.sh. Empty (and `why` says why)
+// when there is none.
+std::string TestPgUrl(std::string* why) {
+  const char* url = std::getenv("FIREBREAK_TEST_PG_URL");
+  if (!url || !*url) {
+    *why = "FIREBREAK_TEST_PG_URL is not set: run scripts/test.sh, or start a server with "
+           "scripts/pg-local.sh start DIR and export its URL";
+    return "";
+  }
+  if (std::string_view(url).rfind("postgres", 0) != 0) {
+    *why = url;
+    return "";
+  }
+  return url;
+}
+
+// `url` with its database replaced by `db` (the URLs pg-local.sh prints).
+std::string WithDatabase(const std::string& url, const std::string& db) {
+  size_t slash = url.find('/', url.find("://") + 3);
+  size_t query = url.find('?', slash);
+  return url.substr(0, slash + 1) + db + (query == std::string::npos ? "" : url.substr(query));
+}
+
+// Runs one statement on the server of `url` (database administration).
+bool PgAdmin(const std::string& url, const std::string& sql) {
+  PGconn* c = PQconnectdb(url.c_str());
+  bool ok = PQstatus(c) == CONNECTION_OK;
+  if (ok) {
+    PQsetNoticeProcessor(c, [](void*, const char*) {}, nullptr);
+    PGresult* r = PQexec(c, sql.c_str());
+    ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
+    if (!ok) ADD_FAILURE() << sql << ": " << PQerrorMessage(c);
+    PQclear(r);
+  } else {
+    ADD_FAILURE() << "connecting: " << PQerrorMessage(c);
+  }
+  PQfinish(c);
+  return ok;
+}
+
+// The name of the current test's own database on the test server (each
+// test creates it fresh and drops it).
+std::string TestDatabaseName() {
+  std::string name = "t" + std::to_string(getpid()) + "_";
+  for (char c : std::string(::testing::UnitTest::GetInstance()->current_test_info()->name())) {
+    name += std::isalnum(static_cast<unsigned char>(c)) ? char(std::tolower(static_cast<unsigned char>(c))) : '_';
+  }
+  return name.substr(0, 60);
+}
+
 class StoreTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
     if (GetParam() == "memory") {
       store_ = NewMemoryStore();
+    } else if (GetParam() == "postgresql") {
+      std::string why;
+      std::string base = TestPgUrl(&why);
+      if (base.empty()) GTEST_SKIP() << "no PostgreSQL server for the PostgreSQL store tests: " << why;
+      db_ = TestDatabaseName();
+      ASSERT_TRUE(PgAdmin(base, "DROP DATABASE IF EXISTS " + db_ + " WITH (FORCE)"));
+      ASSERT_TRUE(PgAdmin(base, "CREATE DATABASE " + db_));
+      auto s = OpenStore(WithDatabase(base, db_));
+      ASSERT_TRUE(s) << s.error().ToString();
+      store_ = std::move(*s);
     } else {
       dir_ = std::filesystem::temp_directory_path() /
              ("store_test_" + std::to_string(getpid()) + "_" +
@@ -31,6 +99,8 @@ class StoreTest : public ::testing::TestWithParam<std::string> {
   void TearDown() override {
     store_.reset();
     if (!dir_.empty()) std::filesystem::remove_all(dir_);
+    std::string why;
+    if (!db_.empty()) PgAdmin(TestPgUrl(&why), "DROP DATABASE IF EXISTS " + db_ + " WITH (FORCE)");
   }
 
   int64_t AddPerson(const std::string& ref, const std::string& given, const std::string& family,
@@ -46,14 +116,29 @@ class StoreTest : public ::testing::TestWithParam<std::string> {
   }
 
   std::filesystem::path dir_;
+  std::string db_;  // the PostgreSQL test database
   std::unique_ptr<Store> store_;
 };
 
 TEST(OpenStoreTest, PathsAreSqliteAndUnknownSchemesAreClearErrors) {
-  auto pg = OpenStore("postgresql://firebreak:secret@db.example/force");
+  // Nothing listens on port 1: a clear error naming host and database,
+  // never the password.
+  auto pg = OpenStore("postgresql://firebreak:s3cret-pw@127.0.0.1:1/force");
   ASSERT_FALSE(pg);
-  EXPECT_NE(pg.error().message().find("PostgreSQL"), std::string::npos);
-  EXPECT_EQ(pg.error().message().find("secret"), std::string::npos);
+  EXPECT_EQ(pg.error().code(), ErrorCode::kUnavailable);
+  const std::string& m = pg.error().message();
+  EXPECT_NE(m.find("PostgreSQL"), std::string::npos) << m;
+  EXPECT_NE(m.find("127.0.0.1"), std::string::npos) << m;
+  EXPECT_NE(m.find("force"), std::string::npos) << m;
+  EXPECT_EQ(m.find("s3cret-pw"), std::string::npos) << m;
+  auto socket = OpenStore("postgres://firebreak:s3cret-pw@/force?host=/nonexistent-firebreak-dir");
+  ASSERT_FALSE(socket);
+  EXPECT_NE(socket.error().message().find("/nonexistent-firebreak-dir"), std::string::npos);
+  EXPECT_EQ(socket.error().message().find("s3cret-pw"), std::string::npos);
+  auto bad = OpenStore("postgresql://firebreak:s3cret-pw@db.example/force?no_such_option=1");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code(), ErrorCode::kInvalidArgument) << bad.error().ToString();
+  EXPECT_EQ(bad.error().message().find("s3cret-pw"), std::string::npos);
   auto other = OpenStore("mysql://x/y");
   ASSERT_FALSE(other);
   EXPECT_NE(other.error().message().find("mysql"), std::string::npos);
@@ -238,7 +323,7 @@ TEST_P(StoreTest, ReadTogetherSeesOneSnapshot) {
   Status st = store_->ReadTogether([&]() -> Status {
     FB_ASSIGN_OR_RETURN(auto first, store_->FindSubjectByReference("R-1"));
     EXPECT_TRUE(first.has_value());
-    if (GetParam() == "sqlite") {
+    if (GetParam() != "memory") {
       std::thread writer([&] { AddPerson("R-2", "Bo", "Lee", "1991-01-01"); });
       writer.join();
       FB_ASSIGN_OR_RETURN(auto second, store_->FindSubjectByReference("R-2"));
@@ -254,7 +339,7 @@ TEST_P(StoreTest, ReadTogetherSeesOneSnapshot) {
   });
   ASSERT_TRUE(st) << st.error().ToString();
   EXPECT_FALSE(saw_new_inside);
-  if (GetParam() == "sqlite") {
+  if (GetParam() != "memory") {
     auto after = store_->FindSubjectByReference("R-2");
     ASSERT_TRUE(after);
     EXPECT_TRUE(after->has_value());
@@ -458,7 +543,101 @@ TEST(SqliteStoreTest, ReopensAndRefusesNewerSchema) {
   std::filesystem::remove_all(dir);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, StoreTest, ::testing::Values("memory", "sqlite"),
+// Writers on several connections at once: SERIALIZABLE conflicts on the id
+// counter are retried, and every subject gets its own id.
+TEST_P(StoreTest, ConcurrentWritersGetDistinctIds) {
+  std::mutex mu;
+  std::set<int64_t> ids;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> writers;
+  for (int t = 0; t < 4; ++t) {
+    writers.emplace_back([&, t] {
+      for (int i = 0; i < 40; ++i) {
+        Subject s;
+        s.reference = "T" + std::to_string(t) + "-" + std::to_string(i);
+        auto id = store_->AddSubject(s);
+        if (!id) {
+          failures++;
+          ADD_FAILURE() << id.error().ToString();
+          continue;
+        }
+        std::lock_guard lock(mu);
+        ids.insert(*id);
+      }
+    });
+  }
+  for (auto& w : writers) w.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(ids.size(), 160u);
+  auto counts = store_->CountAll();
+  ASSERT_TRUE(counts);
+  EXPECT_EQ(counts->subjects, 160);
+}
+
+// The PostgreSQL schema: migrations run once, a reopened store keeps its
+// data, a schema newer than the build is refused.
+TEST(PgStoreTest, ReopensAndRefusesNewerSchema) {
+  std::string why;
+  std::string base = TestPgUrl(&why);
+  if (base.empty()) GTEST_SKIP() << "no PostgreSQL server for the PostgreSQL store tests: " << why;
+  std::string db = TestDatabaseName();
+  ASSERT_TRUE(PgAdmin(base, "DROP DATABASE IF EXISTS " + db + " WITH (FORCE)"));
+  ASSERT_TRUE(PgAdmin(base, "CREATE DATABASE " + db));
+  std::string url = WithDatabase(base, db);
+  {
+    auto s = OpenPostgresStore(url);
+    ASSERT_TRUE(s) << s.error().ToString();
+    Subject subject;
+    subject.reference = "KEEP";
+    ASSERT_TRUE((*s)->AddSubject(subject));
+  }
+  {
+    auto s = OpenPostgresStore(url);
+    ASSERT_TRUE(s) << s.error().ToString();
+    auto kept = (*s)->FindSubjectByReference("KEEP");
+    ASSERT_TRUE(kept);
+    EXPECT_TRUE(kept->has_value());
+    Subject next;
+    next.reference = "NEXT";
+    auto id = (*s)->AddSubject(next);
+    ASSERT_TRUE(id);
+    EXPECT_EQ(*id, 2);
+  }
+  ASSERT_TRUE(PgAdmin(url, "UPDATE schema_version SET version = 99"));
+  auto s = OpenPostgresStore(url);
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code(), ErrorCode::kFailedPrecondition);
+  PgAdmin(base, "DROP DATABASE IF EXISTS " + db + " WITH (FORCE)");
+}
+
+// The server drops every connection of the store (as when it restarts): the
+// next calls open new ones, without an error.
+TEST(PgStoreTest, RecoversWhenTheServerDropsItsConnections) {
+  std::string why;
+  std::string base = TestPgUrl(&why);
+  if (base.empty()) GTEST_SKIP() << "no PostgreSQL server for the PostgreSQL store tests: " << why;
+  std::string db = TestDatabaseName();
+  ASSERT_TRUE(PgAdmin(base, "DROP DATABASE IF EXISTS " + db + " WITH (FORCE)"));
+  ASSERT_TRUE(PgAdmin(base, "CREATE DATABASE " + db));
+  {
+    auto s = OpenPostgresStore(WithDatabase(base, db));
+    ASSERT_TRUE(s) << s.error().ToString();
+    std::vector<std::thread> readers;
+    for (int t = 0; t < 3; ++t) {
+      readers.emplace_back([&] { EXPECT_TRUE((*s)->CountAll()); });
+    }
+    for (auto& t : readers) t.join();
+    ASSERT_TRUE(PgAdmin(base, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '" + db +
+                                  "' AND pid <> pg_backend_pid()"));
+    for (int i = 0; i < 5; ++i) {
+      auto counts = (*s)->CountAll();
+      ASSERT_TRUE(counts) << counts.error().ToString();
+    }
+  }
+  PgAdmin(base, "DROP DATABASE IF EXISTS " + db + " WITH (FORCE)");
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, StoreTest, ::testing::Values("memory", "sqlite", "postgresql"),
                          [](const auto& info) { return info.param; });
 
 }  // namespace

@@ -1,0 +1,773 @@
+// The PostgreSQL store (issue 14): the same contract as the SQLite store, on
+// a server several gateway nodes can share.
+//
+// libpq behind a thin RAII wrapper, no ORM. A pool of connections; every
+// operation borrows one and runs one SERIALIZABLE transaction, retried (a
+// bounded number of times, with a short growing pause) when the server
+// reports a serialisation failure (SQLSTATE 40001) or a deadlock (40P01).
+// The SQL stays within what CockroachDB also speaks: no advisory locks, no
+// LISTEN/NOTIFY, no triggers, no SERIAL or sequences. Subject and record ids
+// come from a counter row updated inside the inserting transaction, so they
+// are dense, like SQLite's.
+//
+// Errors: a broken constraint is kAlreadyExists / kInvalidArgument as in
+// SQLite; a lost connection, an unreachable server or retries exhausted are
+// kUnavailable (the gateway answers 503 and discloses nothing). No message
+// ever carries the password of the URL.
+#include <libpq-fe.h>
+
+#include <charconv>
+#include <chrono>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <utility>
+
+#include <boost/json.hpp>
+
+#include "store/store.h"
+
+namespace firebreak::store {
+namespace {
+
+namespace json = boost::json;
+
+// Versioned migrations, the PostgreSQL dialect of sqlite_store.cc's: the same
+// tables, columns and meaning. Migration i brings the schema from version i
+// to i+1 (the one row of `schema_version`). Never edit a shipped migration.
+constexpr const char* kMigrations[] = {
+    // 0 → 1: the first schema.
+    R"sql(
+CREATE TABLE organisations(
+  id TEXT PRIMARY KEY, type TEXT NOT NULL, name TEXT NOT NULL, scope TEXT NOT NULL);
+CREATE TABLE credentials(
+  kind INT8 NOT NULL, digest TEXT NOT NULL,
+  org_id TEXT NOT NULL REFERENCES organisations(id),
+  PRIMARY KEY(kind, digest));
+CREATE TABLE field_categories(field TEXT PRIMARY KEY, category TEXT NOT NULL);
+CREATE TABLE counters(name TEXT PRIMARY KEY, last INT8 NOT NULL);
+INSERT INTO counters(name, last) VALUES ('subjects', 0), ('records', 0);
+CREATE TABLE subjects(
+  id INT8 PRIMARY KEY, reference TEXT NOT NULL UNIQUE,
+  given_name TEXT NOT NULL, family_name TEXT NOT NULL, date_of_birth TEXT NOT NULL,
+  identity_key TEXT NOT NULL, concern TEXT NOT NULL,
+  regularisation_pending INT8 NOT NULL, subject_initiated INT8 NOT NULL,
+  consent_to_ie INT8 NOT NULL, flags TEXT NOT NULL, service_roles TEXT NOT NULL);
+CREATE INDEX subjects_identity ON subjects(identity_key);
+CREATE TABLE cases(id TEXT PRIMARY KEY, type TEXT NOT NULL, status TEXT NOT NULL);
+CREATE TABLE participants(
+  subject_id INT8 NOT NULL REFERENCES subjects(id),
+  case_id TEXT NOT NULL REFERENCES cases(id), role TEXT NOT NULL,
+  PRIMARY KEY(subject_id, case_id, role));
+CREATE TABLE records(
+  id INT8 PRIMARY KEY, subject_id INT8 NOT NULL REFERENCES subjects(id),
+  kind TEXT NOT NULL, collected_as TEXT NOT NULL, case_id TEXT REFERENCES cases(id),
+  fields TEXT NOT NULL);
+CREATE INDEX records_subject ON records(subject_id);
+CREATE TABLE receipts(
+  id TEXT PRIMARY KEY, log_index INT8 NOT NULL,
+  org_id TEXT NOT NULL REFERENCES organisations(id), created INT8 NOT NULL);
+)sql",
+    // 1 → 2: flags on cases and the subject's own choices for evidence sent
+    // for her application (X1).
+    R"sql(
+ALTER TABLE cases ADD COLUMN flags TEXT NOT NULL DEFAULT '';
+CREATE TABLE application_choices(
+  subject_id INT8 PRIMARY KEY REFERENCES subjects(id),
+  recipient TEXT NOT NULL, categories TEXT NOT NULL,
+  recorded_by TEXT NOT NULL, recorded_on TEXT NOT NULL);
+)sql",
+};
+constexpr int kSchemaVersion = int(std::size(kMigrations));
+
+// How many times one transaction is tried before giving up with kUnavailable.
+constexpr int kMaxAttempts = 12;
+
+std::string Join(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& s : v) {
+    if (!out.empty()) out += ',';
+    out += s;
+  }
+  return out;
+}
+
+std::vector<std::string> Split(std::string_view s) {
+  std::vector<std::string> out;
+  while (!s.empty()) {
+    size_t comma = s.find(',');
+    out.emplace_back(s.substr(0, comma));
+    if (comma == std::string_view::npos) break;
+    s.remove_prefix(comma + 1);
+  }
+  return out;
+}
+
+std::string EncodeFields(const std::vector<Field>& fields) {
+  json::array a;
+  for (const Field& f : fields) a.push_back(json::array{json::string(f.name), json::string(f.value)});
+  return json::serialize(a);
+}
+
+Result<std::vector<Field>> DecodeFields(std::string_view text) {
+  boost::system::error_code ec;
+  json::value v = json::parse(text, ec);
+  if (ec || !v.is_array()) return tl::make_unexpected(DataLoss("record fields are not a JSON array"));
+  std::vector<Field> out;
+  for (const json::value& e : v.get_array()) {
+    const json::array* pair = e.if_array();
+    if (!pair || pair->size() != 2 || !(*pair)[0].is_string() || !(*pair)[1].is_string()) {
+      return tl::make_unexpected(DataLoss("record field is not a [name, value] pair"));
+    }
+    out.push_back({std::string((*pair)[0].get_string()), std::string((*pair)[1].get_string())});
+  }
+  return out;
+}
+
+// The password of a postgresql:// URL (user:password@host), empty if none;
+// it is cut out of every message that might echo the URL.
+std::string UrlPassword(std::string_view url) {
+  size_t scheme = url.find("://");
+  if (scheme == std::string_view::npos) return {};
+  std::string_view rest = url.substr(scheme + 3);
+  size_t end = rest.find_first_of("/?");
+  std::string_view authority = rest.substr(0, end);
+  size_t at = authority.rfind('@');
+  if (at == std::string_view::npos) return {};
+  std::string_view userinfo = authority.substr(0, at);
+  size_t colon = userinfo.find(':');
+  if (colon == std::string_view::npos) return {};
+  return std::string(userinfo.substr(colon + 1));
+}
+
+std::string Scrub(std::string message, const std::string& secret) {
+  if (!secret.empty()) {
+    for (size_t at; (at = message.find(secret)) != std::string::npos;) message.replace(at, secret.size(), "***");
+  }
+  while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
+  for (char& c : message) {
+    if (c == '\n' || c == '\t') c = ' ';
+  }
+  return message;
+}
+
+// A query parameter: text, or SQL NULL.
+using Param = std::optional<std::string>;
+
+// A result, cleared on destruction.
+class PgResult {
+ public:
+  explicit PgResult(PGresult* r) : r_(r) {}
+  PgResult(PgResult&& o) noexcept : r_(std::exchange(o.r_, nullptr)) {}
+  PgResult& operator=(PgResult&&) = delete;
+  ~PgResult() {
+    if (r_) PQclear(r_);
+  }
+  PGresult* get() const { return r_; }
+  int rows() const { return PQntuples(r_); }
+  bool null(int row, int col) const { return PQgetisnull(r_, row, col) != 0; }
+  std::string text(int row, int col) const {
+    return std::string(PQgetvalue(r_, row, col), size_t(PQgetlength(r_, row, col)));
+  }
+  Result<int64_t> int64(int row, int col) const {
+    const char* p = PQgetvalue(r_, row, col);
+    const char* end = p + PQgetlength(r_, row, col);
+    int64_t v = 0;
+    auto [ptr, ec] = std::from_chars(p, end, v);
+    if (ec != std::errc() || ptr != end) return tl::make_unexpected(DataLoss("store: a number column is not a number"));
+    return v;
+  }
+
+ private:
+  PGresult* r_;
+};
+
+// One connection. Thread-compatible.
+class Connection {
+ public:
+  ~Connection() {
+    if (conn_) PQfinish(conn_);
+  }
+
+  static Result<std::unique_ptr<Connection>> Open(const std::string& url, const std::string& where,
+                                                  const std::string& password) {
+    auto c = std::unique_ptr<Connection>(new Connection);
+    // Our defaults first, so that the URL's own settings override them.
+    const char* keys[] = {"connect_timeout", "application_name", "dbname", nullptr};
+    const char* values[] = {"5", "firebreak", url.c_str(), nullptr};
+    c->conn_ = PQconnectdbParams(keys, values, 1);
+    if (!c->conn_) return tl::make_unexpected(Unavailable("opening PostgreSQL store " + where + ": out of memory"));
+    if (PQstatus(c->conn_) != CONNECTION_OK) {
+      return tl::make_unexpected(Unavailable("opening PostgreSQL store " + where + ": " +
+                                             Scrub(PQerrorMessage(c->conn_), password)));
+    }
+    // Nothing the server says goes to our standard error.
+    PQsetNoticeProcessor(c->conn_, [](void*, const char*) {}, nullptr);
+    return c;
+  }
+
+  bool broken() const { return PQstatus(conn_) != CONNECTION_OK; }
+
+  // Runs `sql` with `params`; a failure's message names `what`.
+  Result<PgResult> Run(const std::string& what, const char* sql, const std::vector<Param>& params = {}) {
+    std::vector<const char*> values;
+    values.reserve(params.size());
+    for (const Param& p : params) values.push_back(p ? p->c_str() : nullptr);
+    return Check(what, PgResult(PQexecParams(conn_, sql, int(values.size()), nullptr, values.data(),
+                                             nullptr, nullptr, 0)));
+  }
+
+  // Several statements without parameters (a migration).
+  Status Script(const std::string& what, const char* sql) {
+    FB_RETURN_IF_ERROR(Check(what, PgResult(PQexec(conn_, sql))));
+    return Ok();
+  }
+
+  // Whether the last failure was a serialisation failure or a deadlock,
+  // which running the whole transaction again can cure.
+  bool retryable() const { return retryable_; }
+
+ private:
+  Connection() = default;
+
+  Result<PgResult> Check(const std::string& what, PgResult r) {
+    retryable_ = false;
+    ExecStatusType st = r.get() ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return r;
+    const char* code = r.get() ? PQresultErrorField(r.get(), PG_DIAG_SQLSTATE) : nullptr;
+    std::string state = code ? code : "";
+    // The server's primary message only: its detail may quote a row's values.
+    const char* primary = r.get() ? PQresultErrorField(r.get(), PG_DIAG_MESSAGE_PRIMARY) : nullptr;
+    std::string m = what + ": " + (primary ? std::string(primary) : Scrub(PQerrorMessage(conn_), ""));
+    if (!state.empty()) m += " (SQLSTATE " + state + ")";
+    if (state == "40001" || state == "40P01") {
+      retryable_ = true;
+      return tl::make_unexpected(Unavailable(m));
+    }
+    if (state == "23505" || state == "42P07") return tl::make_unexpected(AlreadyExists(m));
+    if (state.rfind("23", 0) == 0) return tl::make_unexpected(InvalidArgument(m));
+    if (state == "XX001" || state == "XX002") return tl::make_unexpected(DataLoss(m));
+    if (broken() || state.empty() || state.rfind("08", 0) == 0 || state.rfind("57P", 0) == 0 ||
+        state.rfind("53", 0) == 0) {
+      return tl::make_unexpected(Unavailable(m));
+    }
+    return tl::make_unexpected(IoError(m));
+  }
+
+  PGconn* conn_ = nullptr;
+  bool retryable_ = false;
+};
+
+std::string Str(int64_t v) { return std::to_string(v); }
+
+// The status of a call whose result is not needed.
+template <class T>
+Status Drop(const Result<T>& r) {
+  if (!r) return tl::make_unexpected(r.error());
+  return Ok();
+}
+
+// Read from `subjects s LEFT JOIN application_choices a` (kSubjectFrom).
+constexpr const char kSubjectColumns[] =
+    "s.id, s.reference, s.given_name, s.family_name, s.date_of_birth, s.concern, "
+    "s.regularisation_pending, s.subject_initiated, s.consent_to_ie, s.flags, s.service_roles, "
+    "a.recipient, a.categories, a.recorded_by, a.recorded_on";
+constexpr const char kSubjectFrom[] =
+    " FROM subjects s LEFT JOIN application_choices a ON a.subject_id = s.id";
+
+Result<Subject> ReadSubject(const PgResult& r, int row) {
+  Subject out;
+  FB_ASSIGN_OR_RETURN(out.id, r.int64(row, 0));
+  out.reference = r.text(row, 1);
+  out.given_name = r.text(row, 2);
+  out.family_name = r.text(row, 3);
+  out.date_of_birth = r.text(row, 4);
+  out.concern = r.text(row, 5);
+  out.regularisation_pending = r.text(row, 6) != "0";
+  out.subject_initiated = r.text(row, 7) != "0";
+  out.consent_to_ie = r.text(row, 8) != "0";
+  out.flags = Split(r.text(row, 9));
+  out.service_roles = Split(r.text(row, 10));
+  if (!r.null(row, 11)) {
+    out.application = ApplicationChoice{r.text(row, 11), Split(r.text(row, 12)), r.text(row, 13), r.text(row, 14)};
+  }
+  return out;
+}
+
+Result<std::optional<Organisation>> ReadOrganisation(const PgResult& r) {
+  if (r.rows() == 0) return std::optional<Organisation>();
+  Organisation o{r.text(0, 0), r.text(0, 1), r.text(0, 2), Scope::kRequester};
+  if (!ParseScope(r.text(0, 3), &o.scope)) {
+    return tl::make_unexpected(DataLoss("organisation `" + o.id + "` has an unknown scope"));
+  }
+  return std::optional<Organisation>(std::move(o));
+}
+
+class PgStore : public Store {
+ public:
+  PgStore(std::string url, std::string where, std::string password, std::unique_ptr<Connection> first)
+      : url_(std::move(url)), where_(std::move(where)), password_(std::move(password)) {
+    pool_.push_back(std::move(first));
+  }
+
+  Status PutOrganisation(const Organisation& org) override {
+    return Write([&](Connection& c) -> Status {
+      return Drop(c.Run("storing organisation",
+                      "INSERT INTO organisations(id, type, name, scope) VALUES($1,$2,$3,$4) "
+                      "ON CONFLICT(id) DO UPDATE SET type=excluded.type, name=excluded.name, "
+                      "scope=excluded.scope",
+                      {org.id, org.type, org.name, std::string(ScopeName(org.scope))}));
+    });
+  }
+
+  Status AddCredential(std::string_view org_id, CredentialKind kind, std::string_view sha256_hex) override {
+    return Write([&](Connection& c) -> Status {
+      return Drop(c.Run("storing credential", "INSERT INTO credentials(kind, digest, org_id) VALUES($1,$2,$3)",
+                      {Str(int64_t(kind)), std::string(sha256_hex), std::string(org_id)}));
+    });
+  }
+
+  Status SetFieldCategory(std::string_view field, std::string_view category) override {
+    return Write([&](Connection& c) -> Status {
+      return Drop(c.Run("storing field category",
+                      "INSERT INTO field_categories(field, category) VALUES($1,$2) "
+                      "ON CONFLICT(field) DO UPDATE SET category=excluded.category",
+                      {std::string(field), std::string(category)}));
+    });
+  }
+
+  Result<int64_t> AddSubject(const Subject& subject) override {
+    if (subject.application) FB_RETURN_IF_ERROR(CheckApplicationChoice(*subject.application));
+    int64_t id = 0;
+    FB_RETURN_IF_ERROR(Write([&](Connection& c) -> Status {
+      FB_ASSIGN_OR_RETURN(id, NextId(c, "subjects"));
+      FB_RETURN_IF_ERROR(Drop(c.Run(
+          "storing subject `" + subject.reference + "`",
+          "INSERT INTO subjects(id, reference, given_name, family_name, date_of_birth, identity_key, concern, "
+          "regularisation_pending, subject_initiated, consent_to_ie, flags, service_roles) "
+          "VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)",
+          {Str(id), subject.reference, subject.given_name, subject.family_name, subject.date_of_birth,
+           IdentityKey(subject.given_name, subject.family_name, subject.date_of_birth), subject.concern,
+           Str(subject.regularisation_pending), Str(subject.subject_initiated), Str(subject.consent_to_ie),
+           Join(subject.flags), Join(subject.service_roles)})));
+      if (subject.application) return PutChoice(c, id, *subject.application);
+      return Ok();
+    }));
+    return id;
+  }
+
+  Status PutCase(const Case& k) override {
+    return Write([&](Connection& c) -> Status {
+      return Drop(c.Run("storing case `" + k.id + "`",
+                      "INSERT INTO cases(id, type, status, flags) VALUES($1,$2,$3,$4) "
+                      "ON CONFLICT(id) DO UPDATE SET type=excluded.type, status=excluded.status, "
+                      "flags=excluded.flags",
+                      {k.id, k.type, k.status, Join(k.flags)}));
+    });
+  }
+
+  Status SetApplicationChoice(int64_t subject_id, const ApplicationChoice& choice) override {
+    FB_RETURN_IF_ERROR(CheckApplicationChoice(choice));
+    return Write([&](Connection& c) -> Status { return PutChoice(c, subject_id, choice); });
+  }
+
+  Status AddParticipant(std::string_view case_id, int64_t subject_id, std::string_view role) override {
+    return Write([&](Connection& c) -> Status {
+      return Drop(c.Run("storing participant", "INSERT INTO participants(subject_id, case_id, role) VALUES($1,$2,$3)",
+                      {Str(subject_id), std::string(case_id), std::string(role)}));
+    });
+  }
+
+  Result<int64_t> AddRecord(const Record& record) override {
+    int64_t id = 0;
+    FB_RETURN_IF_ERROR(Write([&](Connection& c) -> Status {
+      FB_ASSIGN_OR_RETURN(id, NextId(c, "records"));
+      return Drop(c.Run("storing record",
+                      "INSERT INTO records(id, subject_id, kind, collected_as, case_id, fields) "
+                      "VALUES($1,$2,$3,$4,$5,$6)",
+                      {Str(id), Str(record.subject_id), record.kind, record.collected_as,
+                       record.case_id.empty() ? Param() : Param(record.case_id), EncodeFields(record.fields)}));
+    }));
+    return id;
+  }
+
+  Status PutReceipt(const Receipt& receipt) override {
+    return Write([&](Connection& c) -> Status {
+      return Drop(c.Run("storing receipt", "INSERT INTO receipts(id, log_index, org_id, created) VALUES($1,$2,$3,$4)",
+                      {receipt.id, Str(int64_t(receipt.log_index)), receipt.org_id, Str(receipt.created)}));
+    });
+  }
+
+  // One read-write transaction around `body`'s writes, run again from the
+  // start (a bounded number of times) on a serialisation failure.
+  Status Bulk(const std::function<Status()>& body) override {
+    if (pinned_.store == this) {
+      if (pinned_.read_only) {
+        return tl::make_unexpected(Internal("store: a write inside ReadTogether"));
+      }
+      return body();
+    }
+    return Transaction(false, [&](Connection&) { return body(); });
+  }
+
+  Status ReadTogether(const std::function<Status()>& body) override {
+    if (pinned_.store == this) return body();  // already inside one
+    return Transaction(true, [&](Connection&) { return body(); });
+  }
+
+  Result<std::optional<Organisation>> FindOrganisationByCredential(CredentialKind kind,
+                                                                   std::string_view sha256_hex) override {
+    return Read<std::optional<Organisation>>([&](Connection& c) -> Result<std::optional<Organisation>> {
+      FB_ASSIGN_OR_RETURN(PgResult r, c.Run("reading organisation",
+                                            "SELECT o.id, o.type, o.name, o.scope FROM credentials k "
+                                            "JOIN organisations o ON o.id = k.org_id "
+                                            "WHERE k.kind = $1 AND k.digest = $2",
+                                            {Str(int64_t(kind)), std::string(sha256_hex)}));
+      return ReadOrganisation(r);
+    });
+  }
+
+  Result<std::optional<Organisation>> GetOrganisation(std::string_view id) override {
+    return Read<std::optional<Organisation>>([&](Connection& c) -> Result<std::optional<Organisation>> {
+      FB_ASSIGN_OR_RETURN(PgResult r, c.Run("reading organisation",
+                                            "SELECT id, type, name, scope FROM organisations WHERE id = $1",
+                                            {std::string(id)}));
+      return ReadOrganisation(r);
+    });
+  }
+
+  Result<std::optional<Subject>> FindSubjectByReference(std::string_view reference) override {
+    return Read<std::optional<Subject>>([&](Connection& c) -> Result<std::optional<Subject>> {
+      static const std::string sql = std::string("SELECT ") + kSubjectColumns + kSubjectFrom + " WHERE s.reference = $1";
+      FB_ASSIGN_OR_RETURN(PgResult r, c.Run("reading subject", sql.c_str(), {std::string(reference)}));
+      if (r.rows() == 0) return std::optional<Subject>();
+      FB_ASSIGN_OR_RETURN(Subject s, ReadSubject(r, 0));
+      return std::optional<Subject>(std::move(s));
+    });
+  }
+
+  Result<std::vector<Subject>> MatchIdentity(std::string_view given_name, std::string_view family_name,
+                                             std::string_view date_of_birth) override {
+    return Read<std::vector<Subject>>([&](Connection& c) -> Result<std::vector<Subject>> {
+      static const std::string sql =
+          std::string("SELECT ") + kSubjectColumns + kSubjectFrom + " WHERE s.identity_key = $1 ORDER BY s.id";
+      FB_ASSIGN_OR_RETURN(PgResult r, c.Run("matching identity", sql.c_str(),
+                                            {IdentityKey(given_name, family_name, date_of_birth)}));
+      std::vector<Subject> out;
+      for (int i = 0; i < r.rows(); ++i) {
+        FB_ASSIGN_OR_RETURN(Subject s, ReadSubject(r, i));
+        out.push_back(std::move(s));
+      }
+      return out;
+    });
+  }
+
+  Result<std::vector<Participation>> SubjectCases(int64_t subject_id) override {
+    return Read<std::vector<Participation>>([&](Connection& c) -> Result<std::vector<Participation>> {
+      // COLLATE "C": ordered by bytes, as SQLite orders, whatever the
+      // database's locale.
+      FB_ASSIGN_OR_RETURN(PgResult r, c.Run("reading cases",
+                                            "SELECT c.id, c.type, c.status, p.role, c.flags FROM participants p "
+                                            "JOIN cases c ON c.id = p.case_id WHERE p.subject_id = $1 "
+                                            "ORDER BY c.id COLLATE \"C\", p.role COLLATE \"C\"",
+                                            {Str(subject_id)}));
+      std::vector<Participation> out;
+      for (int i = 0; i < r.rows(); ++i) {
+        out.push_back({r.text(i, 0), r.text(i, 1), r.text(i, 2), r.text(i, 3), Split(r.text(i, 4))});
+      }
+      return out;
+    });
+  }
+
+  Result<std::vector<Record>> SubjectRecords(int64_t subject_id) override {
+    return Read<std::vector<Record>>([&](Connection& c) -> Result<std::vector<Record>> {
+      FB_ASSIGN_OR_RETURN(PgResult r, c.Run("reading records",
+                                            "SELECT r.id, r.kind, r.collected_as, r.case_id, r.fields, c.type, "
+                                            "c.status FROM records r LEFT JOIN cases c ON c.id = r.case_id "
+                                            "WHERE r.subject_id = $1 ORDER BY r.id",
+                                            {Str(subject_id)}));
+      std::vector<Record> out;
+      for (int i = 0; i < r.rows(); ++i) {
+        Record rec;
+        FB_ASSIGN_OR_RETURN(rec.id, r.int64(i, 0));
+        rec.subject_id = subject_id;
+        rec.kind = r.text(i, 1);
+        rec.collected_as = r.text(i, 2);
+        rec.case_id = r.text(i, 3);
+        FB_ASSIGN_OR_RETURN(rec.fields, DecodeFields(r.text(i, 4)));
+        rec.case_type = r.text(i, 5);
+        rec.case_status = r.text(i, 6);
+        out.push_back(std::move(rec));
+      }
+      return out;
+    });
+  }
+
+  Result<std::map<std::string, std::string>> FieldCategories() override {
+    using Map = std::map<std::string, std::string>;
+    return Read<Map>([&](Connection& c) -> Result<Map> {
+      FB_ASSIGN_OR_RETURN(PgResult r, c.Run("reading field map", "SELECT field, category FROM field_categories"));
+      Map out;
+      for (int i = 0; i < r.rows(); ++i) out[r.text(i, 0)] = r.text(i, 1);
+      return out;
+    });
+  }
+
+  Result<std::optional<Receipt>> GetReceipt(std::string_view id) override {
+    return Read<std::optional<Receipt>>([&](Connection& c) -> Result<std::optional<Receipt>> {
+      FB_ASSIGN_OR_RETURN(PgResult r, c.Run("reading receipt",
+                                            "SELECT id, log_index, org_id, created FROM receipts WHERE id = $1",
+                                            {std::string(id)}));
+      if (r.rows() == 0) return std::optional<Receipt>();
+      FB_ASSIGN_OR_RETURN(int64_t index, r.int64(0, 1));
+      FB_ASSIGN_OR_RETURN(int64_t created, r.int64(0, 3));
+      return std::optional<Receipt>(Receipt{r.text(0, 0), uint64_t(index), r.text(0, 2), created});
+    });
+  }
+
+  Result<Counts> CountAll() override {
+    return Read<Counts>([&](Connection& c) -> Result<Counts> {
+      FB_ASSIGN_OR_RETURN(PgResult r, c.Run("counting",
+                                            "SELECT (SELECT count(*) FROM organisations), "
+                                            "(SELECT count(*) FROM subjects), (SELECT count(*) FROM cases), "
+                                            "(SELECT count(*) FROM participants), (SELECT count(*) FROM records), "
+                                            "(SELECT count(*) FROM receipts)"));
+      Counts out;
+      int64_t* dest[] = {&out.organisations, &out.subjects, &out.cases, &out.participants, &out.records,
+                         &out.receipts};
+      for (int i = 0; i < 6; ++i) {
+        FB_ASSIGN_OR_RETURN(*dest[i], r.int64(0, i));
+      }
+      return out;
+    });
+  }
+
+ private:
+  // The next id from the counter row `name`, inside the caller's transaction:
+  // two writers taking one id conflict, and one of them is retried.
+  static Result<int64_t> NextId(Connection& c, const char* name) {
+    FB_ASSIGN_OR_RETURN(PgResult r, c.Run("assigning an id", "UPDATE counters SET last = last + 1 WHERE name = $1 "
+                                                             "RETURNING last",
+                                          {std::string(name)}));
+    if (r.rows() != 1) return tl::make_unexpected(DataLoss(std::string("store: the counter `") + name + "` is missing"));
+    return r.int64(0, 0);
+  }
+
+  static Status PutChoice(Connection& c, int64_t subject_id, const ApplicationChoice& choice) {
+    return Drop(c.Run("storing the application choice of subject " + std::to_string(subject_id),
+                    "INSERT INTO application_choices(subject_id, recipient, categories, recorded_by, recorded_on) "
+                    "VALUES($1,$2,$3,$4,$5) ON CONFLICT(subject_id) DO UPDATE SET recipient=excluded.recipient, "
+                    "categories=excluded.categories, recorded_by=excluded.recorded_by, "
+                    "recorded_on=excluded.recorded_on",
+                    {Str(subject_id), choice.recipient, Join(choice.categories), choice.recorded_by,
+                     choice.recorded_on}));
+  }
+
+  // A connection from the pool (opened when the pool is empty), and back to
+  // it unless it broke (then the whole pool is dropped).
+  Result<std::unique_ptr<Connection>> Borrow() {
+    {
+      std::lock_guard lock(pool_mu_);
+      if (!pool_.empty()) {
+        std::unique_ptr<Connection> conn = std::move(pool_.back());
+        pool_.pop_back();
+        return conn;
+      }
+    }
+    auto conn = Connection::Open(url_, where_, password_);
+    if (!conn) return tl::make_unexpected(Unavailable("the PostgreSQL store " + where_ + " cannot be reached"));
+    return conn;
+  }
+  void GiveBack(std::unique_ptr<Connection> conn) {
+    std::lock_guard lock(pool_mu_);
+    if (conn->broken()) {
+      // The server went away: the idle connections went with it.
+      pool_.clear();
+      return;
+    }
+    pool_.push_back(std::move(conn));
+  }
+
+  // Runs `body` in one SERIALIZABLE transaction (READ ONLY for reads) on a
+  // connection pinned to this thread, so the store calls `body` makes join
+  // it; again from the start on a serialisation failure, at most
+  // kMaxAttempts times.
+  Status Transaction(bool read_only, const std::function<Status(Connection&)>& body) {
+    const char* begin = read_only ? "BEGIN ISOLATION LEVEL SERIALIZABLE, READ ONLY"
+                                  : "BEGIN ISOLATION LEVEL SERIALIZABLE";
+    Status st = Ok();
+    for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+      if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(std::min(1 << attempt, 200)));
+      FB_ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn, Borrow());
+      bool retry = false;
+      st = Drop(conn->Run("beginning a transaction", begin));
+      if (st) {
+        struct Pin {
+          Pinned saved;
+          Pin(const PgStore* store, Connection* c, bool ro) : saved(pinned_) { pinned_ = {store, c, ro, false}; }
+          ~Pin() { pinned_ = saved; }
+        };
+        try {
+          Pin pin(this, conn.get(), read_only);
+          st = body(*conn);
+          retry = pinned_.retry || conn->retryable();
+        } catch (...) {
+          (void)conn->Run("rolling back", "ROLLBACK");
+          GiveBack(std::move(conn));
+          throw;
+        }
+        if (st) {
+          st = Drop(conn->Run("committing", "COMMIT"));
+          if (!st) retry = conn->retryable();
+        }
+        if (!st) (void)conn->Run("rolling back", "ROLLBACK");
+      } else {
+        // A pooled connection the server closed (it restarted): nothing
+        // began, so try again on a new one.
+        retry = conn->retryable() || conn->broken();
+      }
+      GiveBack(std::move(conn));
+      if (st || !retry) return st;
+    }
+    return tl::make_unexpected(Unavailable("store: the transaction met a concurrent one " +
+                                           std::to_string(kMaxAttempts) + " times; try again"));
+  }
+
+  Status Write(const std::function<Status(Connection&)>& body) {
+    if (pinned_.store == this) {
+      if (pinned_.read_only) return tl::make_unexpected(Internal("store: a write inside ReadTogether"));
+      Status st = body(*pinned_.conn);
+      if (!st && pinned_.conn->retryable()) pinned_.retry = true;
+      return st;
+    }
+    return Transaction(false, body);
+  }
+
+  template <class T>
+  Result<T> Read(const std::function<Result<T>(Connection&)>& body) {
+    if (pinned_.store == this) {
+      Result<T> out = body(*pinned_.conn);
+      if (!out && pinned_.conn->retryable()) pinned_.retry = true;
+      return out;
+    }
+    std::optional<T> value;
+    FB_RETURN_IF_ERROR(Transaction(true, [&](Connection& c) -> Status {
+      Result<T> out = body(c);
+      if (!out) return tl::make_unexpected(out.error());
+      value = std::move(*out);
+      return Ok();
+    }));
+    return std::move(*value);
+  }
+
+  // The connection and transaction a Bulk, ReadTogether or single call holds
+  // for this thread; `retry` is set when a call inside it met a
+  // serialisation failure (even if `body` swallowed the error).
+  struct Pinned {
+    const PgStore* store = nullptr;
+    Connection* conn = nullptr;
+    bool read_only = false;
+    bool retry = false;
+  };
+  static thread_local Pinned pinned_;
+
+  std::string url_;
+  std::string where_;     // "(host …, database …)", for messages
+  std::string password_;  // scrubbed from messages
+  std::mutex pool_mu_;
+  std::vector<std::unique_ptr<Connection>> pool_;
+};
+
+thread_local PgStore::Pinned PgStore::pinned_;
+
+// Brings the schema up to kSchemaVersion, one SERIALIZABLE transaction per
+// migration, so that several nodes starting at once apply each exactly once
+// (the loser of a race fails and is retried, then finds the version moved).
+Status Migrate(Connection& c) {
+  for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+    if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(std::min(1 << attempt, 200)));
+    FB_RETURN_IF_ERROR(c.Script("beginning a migration", "BEGIN ISOLATION LEVEL SERIALIZABLE"));
+    auto step = [&]() -> Result<bool> {
+      FB_ASSIGN_OR_RETURN(PgResult t, c.Run("reading the schema version",
+                                            "SELECT count(*) FROM information_schema.tables "
+                                            "WHERE table_schema = current_schema() AND table_name = 'schema_version'"));
+      FB_ASSIGN_OR_RETURN(int64_t has, t.int64(0, 0));
+      if (has == 0) {
+        FB_RETURN_IF_ERROR(c.Script("creating the schema version",
+                                    "CREATE TABLE schema_version(one INT8 PRIMARY KEY CHECK (one = 1), "
+                                    "version INT8 NOT NULL); INSERT INTO schema_version VALUES (1, 0);"));
+      }
+      FB_ASSIGN_OR_RETURN(PgResult v, c.Run("reading the schema version", "SELECT version FROM schema_version"));
+      if (v.rows() != 1) return tl::make_unexpected(DataLoss("store: the schema version row is missing"));
+      FB_ASSIGN_OR_RETURN(int64_t version, v.int64(0, 0));
+      if (version > kSchemaVersion) {
+        return tl::make_unexpected(FailedPrecondition("store schema version " + std::to_string(version) +
+                                                      " is newer than this build's " +
+                                                      std::to_string(kSchemaVersion)));
+      }
+      if (version == kSchemaVersion) return false;
+      FB_RETURN_IF_ERROR(c.Script("migrating store to version " + std::to_string(version + 1),
+                                  kMigrations[version]));
+      FB_RETURN_IF_ERROR(Drop(c.Run("recording the schema version", "UPDATE schema_version SET version = $1",
+                                  {std::to_string(version + 1)})));
+      return true;
+    };
+    Result<bool> more = step();
+    bool retry = c.retryable();
+    Status end = more ? Status(Ok()) : Status(tl::make_unexpected(more.error()));
+    if (more) {
+      auto committed = c.Run("committing a migration", "COMMIT");
+      if (!committed) {
+        end = tl::make_unexpected(committed.error());
+        retry = c.retryable();
+      }
+    }
+    if (!end) {
+      (void)c.Run("rolling back", "ROLLBACK");
+      // A node that lost the race to create the tables sees a duplicate.
+      if (retry || end.error().code() == ErrorCode::kAlreadyExists) continue;
+      return end;
+    }
+    if (!*more) return Ok();
+    attempt = -1;  // one migration done: the next starts afresh
+  }
+  return tl::make_unexpected(Unavailable("store: migrating met concurrent migrations too often"));
+}
+
+// "(host H, database D)" from the URL, for messages; never the password.
+Result<std::string> Where(const std::string& url, const std::string& password) {
+  char* err = nullptr;
+  PQconninfoOption* opts = PQconninfoParse(url.c_str(), &err);
+  if (!opts) {
+    std::string m = err ? Scrub(err, password) : "out of memory";
+    if (err) PQfreemem(err);
+    return tl::make_unexpected(InvalidArgument("the PostgreSQL store URL is not valid: " + m));
+  }
+  std::string host, port, db, user;
+  for (PQconninfoOption* o = opts; o->keyword; ++o) {
+    std::string_view k = o->keyword;
+    std::string v = o->val ? o->val : "";
+    if (k == "host" || (k == "hostaddr" && host.empty())) host = v;
+    if (k == "port") port = v;
+    if (k == "dbname") db = v;
+    if (k == "user") user = v;
+  }
+  PQconninfoFree(opts);
+  if (host.empty()) host = "the default socket";
+  if (!port.empty()) host += " port " + port;
+  if (db.empty()) db = user.empty() ? "(the user's)" : user;
+  return "(host " + host + ", database " + db + ")";
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> OpenPostgresStore(const std::string& url) {
+  std::string password = UrlPassword(url);
+  FB_ASSIGN_OR_RETURN(std::string where, Where(url, password));
+  FB_ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn, Connection::Open(url, where, password));
+  Status st = Migrate(*conn);
+  if (!st) return tl::make_unexpected(st.error().WithContext("PostgreSQL store " + where));
+  return std::unique_ptr<Store>(new PgStore(url, std::move(where), std::move(password), std::move(conn)));
+}
+
+}  // namespace firebreak::store
