@@ -3,7 +3,6 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -11,6 +10,7 @@
 
 #include "base/files.h"
 #include "cli/commands.h"
+#include "cli/internal/keys.h"
 #include "oversight/oversight.h"
 
 namespace firebreak::cli {
@@ -30,16 +30,6 @@ int Fail(int code, const std::string& message) {
   return code;
 }
 
-// A key given inline or as a file holding it.
-Result<std::string> KeyText(const std::string& value) {
-  std::string text = value;
-  if (value.find('+') == std::string::npos || std::filesystem::is_regular_file(value)) {
-    FB_ASSIGN_OR_RETURN(text, ReadFile(value));
-  }
-  while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ')) text.pop_back();
-  return text;
-}
-
 int Run(const AuditFlags& f) {
   oversight::AuditOptions o;
   o.log_dir = f.dir;
@@ -47,24 +37,10 @@ int Run(const AuditFlags& f) {
   o.baseline_packs = f.baselines;
   o.min_witnesses = f.min_witnesses;
   o.gap = std::chrono::seconds(int64_t(f.gap_hours * 3600));
-  auto vtext = KeyText(f.vkey);
-  if (!vtext) return Fail(kExitUsage, "--vkey: " + vtext.error().message());
-  auto vkey = ledger::NoteVerifier::FromKeyText(*vtext);
-  if (!vkey) return Fail(kExitUsage, "--vkey: " + vkey.error().message());
-  o.log_key = *vkey;
-  for (const std::string& w : f.witnesses) {
-    auto text = KeyText(w);
-    if (!text) return Fail(kExitUsage, "--witness: " + text.error().message());
-    auto key = ledger::NoteVerifier::FromKeyText(*text);
-    if (!key) return Fail(kExitUsage, "--witness " + w + ": " + key.error().message());
-    if (key->type() != ledger::kSigTypeCosignatureV1) {
-      return Fail(kExitUsage, "--witness " + w + ": not a cosignature (type 0x04) key");
-    }
-    o.witnesses.push_back(*key);
-  }
-  if (f.min_witnesses > o.witnesses.size()) {
-    return Fail(kExitUsage, "--min-witnesses is larger than the number of --witness keys");
-  }
+  auto verifiers = internal::LoadVerifierKeys(f.vkey, f.witnesses, f.min_witnesses);
+  if (!verifiers) return Fail(kExitUsage, verifiers.error().message());
+  o.log_key = verifiers->log;
+  o.witnesses = verifiers->witnesses;
   std::vector<entry::AuditKey> keys;
   for (const std::string& path : f.audit_keys) {
     auto key = entry::ReadAuditKey(path);

@@ -18,6 +18,7 @@
 #include "base/encoding.h"
 #include "base/files.h"
 #include "cli/commands.h"
+#include "cli/internal/keys.h"
 #include "entry/entry.h"
 #include "oversight/oversight.h"
 
@@ -39,39 +40,8 @@ int Fail(int code, const std::string& message) {
   return code;
 }
 
-Result<std::string> KeyText(const std::string& value) {
-  std::string text = value;
-  if (value.find('+') == std::string::npos || fs::is_regular_file(value)) {
-    FB_ASSIGN_OR_RETURN(text, ReadFile(value));
-  }
-  while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ')) text.pop_back();
-  return text;
-}
-
-struct Keys {
-  ledger::NoteVerifier log = ledger::NoteVerifier::Create("-", ledger::kSigTypeEd25519, std::string(32, '\0'));
-  std::vector<ledger::NoteVerifier> witnesses;
-};
-
-Result<Keys> LoadKeys(const MonitorFlags& f) {
-  Keys k;
-  FB_ASSIGN_OR_RETURN(std::string vtext, KeyText(f.vkey));
-  auto v = ledger::NoteVerifier::FromKeyText(vtext);
-  if (!v) return tl::make_unexpected(v.error().WithContext("--vkey"));
-  k.log = *v;
-  for (const std::string& w : f.witnesses) {
-    FB_ASSIGN_OR_RETURN(std::string text, KeyText(w));
-    auto key = ledger::NoteVerifier::FromKeyText(text);
-    if (!key) return tl::make_unexpected(key.error().WithContext("--witness " + w));
-    if (key->type() != ledger::kSigTypeCosignatureV1) {
-      return tl::make_unexpected(InvalidArgument("--witness " + w + ": not a cosignature (type 0x04) key"));
-    }
-    k.witnesses.push_back(*key);
-  }
-  if (f.min_witnesses > k.witnesses.size()) {
-    return tl::make_unexpected(InvalidArgument("--min-witnesses is larger than the number of --witness keys"));
-  }
-  return k;
+Result<internal::VerifierKeys> LoadKeys(const MonitorFlags& f) {
+  return internal::LoadVerifierKeys(f.vkey, f.witnesses, f.min_witnesses);
 }
 
 // Reads the log's files from an http(s):// URL prefix (the gateway serves

@@ -41,7 +41,6 @@ class Overlay {
     pending_.clear();
     return out;
   }
-  size_t pending() const { return pending_.size(); }
 
  private:
   ledger::LogStorage& mirror_;
