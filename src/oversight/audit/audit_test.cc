@@ -346,10 +346,22 @@ TEST_F(AuditTest, RequiredCosignaturesAreMissing) {
 // log over HTTPS (no credential) into a verified mirror, then audit the
 // mirror.
 TEST_F(AuditTest, MonitorTheGatewayThenAuditTheMirror) {
+  const uint64_t before = LogSize();
   auto gw = gateway::Gateway::Start(config_);
   ASSERT_TRUE(gw) << gw.error().ToString();
   auto fetch = FetchFromUrl(fmt::format("https://localhost:{}/log/", (*gw)->port()), dir_ + "/pki/ca.pem");
   ASSERT_TRUE(fetch) << fetch.error().ToString();
+  // This start's policy entry is durable before the gateway listens, but
+  // the checkpoint that covers it is published on the next tick: wait for
+  // it, or the monitor may follow the log one entry short.
+  uint64_t served = 0;
+  for (int i = 0; i < 500 && served <= before; ++i) {
+    if (auto text = (*fetch)("checkpoint")) {
+      if (auto cp = ledger::OpenCheckpoint(*text, *ledger::NoteVerifier::FromKeyText(vkey_))) served = cp->size;
+    }
+    if (served <= before) usleep(10'000);
+  }
+  ASSERT_GT(served, before) << "the gateway never published its start entry";
   MonitorOptions m;
   m.state_dir = dir_ + "/watch";
   m.log_key = *ledger::NoteVerifier::FromKeyText(vkey_);
