@@ -16,6 +16,12 @@ if [ "${1:-}" = "--sanitize" ]; then
 fi
 [ "${1:-}" = "--" ] && shift
 flags+=(-DFIREBREAK_WERROR="${FIREBREAK_WERROR:-OFF}")
+# ccache, where installed, lets several work trees of the project share
+# compiled objects (paths relative to the parent directory).
+if command -v ccache >/dev/null; then
+  flags+=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
+  export CCACHE_BASEDIR="$(cd .. && pwd)" CCACHE_NOHASHDIR=1
+fi
 
 # Two cores are shared: never run two builds at once on this machine.
 exec 9>/tmp/firebreak-build.lock
