@@ -143,6 +143,11 @@ Result<Receipt> ParseReceipt(std::string_view text) {
     FB_ASSIGN_OR_RETURN(Hash h, DecodeHash(line, "receipt proof line"));
     r.inclusion_proof.push_back(h);
   }
+  // "the checkpoint issued by the log is included verbatim, according to
+  // tlog-checkpoint": a signed note whose text is a checkpoint.
+  auto note = ParseNote(text);
+  if (!note) return tl::make_unexpected(InvalidArgument("receipt checkpoint is not a signed note"));
+  if (auto cp = ParseCheckpoint(note->text); !cp) return tl::make_unexpected(cp.error().WithContext("receipt checkpoint"));
   r.checkpoint = std::string(text);
   return r;
 }

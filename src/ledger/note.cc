@@ -24,13 +24,14 @@ const unsigned char* Bytes(std::string_view s) {
   return reinterpret_cast<const unsigned char*>(s.data());
 }
 
-// True iff `s` is valid UTF-8 without ASCII control characters other than "\n".
+// True iff `s` is valid UTF-8 without ASCII control characters (below
+// U+0020, as c2sp.org/signed-note defines them: DEL is allowed) other than "\n".
 bool IsNoteText(std::string_view s) {
   size_t i = 0;
   while (i < s.size()) {
     auto c = static_cast<unsigned char>(s[i]);
     if (c < 0x80) {
-      if ((c < 0x20 && c != '\n') || c == 0x7f) return false;
+      if (c < 0x20 && c != '\n') return false;
       ++i;
       continue;
     }
@@ -271,7 +272,9 @@ tl::expected<Note, NoteError> ParseNote(std::string_view note) {
     std::string_view b64 = line.substr(space + 1);
     if (!IsValidKeyName(name)) return tl::make_unexpected(NoteError::kMalformed);
     auto raw = Base64Decode(b64);
-    if (!raw || raw->size() < 5) return tl::make_unexpected(NoteError::kMalformed);
+    // "the base64 encoding of 4+n bytes": a key ID and a signature that may
+    // be empty (a signature from a key we do not know is ignored, whatever it holds).
+    if (!raw || raw->size() < 4) return tl::make_unexpected(NoteError::kMalformed);
     NoteSignature sig;
     sig.name = std::string(name);
     sig.key_id = ReadUint32Be(*raw);
