@@ -7,6 +7,7 @@
 #include <thread>
 #include <vector>
 
+#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/parser.hpp>
 #include <boost/json/serialize.hpp>
@@ -105,7 +106,11 @@ int Run(const EvalOptions& o) {
       const std::string& line = lines[i];
       if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
       boost::system::error_code ec;
-      parser.reset();
+      // The line's JSON lives in a buffer on the stack (spilling to the heap
+      // only for a large line) and goes with it.
+      alignas(std::max_align_t) unsigned char scratch[16384];
+      json::monotonic_resource arena(scratch, sizeof scratch);
+      parser.reset(&arena);
       parser.write(line, ec);
       if (ec) {
         ++bad;
@@ -119,7 +124,7 @@ int Run(const EvalOptions& o) {
           if (!req.error().path.empty()) err["field"] = req.error().path;
           out += json::serialize(json::object{{"line", first_line + i}, {"error", std::move(err)}});
         } else {
-          out += json::serialize(engine->ToJson(engine->Decide(*req), *req));
+          engine->AppendJson(engine->Decide(*req), *req, &out);
         }
       }
       out += '\n';

@@ -51,8 +51,28 @@ std::shared_ptr<const Engine> Engine::Compile(std::shared_ptr<const PolicySet> s
   return std::shared_ptr<const Engine>(new Engine(std::move(set)));
 }
 
+namespace {
+void AppendJsonString(std::string_view s, std::string* out);
+std::string JsonString(std::string_view s) {
+  std::string out;
+  AppendJsonString(s, &out);
+  return out;
+}
+}  // namespace
+
 Engine::Engine(std::shared_ptr<const PolicySet> set) : set_(std::move(set)) {
   const policy::Schema& s = *set_->schema;
+  for (const policy::Rule& r : set_->rules) {
+    json_.rule_names.push_back(JsonString(r.name));
+    json_.reasons.push_back(JsonString(r.because));
+    json_.unknown_reasons.push_back(JsonString(r.because + " (matched because facts it needs are unknown)"));
+  }
+  for (const auto& n : set_->normalisations) json_.normalisations.push_back(JsonString(n.name));
+  for (size_t k = 0; k < policy::kEnumKindCount; ++k) {
+    json_.values.emplace_back();
+    for (const std::string& v : s.Values(EnumKind(k))) json_.values.back().push_back(JsonString(v));
+  }
+  json_.hash = JsonString(set_->hash);
   size_t purposes = s.Values(EnumKind::kPurpose).size();
   org_types_ = s.Values(EnumKind::kOrgType).size();
   legal_bases_ = s.Values(EnumKind::kLegalBasis).size();
@@ -352,6 +372,112 @@ boost::json::object Engine::ToJson(const Decision& d, const Request& r) const {
   }
   o["policy_hash"] = set_->hash;
   return o;
+}
+
+namespace {
+
+// A JSON string as Boost.JSON's serializer writes it: '"' and '\\'
+// escaped, \b \f \n \r \t short, other control characters as \u00xx
+// (lower-case hex), everything else (UTF-8 included) as it is.
+void AppendJsonString(std::string_view s, std::string* out) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out->push_back('"');
+  size_t run = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out->append(s.data() + run, i - run);
+    run = i + 1;
+    out->push_back('\\');
+    switch (c) {
+      case '"': out->push_back('"'); break;
+      case '\\': out->push_back('\\'); break;
+      case '\b': out->push_back('b'); break;
+      case '\f': out->push_back('f'); break;
+      case '\n': out->push_back('n'); break;
+      case '\r': out->push_back('r'); break;
+      case '\t': out->push_back('t'); break;
+      default:
+        out->append("u00");
+        out->push_back(kHex[c >> 4]);
+        out->push_back(kHex[c & 15]);
+    }
+  }
+  out->append(s.data() + run, s.size() - run);
+  out->push_back('"');
+}
+
+// `values` already escaped.
+void AppendNames(const std::vector<std::string>& values, Mask m, std::string* out) {
+  out->push_back('[');
+  bool first = true;
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (!(m & (Mask{1} << i))) continue;
+    if (!first) out->push_back(',');
+    first = false;
+    out->append(values[i]);
+  }
+  out->push_back(']');
+}
+
+}  // namespace
+
+void Engine::AppendJson(const Decision& d, const Request& r, std::string* out) const {
+  const auto& values = json_.values;
+  out->push_back('{');
+  if (!r.id.empty()) {
+    out->append("\"id\":");
+    AppendJsonString(r.id, out);
+    out->push_back(',');
+  }
+  out->append(d.permit ? "\"decision\":\"permit\",\"disclosed\":" : "\"decision\":\"deny\",\"disclosed\":");
+  AppendNames(values[size_t(EnumKind::kCategory)], d.disclosed, out);
+  out->append(",\"withheld\":");
+  AppendNames(values[size_t(EnumKind::kCategory)], d.withheld, out);
+  // The rules and reasons as Explain gives them.
+  out->append(",\"rules\":[");
+  bool first = true;
+  if (d.conflicting_normalisations) {
+    out->append("\"firebreak.conflicting_normalisations\"");
+    first = false;
+  }
+  for (uint32_t i : d.rules) {
+    if (!first) out->push_back(',');
+    first = false;
+    out->append(json_.rule_names[i]);
+  }
+  out->append("],\"reasons\":[");
+  first = true;
+  if (d.conflicting_normalisations) {
+    out->append("\"The request matches normalisations that judge its purpose differently.\"");
+    first = false;
+  } else if (d.rules.empty()) {
+    out->append("\"No agreement covers this request.\"");
+    first = false;
+  }
+  for (uint32_t i : d.rules) {
+    if (!first) out->push_back(',');
+    first = false;
+    bool unknown = std::find(d.unknown_rules.begin(), d.unknown_rules.end(), i) != d.unknown_rules.end();
+    out->append(unknown ? json_.unknown_reasons[i] : json_.reasons[i]);
+  }
+  out->append("],\"obligations\":");
+  AppendNames(values[size_t(EnumKind::kObligation)], d.obligations, out);
+  out->append(",\"purpose\":");
+  out->append(values[size_t(EnumKind::kPurpose)][d.purpose]);
+  out->append(",\"declared_purpose\":");
+  out->append(values[size_t(EnumKind::kPurpose)][r.purpose]);
+  if (!d.normalisations.empty()) {
+    out->append(",\"normalised_by\":[");
+    for (size_t k = 0; k < d.normalisations.size(); ++k) {
+      if (k) out->push_back(',');
+      out->append(json_.normalisations[d.normalisations[k]]);
+    }
+    out->push_back(']');
+  }
+  out->append(",\"policy_hash\":");
+  out->append(json_.hash);
+  out->push_back('}');
 }
 
 }  // namespace firebreak::engine

@@ -53,6 +53,10 @@ class Engine {
   // The decision form of DESIGN §2, plus the effective and declared purpose,
   // the normalisations applied and the request id when there is one.
   boost::json::object ToJson(const Decision& d, const Request& request) const;
+  // Appends exactly `boost::json::serialize(ToJson(d, request))` to `out`,
+  // without building a JSON tree (what `firebreak eval --requests` prints
+  // per line).
+  void AppendJson(const Decision& d, const Request& request, std::string* out) const;
   // The rule names and reasons `ToJson` gives, without JSON (appended;
   // `reasons` may be null).
   void Explain(const Decision& d, std::vector<std::string>* rules, std::vector<std::string>* reasons) const;
@@ -81,6 +85,14 @@ class Engine {
   // (purpose * org_types_ + org_type) * legal_bases_ + legal_basis.
   std::vector<std::vector<uint32_t>> forbids_;
   std::vector<std::vector<uint32_t>> permits_;
+  // What AppendJson prints of the policy, escaped once at compile time:
+  // each rule's name and reason (and the reason when it matched on unknown
+  // facts), normalisation names, the schema's values by kind, the hash.
+  struct JsonTexts {
+    std::vector<std::string> rule_names, reasons, unknown_reasons, normalisations;
+    std::vector<std::vector<std::string>> values;
+    std::string hash;
+  } json_;
 };
 
 }  // namespace firebreak::engine

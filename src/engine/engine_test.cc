@@ -422,6 +422,11 @@ void CheckGeneratedSet(int seed, int* permits, int* denies) {
     Decision db = eb->Decide(r);
     json::object ja = ea->ToJson(da, r), jb = eb->ToJson(db, r);
     ASSERT_EQ(json::serialize(ja), json::serialize(jb)) << "request " << json::serialize(RequestToJson(r, set.schema ? *set.schema : ea->schema()));
+    // The tree-free writer prints exactly what the tree serialises to.
+    if (i % 3 == 0) r.id = "req \"" + std::to_string(i) + "\"\\\n\x01\x7f\xC3\xA9";
+    std::string direct;
+    ea->AppendJson(da, r, &direct);
+    ASSERT_EQ(direct, json::serialize(ea->ToJson(da, r)));
     // disclosed ⊆ asked, withheld = asked − disclosed.
     EXPECT_EQ(da.disclosed & ~r.categories, 0u);
     EXPECT_EQ(da.withheld, r.categories & ~da.disclosed);
@@ -444,6 +449,21 @@ void CheckGeneratedSet(int seed, int* permits, int* denies) {
     }
     EXPECT_EQ(da.permit, !any_forbid && any_permit);
     ++*(da.permit ? permits : denies);
+  }
+}
+
+// AppendJson escapes strings exactly as Boost.JSON's serializer does, for
+// every byte.
+TEST(AppendJson, EscapesEveryByteAsBoostJsonDoes) {
+  auto e = LoadEngine({kTestData + "/schema"});
+  ASSERT_NE(e, nullptr);
+  Request r;
+  Decision d;
+  for (int b = 0; b < 256; ++b) {
+    r.id = std::string("a") + char(b) + "b" + char(b);
+    std::string direct;
+    e->AppendJson(d, r, &direct);
+    ASSERT_EQ(direct, json::serialize(e->ToJson(d, r))) << "byte " << b;
   }
 }
 
