@@ -95,14 +95,14 @@ Result<BudgetLedger> BudgetLedger::Open(const std::string& dir, const std::strin
     LedgerEntry e;
     try {
       e.id = std::string(r.at("id").as_string());
-      e.year = int(r.at("year").as_int64());
+      e.year = int(r.at("year").to_number<int64_t>());
       auto eps = Rational::Parse(r.at("epsilon").as_string());
       if (!eps) return bad("epsilon: " + eps.error().message());
       e.epsilon = *eps;
-      e.cap = uint64_t(r.at("cap").as_int64());
+      e.cap = uint64_t(r.at("cap").to_number<int64_t>());
       e.mechanism = std::string(r.at("mechanism").as_string());
       e.output_hash = std::string(r.at("output_sha256").as_string());
-      e.created = r.at("created").as_int64();
+      e.created = r.at("created").to_number<int64_t>();
     } catch (const std::exception&) {
       return bad("a release lacks id, year, epsilon, cap, mechanism, output_sha256 or created");
     }

@@ -8,6 +8,9 @@
 
 namespace firebreak::report {
 
+// 128-bit products of 64-bit numbers (a GCC/Clang extension).
+__extension__ typedef unsigned __int128 U128;
+
 uint64_t CsprngSource::Next64() {
   if (pos_ + 8 > sizeof buf_) {
     if (RAND_bytes(buf_, sizeof buf_) != 1) ok_ = false;
@@ -38,7 +41,7 @@ bool BernoulliExpAtMostOne(uint64_t n, uint64_t d, RandomSource& rng) {
   uint64_t k = 1;
   for (;;) {
     // Bernoulli(n / (d·k)): a uniform integer below d·k is below n.
-    unsigned __int128 dk = (unsigned __int128)d * k;
+    U128 dk = (U128)d * k;
     if (dk > UINT64_MAX) return (k % 2) == 1;  // probability n/(d·k) < 2^-64·n: never reached
     if (UniformBelow(uint64_t(dk), rng) >= n || !rng.ok()) break;
     ++k;
@@ -72,8 +75,8 @@ Result<int64_t> SampleDiscreteLaplace(uint64_t t, uint64_t s, RandomSource& rng)
     if (!BernoulliExp(u, t, rng)) continue;
     uint64_t v = 0;
     while (BernoulliExpAtMostOne(1, 1, rng) && rng.ok()) ++v;
-    unsigned __int128 x = (unsigned __int128)t * v + u;
-    unsigned __int128 y = x / s;
+    U128 x = (U128)t * v + u;
+    U128 y = x / s;
     if (y > uint64_t(INT64_MAX)) continue;  // probability below e^{-2^62}: never
     bool negative = UniformBelow(2, rng) == 1;
     if (negative && y == 0) continue;
@@ -112,17 +115,17 @@ std::string Rational::ToString() const {
 }
 
 Rational Rational::Plus(const Rational& o) const {
-  unsigned __int128 n = (unsigned __int128)num * o.den + (unsigned __int128)o.num * den;
-  unsigned __int128 d = (unsigned __int128)den * o.den;
-  auto g128 = [](unsigned __int128 a, unsigned __int128 b) {
+  U128 n = (U128)num * o.den + (U128)o.num * den;
+  U128 d = (U128)den * o.den;
+  auto g128 = [](U128 a, U128 b) {
     while (b != 0) {
-      unsigned __int128 t = a % b;
+      U128 t = a % b;
       a = b;
       b = t;
     }
     return a;
   };
-  unsigned __int128 g = g128(n, d);
+  U128 g = g128(n, d);
   n /= g;
   d /= g;
   if (n > UINT64_MAX || d > UINT64_MAX) return Rational{UINT64_MAX, 1};  // more than any budget
@@ -130,12 +133,12 @@ Rational Rational::Plus(const Rational& o) const {
 }
 
 bool Rational::LessOrEqual(const Rational& o) const {
-  return (unsigned __int128)num * o.den <= (unsigned __int128)o.num * den;
+  return (U128)num * o.den <= (U128)o.num * den;
 }
 
 Result<Scale> ScaleFor(uint64_t cap, const Rational& epsilon) {
   if (cap == 0) return tl::make_unexpected(InvalidArgument("--cap must be at least 1"));
-  unsigned __int128 t = (unsigned __int128)cap * epsilon.den;
+  U128 t = (U128)cap * epsilon.den;
   if (t > (uint64_t(1) << 40) || epsilon.num > (uint64_t(1) << 40)) {
     return tl::make_unexpected(InvalidArgument("the cap and ε give a noise scale out of range (numbers up to 2^40)"));
   }

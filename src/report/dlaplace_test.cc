@@ -171,7 +171,9 @@ TEST(HalfWidth95, IsTheSmallestCoveringK) {
     long double p = std::exp(-(long double)sc.s / sc.t);
     auto tail = [&](int64_t j) { return 2 * std::pow(p, (long double)(j + 1)) / (1 + p); };
     EXPECT_LE(tail(k), 0.05L);
-    if (k > 0) EXPECT_GT(tail(k - 1), 0.05L);
+    if (k > 0) {
+      EXPECT_GT(tail(k - 1), 0.05L);
+    }
   }
   // Scale 1 (p = e^{-1}): P[|X| > 1] = 2e^{-2}/(1+e^{-1}) ≈ 0.199, P[|X| > 2] ≈ 0.073, P[|X| > 3] ≈ 0.027.
   EXPECT_EQ(HalfWidth95(Scale{1, 1}), 3);

@@ -249,7 +249,7 @@ Result<Tally> CountLog(const CountOptions& o) {
 }
 
 std::string OutputHash(const Release& r) {
-  return "sha256:" + HexEncode(Sha256(entry::CanonicalJson(NumbersJson(r))));
+  return "sha256:" + HexEncode(DigestBytes(Sha256(entry::CanonicalJson(NumbersJson(r)))));
 }
 
 json::object Release::ToJson() const {
@@ -285,14 +285,14 @@ Result<Release> Release::FromJson(const json::value& v) {
   try {
     r.id = std::string(o.at("release").as_string());
     r.holder = std::string(o.at("holder").as_string());
-    r.log_size = uint64_t(o.at("log_size").as_int64());
+    r.log_size = uint64_t(o.at("log_size").to_number<int64_t>());
     r.period = std::string(o.at("period").as_string());
     r.from = std::string(o.at("from").as_string());
     r.to = std::string(o.at("to").as_string());
     auto eps = Rational::Parse(o.at("epsilon").as_string());
     if (!eps) return bad("epsilon");
     r.epsilon = *eps;
-    r.cap = uint64_t(o.at("cap_per_subject").as_int64());
+    r.cap = uint64_t(o.at("cap_per_subject").to_number<int64_t>());
     r.mechanism = std::string(o.at("mechanism").as_string());
     auto sc = Rational::Parse(o.at("noise_scale").as_string());
     if (!sc) return bad("noise_scale");
@@ -300,12 +300,12 @@ Result<Release> Release::FromJson(const json::value& v) {
     size_t slash = scale_text.find('/');
     r.scale.t = std::stoull(std::string(scale_text.substr(0, slash)));
     r.scale.s = slash == std::string_view::npos ? 1 : std::stoull(std::string(scale_text.substr(slash + 1)));
-    r.half_width = o.at("interval95_half_width").as_int64();
+    r.half_width = o.at("interval95_half_width").to_number<int64_t>();
     r.pack_hash = std::string(o.at("pack_hash").as_string());
     FB_ASSIGN_OR_RETURN(r.policies_in_force, StringsFrom(o, "policies_in_force"));
     r.statements_note = std::string(o.at("statements_note").as_string());
-    r.unreadable = uint64_t(o.at("unreadable_entries").as_int64());
-    r.created = o.at("created").as_int64();
+    r.unreadable = uint64_t(o.at("unreadable_entries").to_number<int64_t>());
+    r.created = o.at("created").to_number<int64_t>();
     r.output_hash = std::string(o.at("output_sha256").as_string());
     const json::object& n = o.at("numbers").as_object();
     const json::object& voc = n.at("vocabulary").as_object();
@@ -314,8 +314,8 @@ Result<Release> Release::FromJson(const json::value& v) {
     FB_ASSIGN_OR_RETURN(r.vocabulary.purposes, StringsFrom(voc, "purposes"));
     FB_ASSIGN_OR_RETURN(r.vocabulary.decisions, StringsFrom(voc, "decisions"));
     FB_ASSIGN_OR_RETURN(r.vocabulary.roles, StringsFrom(voc, "roles"));
-    for (const json::value& c : n.at("cells").as_array()) r.noisy.push_back(c.as_int64());
-    r.outside_vocabulary = n.at("outside_vocabulary").as_int64();
+    for (const json::value& c : n.at("cells").as_array()) r.noisy.push_back(c.to_number<int64_t>());
+    r.outside_vocabulary = n.at("outside_vocabulary").to_number<int64_t>();
     for (const json::value& sv : n.at("statements").as_array()) {
       const json::object& s = sv.as_object();
       r.statements.push_back(Statement{std::string(s.at("guarantee").as_string()), std::string(s.at("text").as_string()),
@@ -354,7 +354,7 @@ Result<Release> MakeRelease(const ReleaseOptions& o, RandomSource& rng) {
   json::object params{{"holder", snap.checkpoint.origin}, {"period", period}, {"from", from},
                       {"to", to},   {"epsilon", o.epsilon.ToString()}, {"cap", c.cap},
                       {"pack_hash", loaded.set->hash}, {"mechanism", kMechanism}};
-  std::string id = HexEncode(Sha256(entry::CanonicalJson(params)));
+  std::string id = HexEncode(DigestBytes(Sha256(entry::CanonicalJson(params))));
 
   FB_ASSIGN_OR_RETURN(BudgetLedger ledger, BudgetLedger::Open(o.ledger_dir, snap.checkpoint.origin, o.yearly_budget));
   FB_ASSIGN_OR_RETURN(std::optional<std::string> stored, ledger.Stored(id));
