@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
   firebreak::cli::AddWitnessCommand(app, &exit_code);
   firebreak::cli::AddMonitorCommand(app, &exit_code);
   firebreak::cli::AddReportCommand(app, &exit_code);
+  firebreak::cli::AddFleetCommand(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
