@@ -9,6 +9,7 @@
 
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <tuple>
@@ -336,6 +337,8 @@ TEST_F(ReportTest, OutputsCarryEveryCellAndTheProofMarks) {
   EXPECT_EQ(size_t(std::count(csv.begin(), csv.end(), '\n')), r->vocabulary.cells() + 1);
   EXPECT_EQ(csv.rfind("period,requester_type,purpose,decision,protected_role,noisy_count,low95,high95\n", 0), 0u);
   std::string html = ToHtml(*r);
+  // For looking at the page: FIREBREAK_REPORT_SAMPLE=/tmp/sample.html.
+  if (const char* sample = std::getenv("FIREBREAK_REPORT_SAMPLE")) ASSERT_TRUE(WriteFileAtomically(sample, html));
   EXPECT_NE(html.find("<svg"), std::string::npos);
   EXPECT_NE(html.find("From the proof"), std::string::npos);
   // Standalone: nothing is fetched from elsewhere.
