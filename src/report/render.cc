@@ -136,8 +136,8 @@ std::string ToHtml(const Release& r) {
     for (const Statement& s : r.statements) {
       h += fmt::format(
           "<div class=\"proof\"><span class=\"badge\">From the proof</span> <strong>{}</strong><br>{}"
-          "<br><small><code>{}</code> — {}</small></div>\n",
-          Esc(s.text), Esc(s.because), Esc(s.guarantee), Esc(s.source));
+          "<br><small><code>{}</code>{}</small></div>\n",
+          Esc(s.text), Esc(s.because), Esc(s.guarantee), s.source.empty() ? "" : " — " + Esc(s.source));
     }
   }
 

@@ -1,6 +1,9 @@
 #include "report/report.h"
 
+#include <algorithm>
 #include <ctime>
+#include <memory>
+#include <thread>
 #include <unordered_map>
 
 #include <fmt/format.h>
@@ -155,6 +158,9 @@ Result<Tally> CountLog(const CountOptions& o) {
   t.set = loaded.set;
   t.pack_hash = loaded.set->hash;
   t.vocabulary = VocabularyFor(*loaded.set, o.period, o.from, o.to);
+  if (t.vocabulary.cells() >= UINT32_MAX) {
+    return tl::make_unexpected(InvalidArgument("--from/--to: too many periods for one report"));
+  }
   t.cells.assign(t.vocabulary.cells(), 0);
   const policy::Schema& schema = *loaded.set->schema;
   const int role_count = int(schema.Values(policy::EnumKind::kRole).size());
@@ -166,85 +172,140 @@ Result<Tally> CountLog(const CountOptions& o) {
   t.origin = snap.checkpoint.origin;
   t.log_size = snap.checkpoint.size;
 
-  std::unordered_map<uint64_t, uint64_t> per_subject;
-  // Period index by day (entries come in time order; recomputed on change).
-  int64_t day = INT64_MIN;
-  size_t period_index = 0;
-  alignas(16) static thread_local unsigned char buffer[16384];
+  // Two passes: workers (one per core, at most two) parse and open their
+  // share of the entries into compact records; then, in log order, the cap
+  // is applied and the cells counted (the cap keeps each person's first
+  // decisions, so it must see them in order).
+  struct Rec {
+    uint64_t subject;
+    uint32_t cell;        // kOutside: a type, purpose or decision the schema lacks
+    uint32_t has_subject;
+  };
+  constexpr uint32_t kOutside = UINT32_MAX;
+  struct Part {
+    uint64_t begin = 0, end = 0;
+    std::vector<Rec> recs;
+    uint64_t unreadable = 0, entries = 0, in_range = 0;
+    std::vector<std::string> hashes;
+    Status status;
+  };
   const uint64_t size = snap.checkpoint.size;
-  Status st = reader.ForEachEntry(snap, 0, size, [&](uint64_t i, std::string_view text) -> Status {
-    if (o.progress && (i % 65536 == 0 || i + 1 == size)) o.progress(i + 1, size);
-    ++t.entries_read;
-    json::monotonic_resource memory(buffer, sizeof buffer);
-    auto parsed = entry::Parse(text, &memory);
-    if (!parsed) {
-      ++t.unreadable;
-      return Ok();
-    }
-    json::object& e = *parsed;
-    std::string_view kind = e.contains("kind") ? Str(e, "kind") : std::string_view("decision");
-    if (kind != "decision") return Ok();
-    const json::value* tv = e.if_contains("time");
-    if (!tv || !tv->is_int64()) {
-      ++t.unreadable;
-      return Ok();
-    }
-    int64_t time = tv->get_int64();
-    if (time < o.from || time >= o.to) return Ok();
-    ++t.decisions_in_range;
-    if (Status opened = entry::OpenParsed(e, o.keys); !opened) {
-      ++t.unreadable;
-      return Ok();
-    }
-    std::string_view hash = Str(e, "policy_hash");
-    if (t.policies_in_force.empty() || t.policies_in_force.back() != hash) {
-      bool seen = false;
-      for (const std::string& h : t.policies_in_force) seen = seen || h == hash;
-      if (!seen) t.policies_in_force.emplace_back(hash);
-    }
-    const json::value* ov = e.if_contains("opened");
-    if (!ov || !ov->is_object()) {
-      ++t.unreadable;
-      return Ok();
-    }
-    const json::object& sealed = ov->get_object();
-    // The privacy unit: the subject's pseudonym, at most `cap` decisions each.
-    if (const json::value* sv = sealed.if_contains("subject"); sv && sv->is_string()) {
-      if (++per_subject[SubjectKey(sv->get_string())] > o.cap) {
-        ++t.over_cap;
+  size_t workers = o.threads != 0                ? o.threads
+                   : size >= (uint64_t(1) << 16) ? std::min<size_t>(2, std::max(1u, std::thread::hardware_concurrency()))
+                                                 : 1;
+  workers = std::max<size_t>(1, std::min<size_t>(workers, 16));
+  std::vector<Part> parts(workers);
+  for (size_t w = 0; w < workers; ++w) {
+    parts[w].begin = size * w / workers;
+    parts[w].end = size * (w + 1) / workers;
+  }
+  auto work = [&](Part& part, bool report_progress) {
+    std::unique_ptr<unsigned char[]> buffer(new unsigned char[16384]);
+    int64_t day = INT64_MIN;
+    size_t period_index = 0;
+    part.status = reader.ForEachEntry(snap, part.begin, part.end, [&](uint64_t i, std::string_view text) -> Status {
+      if (report_progress && o.progress && (i - part.begin) % 65536 == 0) o.progress((i - part.begin) * workers, size);
+      ++part.entries;
+      json::monotonic_resource memory(buffer.get(), 16384);
+      auto parsed = entry::Parse(text, &memory);
+      if (!parsed) {
+        ++part.unreadable;
         return Ok();
       }
-    }
-    std::string_view org_type;
-    if (const json::value* q = e.if_contains("requester"); q && q->is_object()) org_type = Str(q->get_object(), "org_type");
-    std::string_view decision = Str(e, "endpoint") == "disclosures" ? Str(e, "decision") : Str(sealed, "decision");
-    int type = schema.Find(policy::EnumKind::kOrgType, org_type);
-    int purpose = schema.Find(policy::EnumKind::kPurpose, Str(e, "purpose"));
-    int d = decision == "permit" ? 0 : decision == "deny" ? 1 : -1;
-    // The first of the subject's roles in schema order; "none" without one.
-    int role = role_count;
-    if (const json::value* rv = sealed.if_contains("roles"); rv && rv->is_array()) {
-      for (const json::value& r : rv->get_array()) {
-        if (!r.is_string()) continue;
-        int k = schema.Find(policy::EnumKind::kRole, r.get_string());
-        if (k >= 0 && k < role) role = k;
+      json::object& e = *parsed;
+      std::string_view kind = e.contains("kind") ? Str(e, "kind") : std::string_view("decision");
+      if (kind != "decision") return Ok();
+      const json::value* tv = e.if_contains("time");
+      if (!tv || !tv->is_int64()) {
+        ++part.unreadable;
+        return Ok();
       }
-    }
-    if (type < 0 || purpose < 0 || d < 0) {
-      ++t.outside_vocabulary;
+      int64_t time = tv->get_int64();
+      if (time < o.from || time >= o.to) return Ok();
+      ++part.in_range;
+      if (Status opened = entry::OpenParsed(e, o.keys); !opened) {
+        ++part.unreadable;
+        return Ok();
+      }
+      std::string_view hash = Str(e, "policy_hash");
+      if (part.hashes.empty() || part.hashes.back() != hash) {
+        bool seen = false;
+        for (const std::string& h : part.hashes) seen = seen || h == hash;
+        if (!seen) part.hashes.emplace_back(hash);
+      }
+      const json::value* ov = e.if_contains("opened");
+      if (!ov || !ov->is_object()) {
+        ++part.unreadable;
+        return Ok();
+      }
+      const json::object& sealed = ov->get_object();
+      Rec rec{0, kOutside, 0};
+      if (const json::value* sv = sealed.if_contains("subject"); sv && sv->is_string()) {
+        rec.subject = SubjectKey(sv->get_string());
+        rec.has_subject = 1;
+      }
+      std::string_view org_type;
+      if (const json::value* q = e.if_contains("requester"); q && q->is_object()) {
+        org_type = Str(q->get_object(), "org_type");
+      }
+      std::string_view decision = Str(e, "endpoint") == "disclosures" ? Str(e, "decision") : Str(sealed, "decision");
+      int type = schema.Find(policy::EnumKind::kOrgType, org_type);
+      int purpose = schema.Find(policy::EnumKind::kPurpose, Str(e, "purpose"));
+      int d = decision == "permit" ? 0 : decision == "deny" ? 1 : -1;
+      // The first of the subject's roles in schema order; "none" without one.
+      int role = role_count;
+      if (const json::value* rv = sealed.if_contains("roles"); rv && rv->is_array()) {
+        for (const json::value& r : rv->get_array()) {
+          if (!r.is_string()) continue;
+          int k = schema.Find(policy::EnumKind::kRole, r.get_string());
+          if (k >= 0 && k < role) role = k;
+        }
+      }
+      if (type >= 0 && purpose >= 0 && d >= 0) {
+        if (time / 86400 != day) {
+          day = time / 86400;
+          std::string name = PeriodName(time, o.period);
+          for (size_t p = 0; p < t.vocabulary.periods.size(); ++p) {
+            if (t.vocabulary.periods[p] == name) period_index = p;
+          }
+        }
+        rec.cell = uint32_t(t.vocabulary.Index(period_index, size_t(type), size_t(purpose), size_t(d), size_t(role)));
+      }
+      part.recs.push_back(rec);
       return Ok();
-    }
-    if (time / 86400 != day) {
-      day = time / 86400;
-      std::string name = PeriodName(time, o.period);
-      for (size_t p = 0; p < t.vocabulary.periods.size(); ++p) {
-        if (t.vocabulary.periods[p] == name) period_index = p;
+    });
+  };
+  {
+    std::vector<std::thread> threads;
+    for (size_t w = 1; w < workers; ++w) threads.emplace_back(work, std::ref(parts[w]), false);
+    work(parts[0], true);
+    for (std::thread& th : threads) th.join();
+  }
+  std::unordered_map<uint64_t, uint64_t> per_subject;
+  for (const Part& part : parts) {
+    FB_RETURN_IF_ERROR(part.status);
+    t.entries_read += part.entries;
+    t.unreadable += part.unreadable;
+    t.decisions_in_range += part.in_range;
+    for (const std::string& h : part.hashes) {
+      if (std::find(t.policies_in_force.begin(), t.policies_in_force.end(), h) == t.policies_in_force.end()) {
+        t.policies_in_force.push_back(h);
       }
     }
-    ++t.cells[t.vocabulary.Index(period_index, size_t(type), size_t(purpose), size_t(d), size_t(role))];
-    return Ok();
-  });
-  FB_RETURN_IF_ERROR(st);
+    // The privacy unit: the subject's pseudonym, at most `cap` decisions each.
+    for (const Rec& rec : part.recs) {
+      if (rec.has_subject && ++per_subject[rec.subject] > o.cap) {
+        ++t.over_cap;
+        continue;
+      }
+      if (rec.cell == kOutside) {
+        ++t.outside_vocabulary;
+      } else {
+        ++t.cells[rec.cell];
+      }
+    }
+  }
+  if (o.progress) o.progress(size, size);
   return t;
 }
 

@@ -84,6 +84,9 @@ struct CountOptions {
   Period period = Period::kMonth;
   int64_t from = 0, to = 0;  // [from, to), Unix seconds, period-aligned
   uint64_t cap = 1;          // decisions per subject per release
+  // Workers reading the log (0: two for logs of 65,536 entries or more, else
+  // one). The result does not depend on it.
+  size_t threads = 0;
   std::function<void(uint64_t done, uint64_t total)> progress;
 };
 

@@ -173,6 +173,25 @@ TEST_F(ReportTest, CountsEqualTheHandCount) {
   for (uint64_t n : z->cells) EXPECT_EQ(n, 0u);
 }
 
+TEST_F(ReportTest, WorkersCountTheSame) {
+  // The cap keeps each person's first decisions in log order, whatever the
+  // number of workers reading the log.
+  for (size_t workers : {1u, 2u, 3u, 5u}) {
+    CountOptions o = Count(2);
+    o.threads = workers;
+    auto t = CountLog(o);
+    ASSERT_TRUE(t) << t.error().ToString();
+    CountOptions one = Count(2);
+    one.threads = 1;
+    auto base = CountLog(one);
+    ASSERT_TRUE(base);
+    EXPECT_EQ(t->cells, base->cells) << workers;
+    EXPECT_EQ(t->over_cap, 1u) << workers;
+    EXPECT_EQ(t->entries_read, base->entries_read) << workers;
+    EXPECT_EQ(t->decisions_in_range, 7u) << workers;
+  }
+}
+
 TEST_F(ReportTest, WrongAuditKeyCountsNothingAsRead) {
   CountOptions o = Count(2);
   auto other = entry::AuditKeyFromHex(std::string(64, 'a'));
@@ -338,7 +357,9 @@ TEST_F(ReportTest, OutputsCarryEveryCellAndTheProofMarks) {
   EXPECT_EQ(csv.rfind("period,requester_type,purpose,decision,protected_role,noisy_count,low95,high95\n", 0), 0u);
   std::string html = ToHtml(*r);
   // For looking at the page: FIREBREAK_REPORT_SAMPLE=/tmp/sample.html.
-  if (const char* sample = std::getenv("FIREBREAK_REPORT_SAMPLE")) ASSERT_TRUE(WriteFileAtomically(sample, html));
+  if (const char* sample = std::getenv("FIREBREAK_REPORT_SAMPLE")) {
+    ASSERT_TRUE(WriteFileAtomically(sample, html));
+  }
   EXPECT_NE(html.find("<svg"), std::string::npos);
   EXPECT_NE(html.find("From the proof"), std::string::npos);
   // Standalone: nothing is fetched from elsewhere.
