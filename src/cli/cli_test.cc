@@ -242,5 +242,57 @@ TEST(Cli, TestCommandCountsAndFails) {
   EXPECT_NE(failing.out.find("FAIL "), std::string::npos) << failing.out;
 }
 
+TEST(Cli, ReportAndFleet) {
+  for (std::string cmd : {"report", "fleet"}) {
+    CliRun r = Firebreak(cmd + " --help");
+    EXPECT_EQ(r.code, 0) << cmd;
+    EXPECT_NE(r.out.find("Exit 0"), std::string::npos) << cmd << ": " << r.out;
+  }
+  std::string dir = ::testing::TempDir() + "/fb_cli_report_" + std::to_string(getpid());
+  fs::remove_all(dir);
+  CliRun demo = Firebreak("demo --dir " + dir + "/force --subjects 10 --listen 127.0.0.1:0 --policy " + kSource +
+                          "/policies/uk/strict-firewall");
+  ASSERT_EQ(demo.code, 0) << demo.out;
+  std::string common = "report --dir " + dir + "/force/log --vkey " + dir + "/force/keys/log.vkey --audit-key " + dir +
+                       "/force/keys/audit.key --packs " + kSource + "/policies/uk/strict-firewall --to 2020-03 " +
+                       "--cap 2 --ledger " + dir + "/ledger --yearly-budget 1 --quiet ";
+  common += "--from 2020-0";  // + the month's last digit
+  CliRun bad = Firebreak(common + "1 --epsilon 0.5");
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_NE(bad.out.find("--epsilon"), std::string::npos) << bad.out;
+  EXPECT_FALSE(fs::exists(dir + "/ledger/ledger.json"));  // bad input changes nothing
+  CliRun bad_from = Firebreak(common + "x --epsilon 1/2");
+  EXPECT_EQ(bad_from.code, 2) << bad_from.out;
+  EXPECT_NE(bad_from.out.find("--from"), std::string::npos) << bad_from.out;
+
+  CliRun first = Firebreak(common + "1 --epsilon 1/2 --format csv --out " + dir + "/r1.csv");
+  ASSERT_EQ(first.code, 0) << first.out;
+  EXPECT_NE(first.out.find("charged to the ledger"), std::string::npos) << first.out;
+  CliRun again = Firebreak(common + "1 --epsilon 1/2 --format csv --out " + dir + "/r2.csv");
+  ASSERT_EQ(again.code, 0) << again.out;
+  EXPECT_NE(again.out.find("returned as stored"), std::string::npos) << again.out;
+  EXPECT_EQ(*ReadFile(dir + "/r1.csv"), *ReadFile(dir + "/r2.csv"));
+  CliRun html = Firebreak(common + "1 --epsilon 1/2 --out " + dir + "/r.html");
+  ASSERT_EQ(html.code, 0) << html.out;
+  EXPECT_NE(ReadFile(dir + "/r.html")->find("<svg"), std::string::npos);
+  CliRun over = Firebreak(common + "2 --epsilon 2/3");
+  EXPECT_EQ(over.code, 1) << over.out;
+  EXPECT_NE(over.out.find("over budget"), std::string::npos) << over.out;
+
+  std::ofstream(dir + "/fleet.json") << "{\"holders\": [{\"name\": \"a\", \"log\": \"x\"}]}";
+  CliRun fleet = Firebreak("fleet " + dir + "/fleet.json --state " + dir + "/fleet-state");
+  EXPECT_EQ(fleet.code, 2);
+  EXPECT_NE(fleet.out.find("holders[0].vkey"), std::string::npos) << fleet.out;
+  std::string vkey = *ReadFile(dir + "/force/keys/log.vkey");
+  while (!vkey.empty() && (vkey.back() == '\n' || vkey.back() == ' ')) vkey.pop_back();
+  std::ofstream(dir + "/fleet.json") << "{\"holders\": [{\"name\": \"force\", \"log\": \"" << dir
+                                     << "/force/log\", \"vkey\": \"" << vkey << "\"}]}";
+  CliRun local = Firebreak("fleet " + dir + "/fleet.json --state " + dir + "/fleet-state");
+  // A log with no policy entry yet (the gateway never ran) stands out.
+  EXPECT_EQ(local.code, 1) << local.out;
+  EXPECT_NE(local.out.find("no accepted policy entry"), std::string::npos) << local.out;
+  fs::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace firebreak::cli

@@ -25,6 +25,8 @@ int main(int argc, char** argv) {
   firebreak::cli::AddAuditCommand(app, &exit_code);
   firebreak::cli::AddWitnessCommand(app, &exit_code);
   firebreak::cli::AddMonitorCommand(app, &exit_code);
+  firebreak::cli::AddReportCommand(app, &exit_code);
+  firebreak::cli::AddFleetCommand(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -21,5 +21,6 @@
 #pragma once
 
 #include "oversight/audit/audit.h"
+#include "oversight/fleet/fleet.h"
 #include "oversight/monitor/monitor.h"
 #include "oversight/witness/witness.h"
