@@ -166,7 +166,7 @@ TEST(Cli, DemoOnPortZeroPrintsCommandsThatWork) {
 }
 
 TEST(Cli, FmtCheckChangesNothingAndFmtIsIdempotent) {
-  std::string dir = ::testing::TempDir() + "/fb_cli_fmt";
+  std::string dir = ::testing::TempDir() + "/fb_cli_fmt_" + std::to_string(getpid());
   fs::remove_all(dir);
   fs::create_directories(dir);
   std::string file = dir + "/rules.fbp";
@@ -230,7 +230,7 @@ TEST(Cli, TestCommandCountsAndFails) {
   CliRun ok = Firebreak("test " + kSource + "/policies/uk/strict-firewall");
   EXPECT_EQ(ok.code, 0) << ok.out;
   EXPECT_NE(ok.out.find(" passed, 0 failed"), std::string::npos) << ok.out;
-  std::string dir = ::testing::TempDir() + "/fb_cli_test";
+  std::string dir = ::testing::TempDir() + "/fb_cli_test_" + std::to_string(getpid());
   fs::create_directories(dir);
   std::ofstream(dir + "/wrong.fbt")
       << "policy " << kSource << "/src/engine/testdata/semantics\n\ntest expects-the-wrong-thing\n"
