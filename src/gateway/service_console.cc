@@ -1,0 +1,90 @@
+// The console's side of the gateway's service: its static files and the
+// dispatch of its JSON API (the views are in internal/console.h).
+#include <filesystem>
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+
+#include "gateway/internal/service.h"
+
+namespace firebreak::gateway::internal {
+namespace {
+
+namespace json = boost::json;
+
+HttpResponse Forbidden(std::string_view message) {
+  HttpResponse r;
+  r.status = 403;
+  r.body = json::serialize(json::object{{"error", json::object{{"status", 403}, {"message", message}}}}) + "\n";
+  return r;
+}
+
+int64_t Now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+Status Service::OpenConsole() {
+  console_ = std::make_unique<Console>(*log_, keyring_, config_.log_dir);
+  std::string dir = config_.console_dir;
+  bool configured = !dir.empty();
+#ifdef FIREBREAK_CONSOLE_DIR
+  if (dir.empty()) dir = FIREBREAK_CONSOLE_DIR;
+#endif
+  if (dir.empty()) return Ok();
+  std::error_code ec;
+  if (!configured && !std::filesystem::exists(dir + "/index.html", ec)) return Ok();  // not built
+  FB_ASSIGN_OR_RETURN(StaticFiles files, StaticFiles::Load(dir));
+  console_files_ = std::move(files);
+  return Ok();
+}
+
+HttpResponse Service::ConsoleFile(const std::string& path) {
+  if (path == "/console") {
+    HttpResponse r;
+    r.status = 308;
+    r.content_type = "text/plain; charset=utf-8";
+    r.body = "/console/\n";
+    r.headers.emplace_back("Location", "/console/");
+    return r;
+  }
+  if (!console_files_) {
+    HttpResponse r;
+    r.status = 404;
+    r.content_type = "text/plain; charset=utf-8";
+    r.body = "the console is not built on this gateway (scripts/setup.sh builds web/console)\n";
+    return r;
+  }
+  return console_files_->Serve(std::string_view(path).substr(9));
+}
+
+HttpResponse Service::ConsoleApi(const std::string& path, const std::string& query, const store::Organisation& org,
+                                 bool by_certificate) {
+  store::Scope scope = org.scope;
+  if (scope != store::Scope::kAdmin && scope != store::Scope::kAnalyst && scope != store::Scope::kOversight) {
+    return Forbidden("the console is for the holder's DPO, its analysts and oversight bodies");
+  }
+  if (!by_certificate) {
+    return Forbidden("the console needs a client certificate; bearer tokens are never accepted for it");
+  }
+  ConsoleContext ctx;
+  if (auto state = policy_.load()) {
+    ctx.live = state->live;
+    ctx.packs = state->packs;
+  }
+  if (witnessing_) ctx.served_checkpoint = witnessing_->Served();
+  ctx.sequenced_size = appender_ ? appender_->sequenced_size() : 0;
+  ctx.witnesses_configured = config_.witnesses.size();
+  ctx.witness_quorum = config_.witness_quorum;
+  ctx.log_healthy = ready();
+  ctx.org_id = org.id;
+  ctx.org_name = org.name;
+  ctx.scope = std::string(store::ScopeName(scope));
+  ctx.now = Now();
+  ConsoleAccess access = scope == store::Scope::kOversight ? ConsoleAccess::kOversight : ConsoleAccess::kHolder;
+  return console_->Handle(std::string_view(path).substr(12), query, access, ctx);
+}
+
+}  // namespace firebreak::gateway::internal
