@@ -464,6 +464,7 @@ constexpr RouteEntry kRoutes[] = {
     // hold no data), its JSON API for the console's scopes.
     {"/console", kExact, "GET", kAnyone, false, "/console"},
     {"/console/", kPrefix, "GET", kAnyone, false, "/console/{path}"},
+    {"/v1/console/policies/diff", kExact, "POST", kConsole, true, "/v1/console/policies/diff"},
     {"/v1/console/", kPrefix, "GET", kConsole, true, "/v1/console/{view}"},
 };
 
@@ -583,7 +584,7 @@ void Service::Dispatch(const std::shared_ptr<Exchange>& x) {
   x->caller = std::move(**caller);
   const Caller& c = *x->caller;
   x->org_id = c.org.id;
-  if (route->who == RouteEntry::Who::kConsole) return reply(ConsoleApi(path, x->query, c.org, c.by_certificate));
+  if (route->who == RouteEntry::Who::kConsole) return reply(ConsoleApi(path, x->query, request.body, c.org, c.by_certificate));
   if (route->who == RouteEntry::Who::kAdmin) {
     // The holder's administration needs its client certificate: a bearer
     // token never carries the admin scope.

@@ -60,14 +60,36 @@ HttpResponse Service::ConsoleFile(const std::string& path) {
   return console_files_->Serve(std::string_view(path).substr(9));
 }
 
-HttpResponse Service::ConsoleApi(const std::string& path, const std::string& query, const store::Organisation& org,
-                                 bool by_certificate) {
+HttpResponse Service::ConsoleApi(const std::string& path, const std::string& query, const std::string& body,
+                                 const store::Organisation& org, bool by_certificate) {
   store::Scope scope = org.scope;
   if (scope != store::Scope::kAdmin && scope != store::Scope::kAnalyst && scope != store::Scope::kOversight) {
     return Forbidden("the console is for the holder's DPO, its analysts and oversight bodies");
   }
   if (!by_certificate) {
     return Forbidden("the console needs a client certificate; bearer tokens are never accepted for it");
+  }
+  if (path == "/v1/console/policies/diff") {
+    // It reads pack directories on the gateway's disk and runs the solver:
+    // the DPO only, one at a time.
+    if (scope != store::Scope::kAdmin) return Forbidden("comparing policies is for the holder's DPO (admin scope)");
+    std::unique_lock lock(console_diff_mu_, std::try_to_lock);
+    if (!lock.owns_lock()) {
+      HttpResponse r = Forbidden("");
+      r.status = 503;
+      r.body = json::serialize(json::object{{"error", json::object{{"status", 503},
+                                                                    {"message", "a comparison is running; try again"}}}}) + "\n";
+      r.headers.emplace_back("Retry-After", "5");
+      return r;
+    }
+    std::shared_ptr<const PolicyState> state = policy_.load();
+    if (!state) {
+      HttpResponse r = Forbidden("");
+      r.status = 503;
+      r.body = json::serialize(json::object{{"error", json::object{{"status", 503}, {"message", "no policy is loaded"}}}}) + "\n";
+      return r;
+    }
+    return ComparePolicies(*state->live, body, config_.shadow_packs);
   }
   ConsoleContext ctx;
   if (auto state = policy_.load()) {

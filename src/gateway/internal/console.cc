@@ -13,7 +13,9 @@
 #include "base/encoding.h"
 #include "ledger/checkpoint.h"
 #include "ledger/note.h"
+#include "engine/request.h"
 #include "policy/policy.h"
+#include "verify/verify.h"
 
 namespace firebreak::gateway::internal {
 namespace {
@@ -710,6 +712,70 @@ http::Response Console::Proof(std::string_view id) {
                                 {"size", snap->checkpoint.size},
                                 {"entry", std::move(entry_json)},
                                 {"tlog_proof", ledger::FormatReceipt(*receipt)}});
+}
+
+http::Response ComparePolicies(const engine::Engine& live, std::string_view body,
+                               const std::vector<std::string>& default_packs) {
+  std::vector<std::string> packs = default_packs;
+  if (!body.empty()) {
+    boost::system::error_code ec;
+    json::value v = json::parse(body, ec);
+    if (ec || !v.is_object()) return Problem(400, "", "the body must be a JSON object");
+    for (const auto& kv : v.get_object()) {
+      if (kv.key() != "packs") return Problem(400, kv.key(), "unknown field");
+      if (!kv.value().is_array() || kv.value().get_array().empty()) {
+        return Problem(400, "packs", "must be a non-empty list of pack directories");
+      }
+      packs.clear();
+      for (const json::value& p : kv.value().get_array()) {
+        if (!p.is_string() || p.get_string().empty()) return Problem(400, "packs", "must be a list of pack directories");
+        packs.emplace_back(p.get_string());
+      }
+    }
+  }
+  if (packs.empty()) {
+    return Problem(400, "packs", "name the candidate's pack directories (no shadow candidate is configured)");
+  }
+  auto loaded = policy::LoadPolicySet(packs);
+  if (!loaded) return Problem(422, "packs", loaded.error().ToString());
+  if (!loaded->ok()) return Problem(422, "packs", "the candidate does not check:\n" + loaded->Render());
+  std::shared_ptr<const policy::PolicySet> a = live.shared_policy_set(), b = loaded->set;
+  verify::DiffOptions options;
+  options.label_a = "the policy in force";
+  options.label_b = "the candidate";
+  options.max_witnesses = 3;
+  options.timeout_ms = 20000;
+  auto report = verify::DiffSets(a, b, options);
+  if (!report) return Problem(422, "packs", report.error().ToString());
+  json::array kinds;
+  for (const verify::DiffKindResult& k : report->kinds) {
+    json::array ws;
+    for (const verify::DiffWitness& w : k.witnesses) {
+      ws.push_back(json::object{{"summary", w.summary},
+                                {"request", engine::RequestToJson(w.request, *a->schema)},
+                                {"live", verify::DescribeDecision(w.a, *a)},
+                                {"candidate", verify::DescribeDecision(w.b, *b)},
+                                {"live_permits", w.a.permit},
+                                {"candidate_permits", w.b.permit}});
+    }
+    const char* kind = k.kind == verify::DiffKind::kOnlyAPermits   ? "live-permits-candidate-denies"
+                       : k.kind == verify::DiffKind::kOnlyBPermits ? "candidate-permits-live-denies"
+                       : k.kind == verify::DiffKind::kDisclosedDiffers ? "different-disclosure"
+                                                                       : "different-obligations";
+    json::object ko{{"kind", kind},
+                    {"outcome", k.outcome == verify::Outcome::kProved    ? "none"
+                                : k.outcome == verify::Outcome::kRefuted ? "found"
+                                                                         : "unknown"},
+                    {"witnesses", std::move(ws)}};
+    if (!k.reason.empty()) ko["reason"] = k.reason;
+    kinds.push_back(std::move(ko));
+  }
+  return Json(200, json::object{{"live_hash", a->hash},
+                                {"candidate_hash", b->hash},
+                                {"candidate_packs", json::value_from(packs)},
+                                {"equivalent", report->equivalent()},
+                                {"millis", int64_t(report->millis)},
+                                {"differences", std::move(kinds)}});
 }
 
 }  // namespace firebreak::gateway::internal

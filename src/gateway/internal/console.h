@@ -119,6 +119,15 @@ class Console {
   uint64_t refused_reloads_ = 0;
 };
 
+// POST /v1/console/policies/diff (admin): the policy in force against a
+// candidate (pack directories), with the verifier (verify::DiffSets): the
+// concrete requests one permits and the other refuses, or discloses or
+// obliges differently. `body` is `{"packs": [...]}` or empty for
+// `default_packs` (the configured shadow candidate). 400 for a bad body or no
+// candidate, 422 when the candidate does not load or shares no schema.
+http::Response ComparePolicies(const engine::Engine& live, std::string_view body,
+                               const std::vector<std::string>& default_packs);
+
 // Parses "a=1&b=x" (percent-decoding values); false on a malformed escape.
 bool ParseQuery(std::string_view query, std::map<std::string, std::string>* out);
 

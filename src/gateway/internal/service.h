@@ -98,8 +98,8 @@ class Service : public http::Handler {
   // The console (service_console.cc): its files and its JSON API.
   Status OpenConsole();
   HttpResponse ConsoleFile(const std::string& path);
-  HttpResponse ConsoleApi(const std::string& path, const std::string& query, const store::Organisation& org,
-                          bool by_certificate);
+  HttpResponse ConsoleApi(const std::string& path, const std::string& query, const std::string& body,
+                          const store::Organisation& org, bool by_certificate);
 
   GatewayConfig config_;
   std::unique_ptr<store::Store> store_;
@@ -126,6 +126,7 @@ class Service : public http::Handler {
   std::unique_ptr<TimerQueue> timers_ = std::make_unique<TimerQueue>();
   std::unique_ptr<Console> console_;
   std::optional<StaticFiles> console_files_;  // none when the console is not built
+  std::mutex console_diff_mu_;                 // one policy comparison at a time
 };
 
 }  // namespace firebreak::gateway::internal

@@ -85,3 +85,20 @@ export interface LogView {
   policy_changes: { index: number; time: number; hash: string }[];
 }
 export interface Proof { index: number; size: number; entry: Record<string, unknown>; tlog_proof: string }
+export interface PolicyDiff {
+  live_hash: string; candidate_hash: string; candidate_packs: string[]; equivalent: boolean; millis: number;
+  differences: {
+    kind: string; outcome: string; reason?: string;
+    witnesses: { summary: string; request: Record<string, unknown>; live: string; candidate: string; live_permits: boolean; candidate_permits: boolean }[];
+  }[];
+}
+
+export async function post<T>(path: string, body: unknown): Promise<T> {
+  const r = await fetch(path, {
+    method: 'POST', credentials: 'same-origin',
+    headers: { 'Content-Type': 'application/json', Accept: 'application/json' }, body: JSON.stringify(body),
+  });
+  const data = await r.json().catch(() => undefined);
+  if (!r.ok) throw new ApiError(r.status, data?.error?.message ?? `${r.status} ${r.statusText}`);
+  return data as T;
+}

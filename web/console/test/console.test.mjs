@@ -120,6 +120,24 @@ describe('console in Chromium', { skip }, () => {
     await ctx.close();
   });
 
+  test('policies: the DPO compares a weakened candidate and sees the requests it would permit', async () => {
+    const ctx = await signedIn('example-constabulary-dpo');
+    const page = await ctx.newPage();
+    const errors = await open(page, '#/policies', 'policies');
+    await page.fill('#diff-packs', path.join(sourceDir, 'policies/uk/npcc-2020'));
+    await page.click('#diff-form button');
+    await page.waitForSelector('#diff-result .diff', { timeout: 60000 });
+    assert.equal(await page.getAttribute('#diff-result .diff', 'data-equivalent'), 'false');
+    const looser = await page.textContent('[data-kind="candidate-permits-live-denies"]');
+    assert.match(looser, /The candidate permits, the policy in force refuses: [1-9]\d* examples?/);
+    assert.match(looser, /home office immigration enforcement/);
+    assert.match(await page.textContent('[data-kind="live-permits-candidate-denies"]'), /never/);
+    await axe(page, 'policies-diff');
+    await shot(page, 'policies-diff');
+    assert.deepEqual(errors, []);
+    await ctx.close();
+  });
+
   test('policies, agreements (with exports) and log views', async () => {
     const ctx = await signedIn('example-constabulary-analyst');
     const page = await ctx.newPage();
@@ -128,6 +146,7 @@ describe('console in Chromium', { skip }, () => {
     assert.match(policies, /strict-firewall/);
     assert.match(policies, /proved/);
     assert.match(policies, /policies\/uk\/[\w-]+\/[\w-]+\.fbp:\d+/, 'source locations');
+    assert.equal(await page.locator('#diff-form').count(), 0, 'an analyst cannot run a comparison');
     await axe(page, 'policies');
     await shot(page, 'policies');
 

@@ -113,6 +113,11 @@ describe('docs/openapi.yaml against a live gateway', { skip }, () => {
     for (const org of ['example-constabulary-dpo', 'example-constabulary-analyst', 'hmicfrs-inspection']) {
       for (const [route, target] of calls) documented(route, 'GET', await request(gw, 'GET', target, { org }));
     }
+    const weaker = JSON.stringify({ packs: [path.join(sourceDir, 'policies/uk/npcc-2020')] });
+    documented('/v1/console/policies/diff', 'POST', await request(gw, 'POST', '/v1/console/policies/diff', { org: 'example-constabulary-dpo', body: weaker }));
+    documented('/v1/console/policies/diff', 'POST', await request(gw, 'POST', '/v1/console/policies/diff', { org: 'example-constabulary-dpo', body: '[]' }));
+    documented('/v1/console/policies/diff', 'POST', await request(gw, 'POST', '/v1/console/policies/diff', { org: 'example-constabulary-analyst', body: weaker }));
+    documented('/v1/console/policies/diff', 'POST', await request(gw, 'GET', '/v1/console/policies/diff', { org: 'example-constabulary-dpo' }));
     for (const [route, target] of calls.slice(0, 3)) {
       documented(route, 'GET', await request(gw, 'GET', target));
       documented(route, 'GET', await request(gw, 'GET', target, { org: 'example-constabulary' }));

@@ -98,6 +98,39 @@ describe('console files and scopes', { skip }, () => {
     assert.equal(other.status, 404);
   });
 
+  test('policy comparison: the DPO only, against a weaker candidate the verifier finds the requests', async () => {
+    const dpo = 'example-constabulary-dpo';
+    const weaker = path.join(sourceDir, 'policies/uk/npcc-2020');
+    const r = await request(gw, 'POST', '/v1/console/policies/diff', { org: dpo, body: JSON.stringify({ packs: [weaker] }) });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.equivalent, false);
+    const looser = r.json.differences.find((k) => k.kind === 'candidate-permits-live-denies');
+    assert.equal(looser.outcome, 'found');
+    assert.ok(looser.witnesses.length > 0);
+    for (const w of looser.witnesses) {
+      assert.equal(w.candidate_permits, true);
+      assert.equal(w.live_permits, false);
+      assert.equal(w.request.requester.org_type, 'home-office-immigration-enforcement');
+    }
+    assert.equal(r.json.differences.find((k) => k.kind === 'live-permits-candidate-denies').outcome, 'none');
+    const same = await request(gw, 'POST', '/v1/console/policies/diff',
+      { org: dpo, body: JSON.stringify({ packs: [path.join(sourceDir, 'policies/uk/strict-firewall')] }) });
+    assert.equal(same.json.equivalent, true);
+    for (const org of ['example-constabulary-analyst', 'hmicfrs-inspection', 'ie-ice-south']) {
+      const no = await request(gw, 'POST', '/v1/console/policies/diff', { org, body: JSON.stringify({ packs: [weaker] }) });
+      assert.equal(no.status, 403, org);
+    }
+    const none = await request(gw, 'POST', '/v1/console/policies/diff', { org: dpo });
+    assert.equal(none.status, 400);
+    assert.equal(none.json.error.field, 'packs');
+    const bad = await request(gw, 'POST', '/v1/console/policies/diff', { org: dpo, body: '{"packs": "x"}' });
+    assert.equal(bad.status, 400);
+    const missingPack = await request(gw, 'POST', '/v1/console/policies/diff', { org: dpo, body: '{"packs": ["/nonexistent/pack"]}' });
+    assert.equal(missingPack.status, 422);
+    const get = await request(gw, 'GET', '/v1/console/policies/diff', { org: dpo });
+    assert.equal(get.status, 405);
+  });
+
   test('pagination walks the whole stream once, newest first', async () => {
     const org = 'example-constabulary-dpo';
     const all = (await request(gw, 'GET', '/v1/console/decisions?limit=200', { org })).json.items.map((d) => d.index);
