@@ -257,7 +257,7 @@ http::Response Console::Handle(std::string_view rest, std::string_view query, Co
   if (!Refresh()) return Problem(500, "", "the console could not read the log");
   if (rest == "overview") return Overview(query, ctx);
   if (rest == "decisions") return Decisions(query, access);
-  if (rest.rfind("decisions/", 0) == 0) return Decision(rest.substr(10), access);
+  if (rest.rfind("decisions/", 0) == 0) return Decision(rest.substr(10), access, ctx);
   if (rest == "policies") return Policies(ctx);
   if (rest == "agreements") return Agreements(query, ctx);
   if (rest == "log") return Log(ctx);
@@ -477,7 +477,7 @@ http::Response Console::Decisions(std::string_view query, ConsoleAccess access) 
   return Json(200, out);
 }
 
-http::Response Console::Decision(std::string_view id, ConsoleAccess access) {
+http::Response Console::Decision(std::string_view id, ConsoleAccess access, const ConsoleContext& ctx) {
   uint64_t index = 0;
   if (!ParseUint(id, &index)) return Problem(400, "index", "must be a log index");
   auto snap = log_.Latest();
@@ -520,6 +520,20 @@ http::Response Console::Decision(std::string_view id, ConsoleAccess access) {
     }
   }
   if (!out.contains("decision")) out["decision"] = "unknown";
+  // The reasons: each deciding rule's `because`, from the policy in force
+  // when it is the one that decided (an older policy's text is not kept).
+  json::array reasons;
+  if (ctx.live && Str(*e, "policy_hash") == ctx.live->policy_hash()) {
+    if (const json::value* rules = out.if_contains("rules"); rules && rules->is_array()) {
+      for (const json::value& name : rules->get_array()) {
+        if (!name.is_string()) continue;
+        for (const policy::Rule& r : ctx.live->policy_set().rules) {
+          if (r.name == name.get_string()) reasons.push_back(json::object{{"rule", r.name}, {"because", r.because}});
+        }
+      }
+    }
+  }
+  out["reasons"] = std::move(reasons);
   return Json(200, out);
 }
 

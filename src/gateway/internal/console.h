@@ -90,7 +90,7 @@ class Console {
   http::Response Whoami(ConsoleAccess access, const ConsoleContext& ctx);
   http::Response Overview(std::string_view query, const ConsoleContext& ctx);
   http::Response Decisions(std::string_view query, ConsoleAccess access);
-  http::Response Decision(std::string_view id, ConsoleAccess access);
+  http::Response Decision(std::string_view id, ConsoleAccess access, const ConsoleContext& ctx);
   http::Response Policies(const ConsoleContext& ctx);
   http::Response Agreements(std::string_view query, const ConsoleContext& ctx);
   http::Response Log(const ConsoleContext& ctx);

@@ -60,9 +60,9 @@ export interface DecisionDetail {
   index: number; time: number; endpoint: string; requester?: { org: string; org_type: string; role?: string };
   purpose: string; action?: string; legal_basis?: string; asked?: string[]; disclosed?: string[]; decision: string;
   policy_hash: string; receipt: string; opened: boolean; effective_purpose?: string; obligations?: string[];
-  rules?: string[]; rules_not_listed?: number;
+  rules?: string[]; rules_not_listed?: number; reasons: { rule: string; because: string }[];
   subject?: Record<string, unknown>;
-  records?: { collected_as?: string; decision?: string; disclosed?: string[]; rules?: string[]; record?: string }[];
+  records?: { collected_as?: string; case_type?: string; case_status?: string; decision?: string; disclosed?: string[]; rules?: string[] }[];
   records_not_listed?: number;
 }
 export interface Policies {

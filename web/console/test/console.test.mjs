@@ -112,6 +112,7 @@ describe('console in Chromium', { skip }, () => {
     assert.match(text, /Decision at log index \d+/);
     assert.match(text, /Pseudonym/);
     assert.match(text, /Per-record provenance/);
+    assert.match(text, /Why: the reasons of the rules that decided/);
     assert.match(text, /\d+-[0-9a-f]{32}/, 'the receipt id');
     assert.doesNotMatch(text, /Amira|Haddad|DEMO-R01/, 'no name or reference, only codes and pseudonyms');
     await axe(page, 'decision');

@@ -80,6 +80,9 @@ export async function renderDecision(main: HTMLElement, index: string): Promise<
     h('h1', {}, `Decision at log index ${d.index}`),
     d.opened ? '' : h('p', { class: 'warn' }, 'This entry\'s sealed part could not be opened with the gateway\'s audit keys.'),
     h('dl', { class: 'facts' }, facts.map(([t, v]) => [h('dt', {}, t), h('dd', {}, v)])),
+    d.reasons.length
+      ? table('Why: the reasons of the rules that decided', ['Rule', 'Reason'], d.reasons.map((r) => [h('code', {}, r.rule), r.because]))
+      : h('p', { class: 'note' }, 'The policy that decided is no longer in force: its rules\' reasons are in its pack.'),
   );
   if (d.subject) {
     const sub = d.subject;
@@ -91,8 +94,8 @@ export async function renderDecision(main: HTMLElement, index: string): Promise<
          ['Flags', str('flags')], ['Immigration concern', str('immigration_concern')]].map(([t, v]) => [h('dt', {}, t as string), h('dd', {}, v as Node | string)])),
       table('Cases (type, status, role)', ['Type', 'Status', 'Role', 'Flags'],
         ((sub.cases as Record<string, unknown>[] | undefined) ?? []).map((c) => [String(c.type ?? ''), String(c.status ?? ''), String(c.role ?? ''), list(c.flags as string[])])),
-      table('Per-record provenance: one evaluation per source record', ['Collected as', 'Decision', 'Disclosed', 'Rules'],
-        (d.records ?? []).map((r) => [r.collected_as ?? '—', r.decision ?? '—', list(r.disclosed), h('span', { class: 'codes' }, list(r.rules))])),
+      table('Per-record provenance: one evaluation per source record', ['Collected as', 'Case', 'Decision', 'Disclosed', 'Rules'],
+        (d.records ?? []).map((r) => [r.collected_as ?? '—', r.case_type ? `${r.case_type} (${r.case_status ?? ''})` : 'no case', r.decision ?? '—', list(r.disclosed), h('span', { class: 'codes' }, list(r.rules))])),
     );
   } else {
     main.append(h('p', { class: 'note' }, 'Your scope (oversight) sees how the policy decided, not whom it was about: no pseudonym, roles, cases or records.'));
