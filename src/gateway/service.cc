@@ -322,6 +322,7 @@ Status Service::Close() {
   // Disclosures waiting for witnesses fail closed now (their permits are
   // marked undelivered through the timer queue, still running).
   if (witnessing_) witnessing_->Shutdown();
+  StopConsole();
   timers_.reset();
   closed_ = true;
   if (appender_) return appender_->Close();

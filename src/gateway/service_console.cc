@@ -28,6 +28,8 @@ int64_t Now() {
 
 Status Service::OpenConsole() {
   console_ = std::make_unique<Console>(*log_, keyring_, config_.log_dir);
+  // A failure here is retried by the first console call.
+  console_warmup_ = std::thread([c = console_.get()] { (void)c->Refresh(); });
   std::string dir = config_.console_dir;
   bool configured = !dir.empty();
 #ifdef FIREBREAK_CONSOLE_DIR
@@ -39,6 +41,11 @@ Status Service::OpenConsole() {
   FB_ASSIGN_OR_RETURN(StaticFiles files, StaticFiles::Load(dir));
   console_files_ = std::move(files);
   return Ok();
+}
+
+void Service::StopConsole() {
+  if (console_) console_->Stop();
+  if (console_warmup_.joinable()) console_warmup_.join();
 }
 
 HttpResponse Service::ConsoleFile(const std::string& path) {

@@ -244,10 +244,13 @@ Status Console::Refresh() {
   if (snap.checkpoint.size <= indexed_) return Ok();
   FB_RETURN_IF_ERROR(log_.ForEachEntry(snap, indexed_, snap.checkpoint.size,
                                        [this](uint64_t i, std::string_view text) -> Status {
+                                         if (stopping_.load(std::memory_order_relaxed)) {
+                                           return tl::make_unexpected(Unavailable("the gateway is closing"));
+                                         }
                                          Add(i, text);
+                                         ++indexed_;
                                          return Ok();
                                        }));
-  indexed_ = snap.checkpoint.size;
   return Ok();
 }
 

@@ -22,6 +22,7 @@
 // Thread model: thread-safe; the index is guarded by one mutex.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -69,6 +70,8 @@ class Console {
 
   // Reads the entries published since the last call into the index.
   Status Refresh();
+  // Makes a running or later Refresh stop early (the gateway is closing).
+  void Stop() { stopping_ = true; }
 
  private:
   struct Row {
@@ -100,6 +103,7 @@ class Console {
   const entry::Keyring& keys_;
   std::string log_dir_;
 
+  std::atomic<bool> stopping_{false};
   std::mutex mu_;
   uint64_t indexed_ = 0;
   std::vector<Row> rows_;

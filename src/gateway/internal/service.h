@@ -20,6 +20,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -97,6 +98,7 @@ class Service : public http::Handler {
   Result<std::optional<Caller>> Authenticate(const HttpRequest& request);
   // The console (service_console.cc): its files and its JSON API.
   Status OpenConsole();
+  void StopConsole();
   HttpResponse ConsoleFile(const std::string& path);
   HttpResponse ConsoleApi(const std::string& path, const std::string& query, const std::string& body,
                           const store::Organisation& org, bool by_certificate);
@@ -127,6 +129,9 @@ class Service : public http::Handler {
   std::unique_ptr<Console> console_;
   std::optional<StaticFiles> console_files_;  // none when the console is not built
   std::mutex console_diff_mu_;                 // one policy comparison at a time
+  // Reads the log into the console's index once at start, so that the first
+  // visit does not wait for it; stopped and joined in Close.
+  std::thread console_warmup_;
 };
 
 }  // namespace firebreak::gateway::internal
