@@ -1,5 +1,7 @@
 // The console's side of the gateway's service: its static files and the
 // dispatch of its JSON API (the views are in internal/console.h).
+#include <cmath>
+#include <cstdio>
 #include <filesystem>
 
 #include <boost/json.hpp>
@@ -29,7 +31,18 @@ int64_t Now() {
 Status Service::OpenConsole() {
   console_ = std::make_unique<Console>(*log_, keyring_, config_.log_dir);
   // A failure here is retried by the first console call.
-  console_warmup_ = std::thread([c = console_.get()] { (void)c->Refresh(); });
+  console_warmup_ = std::thread([c = console_.get()] {
+    auto t0 = std::chrono::steady_clock::now();
+    Status st = c->Refresh();
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::string line = json::serialize(json::object{{"ts", Now()},
+                                                    {"event", "console-index"},
+                                                    {"entries", c->indexed()},
+                                                    {"ok", bool(st)},
+                                                    {"seconds", std::round(secs * 10) / 10}}) +
+                       "\n";
+    std::fwrite(line.data(), 1, line.size(), stderr);
+  });
   std::string dir = config_.console_dir;
   bool configured = !dir.empty();
 #ifdef FIREBREAK_CONSOLE_DIR

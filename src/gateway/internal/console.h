@@ -72,6 +72,11 @@ class Console {
   Status Refresh();
   // Makes a running or later Refresh stop early (the gateway is closing).
   void Stop() { stopping_ = true; }
+  // Entries in the index.
+  uint64_t indexed() {
+    std::lock_guard lock(mu_);
+    return indexed_;
+  }
 
  private:
   struct Row {

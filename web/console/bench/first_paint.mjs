@@ -6,7 +6,11 @@
 // view holds its data (main[data-ready]), each from navigation start, and
 // the warm API times of /v1/console/overview and /v1/console/decisions.
 //
-//   node bench/first_paint.mjs --dir DEMO --port 18443 [--runs 11]
+//   node bench/first_paint.mjs --dir DEMO --port 18443 [--runs 11] [--settle SECONDS]
+//
+// `--settle`: wait this long after the gateway is ready before the first
+// load (the gateway reads the log into the console's index in the
+// background at start).
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -16,7 +20,7 @@ import { request, firebreakBinary } from '../test/gateway.mjs';
 const require = createRequire(import.meta.url);
 const { chromium } = require('playwright-core');
 const args = Object.fromEntries(process.argv.slice(2).reduce((acc, a, i, all) => (a.startsWith('--') ? [...acc, [a.slice(2), all[i + 1]]] : acc), []));
-const dir = args.dir, port = Number(args.port ?? 18443), runs = Number(args.runs ?? 11);
+const dir = args.dir, port = Number(args.port ?? 18443), runs = Number(args.runs ?? 11), settle = Number(args.settle ?? 0);
 if (!dir) { console.error('first_paint.mjs --dir DEMO --port PORT [--runs N]'); process.exit(2); }
 const gw = { dir, port, origin: `https://localhost:${port}` };
 const proc = spawn(firebreakBinary(), ['serve', '--config', path.join(dir, 'firebreak.json')], { stdio: ['ignore', 'ignore', 'inherit'] });
@@ -27,6 +31,7 @@ try {
     if (i > 600) throw new Error('the gateway did not start');
     await new Promise((r) => setTimeout(r, 100));
   }
+  await new Promise((r) => setTimeout(r, settle * 1000));
   const browser = await chromium.launch({ executablePath: ['/usr/lib/chromium/chromium', '/usr/bin/chromium'].find((p) => fs.existsSync(p)), args: ['--no-sandbox'] });
   const ctx = await browser.newContext({
     clientCertificates: [{ origin: gw.origin, certPath: path.join(dir, 'pki/clients/example-constabulary-dpo.pem'), keyPath: path.join(dir, 'pki/clients/example-constabulary-dpo.key') }],
