@@ -1,6 +1,5 @@
 // The console's side of the gateway's service: its static files and the
 // dispatch of its JSON API (the views are in internal/console.h).
-#include <cmath>
 #include <cstdio>
 #include <filesystem>
 
@@ -39,7 +38,7 @@ Status Service::OpenConsole() {
                                                     {"event", "console-index"},
                                                     {"entries", c->indexed()},
                                                     {"ok", bool(st)},
-                                                    {"seconds", std::round(secs * 10) / 10}}) +
+                                                    {"millis", int64_t(secs * 1000)}}) +
                        "\n";
     std::fwrite(line.data(), 1, line.size(), stderr);
   });
