@@ -434,6 +434,8 @@ Result<DemoSummary> CreateDemoForce(const DemoOptions& o) {
       {kOrgNhsTrust, "nhs-trust", "Example Hospitals NHS Trust", "requester", ""},
       {kOrgRecordsSystem, "police-force", "Example Constabulary records system", "holder", ""},
       {kOrgDpo, "police-force", "Example Constabulary Data Protection Officer", "admin", ""},
+      {kOrgAnalyst, "police-force", "Example Constabulary information rights analyst", "analyst", ""},
+      {kOrgInspectorate, "oversight-body", "HM Inspectorate of Constabulary (inspection team)", "oversight", ""},
   }};
   const std::vector<DemoOrg> orgs =
       o.holder == Holder::kPoliceForce ? police_orgs : internal::CareHolderOrgs(o.holder);

@@ -87,6 +87,10 @@ inline constexpr char kOrgCouncil[] = "example-council";
 inline constexpr char kOrgNhsTrust[] = "example-nhs-trust";
 inline constexpr char kOrgRecordsSystem[] = "example-constabulary";
 inline constexpr char kOrgDpo[] = "example-constabulary-dpo";
+// The console's read-only scopes (docs/console.md): the force's analyst and
+// an inspectorate.
+inline constexpr char kOrgAnalyst[] = "example-constabulary-analyst";
+inline constexpr char kOrgInspectorate[] = "hmicfrs-inspection";
 // The NHS trust demo (the trust's own systems are kOrgNhsTrust).
 inline constexpr char kOrgGp[] = "example-gp-surgery";
 inline constexpr char kOrgAdviser[] = "southside-immigration-advice";

@@ -42,7 +42,7 @@ Result<GatewayConfig> ParseConfig(std::string_view text, const std::string& path
   const json::object& o = v.get_object();
   Status keys = OnlyKeys(o, "", {"listen", "store", "log", "pseudonym_key", "audit_key", "old_audit_keys", "tls",
                                  "bearer_tokens", "metrics_listen", "metrics_remote", "policy", "limits", "threads",
-                                 "access_log", "witnesses"});
+                                 "access_log", "witnesses", "console_dir"});
   if (!keys) return tl::make_unexpected(keys.error().WithContext(path));
   fs::path base = fs::absolute(path).parent_path();
   GatewayConfig c;
@@ -143,6 +143,7 @@ Result<GatewayConfig> ParseConfig(std::string_view text, const std::string& path
     if (!b->is_bool()) return tl::make_unexpected(Bad(path, "`bearer_tokens` must be true or false"));
     c.bearer_tokens = b->get_bool();
   }
+  if (o.if_contains("console_dir")) str(o, "console_dir", &c.console_dir, true);
   if (const json::value* b = o.if_contains("access_log")) {
     if (!b->is_bool()) return tl::make_unexpected(Bad(path, "`access_log` must be true or false"));
     c.access_log = b->get_bool();

@@ -111,6 +111,10 @@ struct GatewayConfig {
   int io_threads = 2;
   int worker_threads = 64;
   bool access_log = true;      // one JSON line per request on stderr
+  // The web console's built files (web/console/dist), served under /console/.
+  // Empty: the build tree's default (FIREBREAK_CONSOLE_DIR), when built;
+  // without it /console/ answers 404 and the console's JSON API still works.
+  std::string console_dir;
   bool handle_signals = false;  // SIGHUP reloads, SIGINT/SIGTERM stop
 };
 

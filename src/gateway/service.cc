@@ -310,6 +310,7 @@ Result<std::unique_ptr<Service>> Service::Create(const GatewayConfig& config) {
     }
   }
   FB_RETURN_IF_ERROR(s->Reload(config.policy_packs, "start"));
+  FB_RETURN_IF_ERROR(s->OpenConsole());
   return s;
 }
 
@@ -321,6 +322,7 @@ Status Service::Close() {
   // Disclosures waiting for witnesses fail closed now (their permits are
   // marked undelivered through the timer queue, still running).
   if (witnessing_) witnessing_->Shutdown();
+  StopConsole();
   timers_.reset();
   closed_ = true;
   if (appender_) return appender_->Close();
@@ -438,7 +440,7 @@ namespace {
 // The route table: every endpoint, once.
 struct RouteEntry {
   enum class Match : uint8_t { kExact, kPrefix };
-  enum class Who : uint8_t { kAnyone, kCredential, kAdmin };
+  enum class Who : uint8_t { kAnyone, kCredential, kAdmin, kConsole };
   const char* path;
   Match match;
   const char* method;
@@ -448,7 +450,7 @@ struct RouteEntry {
 };
 constexpr RouteEntry::Match kExact = RouteEntry::Match::kExact, kPrefix = RouteEntry::Match::kPrefix;
 constexpr RouteEntry::Who kAnyone = RouteEntry::Who::kAnyone, kCredential = RouteEntry::Who::kCredential,
-                          kAdmin = RouteEntry::Who::kAdmin;
+                          kAdmin = RouteEntry::Who::kAdmin, kConsole = RouteEntry::Who::kConsole;
 constexpr RouteEntry kRoutes[] = {
     {"/healthz", kExact, "GET", kAnyone, false, "/healthz"},
     {"/readyz", kExact, "GET", kAnyone, false, "/readyz"},
@@ -459,6 +461,12 @@ constexpr RouteEntry kRoutes[] = {
     {"/v1/receipts/", kPrefix, "GET", kCredential, true, "/v1/receipts/{id}"},
     {"/metrics", kExact, "GET", kAdmin, false, "/metrics"},
     {"/admin/reload", kExact, "POST", kAdmin, true, "/admin/reload"},
+    // The web console (docs/console.md): its static files for anyone (they
+    // hold no data), its JSON API for the console's scopes.
+    {"/console", kExact, "GET", kAnyone, false, "/console"},
+    {"/console/", kPrefix, "GET", kAnyone, false, "/console/{path}"},
+    {"/v1/console/policies/diff", kExact, "POST", kConsole, true, "/v1/console/policies/diff"},
+    {"/v1/console/", kPrefix, "GET", kConsole, true, "/v1/console/{view}"},
 };
 
 const RouteEntry* FindRoute(std::string_view path) {
@@ -473,6 +481,12 @@ std::string_view PathOf(const std::string& target) {
 }
 
 }  // namespace
+
+std::vector<std::pair<std::string, std::string>> RouteTable() {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const RouteEntry& r : kRoutes) out.emplace_back(r.method, r.name);
+  return out;
+}
 
 bool Service::MayBlock(const HttpRequest& request) const {
   if (request.plain_listener) return false;
@@ -548,6 +562,7 @@ void Service::Dispatch(const std::shared_ptr<Exchange>& x) {
       return reply(ready() ? JsonResponse(200, json::object{{"status", "ready"}})
                            : JsonResponse(503, json::object{{"status", "not ready"}}));
     }
+    if (path.rfind("/console", 0) == 0) return reply(ConsoleFile(path));
     return reply(Tile(path.substr(5)));
   }
   if (closed_.load()) {
@@ -570,6 +585,7 @@ void Service::Dispatch(const std::shared_ptr<Exchange>& x) {
   x->caller = std::move(**caller);
   const Caller& c = *x->caller;
   x->org_id = c.org.id;
+  if (route->who == RouteEntry::Who::kConsole) return reply(ConsoleApi(path, x->query, request.body, c.org, c.by_certificate));
   if (route->who == RouteEntry::Who::kAdmin) {
     // The holder's administration needs its client certificate: a bearer
     // token never carries the admin scope.

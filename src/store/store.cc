@@ -10,12 +10,14 @@ std::string_view ScopeName(Scope s) {
     case Scope::kRequester: return "requester";
     case Scope::kHolder: return "holder";
     case Scope::kAdmin: return "admin";
+    case Scope::kAnalyst: return "analyst";
+    case Scope::kOversight: return "oversight";
   }
   return "requester";
 }
 
 bool ParseScope(std::string_view name, Scope* out) {
-  for (Scope s : {Scope::kRequester, Scope::kHolder, Scope::kAdmin}) {
+  for (Scope s : {Scope::kRequester, Scope::kHolder, Scope::kAdmin, Scope::kAnalyst, Scope::kOversight}) {
     if (ScopeName(s) == name) {
       *out = s;
       return true;

@@ -40,6 +40,8 @@ enum class Scope : uint8_t {
   kRequester,  // an outside body: POST /v1/disclosures
   kHolder,     // the holder's own systems: POST /v1/decisions
   kAdmin,      // the holder's DPO: policy reload
+  kAnalyst,    // the holder's analysts: the console, read-only (docs/console.md)
+  kOversight,  // an oversight body: the console's oversight views, read-only
 };
 std::string_view ScopeName(Scope s);
 bool ParseScope(std::string_view name, Scope* out);

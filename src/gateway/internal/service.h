@@ -20,6 +20,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -27,7 +28,9 @@
 #include "engine/engine.h"
 #include "entry/entry.h"
 #include "gateway/gateway.h"
+#include "gateway/internal/console.h"
 #include "gateway/internal/metrics.h"
+#include "gateway/internal/static_files.h"
 #include "gateway/internal/timer_queue.h"
 #include "gateway/internal/witnessing.h"
 #include "http/http.h"
@@ -48,6 +51,10 @@ struct PolicyState {
   std::shared_ptr<const engine::Engine> shadow;  // may be null
   std::vector<std::string> packs, shadow_packs;
 };
+
+// The route table as (method, route name): "GET", "/v1/receipts/{id}", …
+// (docs/openapi.yaml documents each; openapi_test checks it).
+std::vector<std::pair<std::string, std::string>> RouteTable();
 
 class Service : public http::Handler {
  public:
@@ -89,6 +96,12 @@ class Service : public http::Handler {
   HttpResponse AdminReload(const HttpRequest& request, const Caller& caller);
   HttpResponse RenderMetrics();
   Result<std::optional<Caller>> Authenticate(const HttpRequest& request);
+  // The console (service_console.cc): its files and its JSON API.
+  Status OpenConsole();
+  void StopConsole();
+  HttpResponse ConsoleFile(const std::string& path);
+  HttpResponse ConsoleApi(const std::string& path, const std::string& query, const std::string& body,
+                          const store::Organisation& org, bool by_certificate);
 
   GatewayConfig config_;
   std::unique_ptr<store::Store> store_;
@@ -113,6 +126,12 @@ class Service : public http::Handler {
   // Holds outward refusals' entries until the release deadline; reset
   // (running what is queued) in Close, before the log closes.
   std::unique_ptr<TimerQueue> timers_ = std::make_unique<TimerQueue>();
+  std::unique_ptr<Console> console_;
+  std::optional<StaticFiles> console_files_;  // none when the console is not built
+  std::mutex console_diff_mu_;                 // one policy comparison at a time
+  // Reads the log into the console's index once at start, so that the first
+  // visit does not wait for it; stopped and joined in Close.
+  std::thread console_warmup_;
 };
 
 }  // namespace firebreak::gateway::internal
