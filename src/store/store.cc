@@ -10,12 +10,14 @@ std::string_view ScopeName(Scope s) {
     case Scope::kRequester: return "requester";
     case Scope::kHolder: return "holder";
     case Scope::kAdmin: return "admin";
+    case Scope::kIntake: return "intake";
+    case Scope::kAdvocate: return "advocate";
   }
   return "requester";
 }
 
 bool ParseScope(std::string_view name, Scope* out) {
-  for (Scope s : {Scope::kRequester, Scope::kHolder, Scope::kAdmin}) {
+  for (Scope s : {Scope::kRequester, Scope::kHolder, Scope::kAdmin, Scope::kIntake, Scope::kAdvocate}) {
     if (ScopeName(s) == name) {
       *out = s;
       return true;
