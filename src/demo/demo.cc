@@ -434,6 +434,8 @@ Result<DemoSummary> CreateDemoForce(const DemoOptions& o) {
       {kOrgNhsTrust, "nhs-trust", "Example Hospitals NHS Trust", "requester", ""},
       {kOrgRecordsSystem, "police-force", "Example Constabulary records system", "holder", ""},
       {kOrgDpo, "police-force", "Example Constabulary Data Protection Officer", "admin", ""},
+      {kOrgVictimService, "victim-support-service", "Example Victims' Service (safe reporting)", "intake", ""},
+      {kOrgAdvocate, "victim-support-service", "Example Migrant Women's Advocacy Project", "advocate", ""},
   }};
   const std::vector<DemoOrg> orgs =
       o.holder == Holder::kPoliceForce ? police_orgs : internal::CareHolderOrgs(o.holder);

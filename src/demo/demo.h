@@ -87,6 +87,11 @@ inline constexpr char kOrgCouncil[] = "example-council";
 inline constexpr char kOrgNhsTrust[] = "example-nhs-trust";
 inline constexpr char kOrgRecordsSystem[] = "example-constabulary";
 inline constexpr char kOrgDpo[] = "example-constabulary-dpo";
+// The safe reporting pathway (docs/reporting.md): a victims' service that
+// takes reports (scope `intake`) and an advocacy organisation that may read
+// a person's tracker under her mandate (scope `advocate`).
+inline constexpr char kOrgVictimService[] = "example-victims-service";
+inline constexpr char kOrgAdvocate[] = "example-migrant-advocacy";
 // The NHS trust demo (the trust's own systems are kOrgNhsTrust).
 inline constexpr char kOrgGp[] = "example-gp-surgery";
 inline constexpr char kOrgAdviser[] = "southside-immigration-advice";

@@ -111,6 +111,12 @@ struct GatewayConfig {
   int io_threads = 2;
   int worker_threads = 64;
   bool access_log = true;      // one JSON line per request on stderr
+  // The safe reporting pathway and the tracker (docs/reporting.md,
+  // docs/tracker.md): reports each intake organisation may send per second
+  // (sustained) and in a burst, and the longest covert hold.
+  double reports_per_second = 50;
+  double reports_burst = 200;
+  int64_t max_hold_days = 180;
   bool handle_signals = false;  // SIGHUP reloads, SIGINT/SIGTERM stop
 };
 

@@ -494,6 +494,16 @@ class SqliteStore : public Store {
     return committed;
   }
 
+  Status BulkDurable(const std::function<Status()>& body) override {
+    std::lock_guard lock(writer_mu_);
+    if (in_bulk_) return body();
+    FB_RETURN_IF_ERROR(writer_->Exec("PRAGMA synchronous=FULL"));
+    Status st = Bulk(body);
+    Status back = writer_->Exec("PRAGMA synchronous=NORMAL");
+    if (st && !back) return back;
+    return st;
+  }
+
   Result<std::optional<Organisation>> FindOrganisationByCredential(
       CredentialKind kind, std::string_view sha256_hex) override {
     return Read<std::optional<Organisation>>([&](Connection& c) -> Result<std::optional<Organisation>> {

@@ -214,6 +214,9 @@ class Store {
   // effects outside the store idempotent, and return the first error of a
   // write rather than carry on past it).
   virtual Status Bulk(const std::function<Status()>& body) = 0;
+  // Bulk, durable on return even across a power cut (SQLite: that one
+  // transaction with synchronous=FULL; PostgreSQL commits are durable).
+  virtual Status BulkDurable(const std::function<Status()>& body) { return Bulk(body); }
 
   // ---- Reads.
   // Runs `body` so that the reads it makes on this thread see one snapshot
