@@ -31,5 +31,6 @@ void AddLintCommand(CLI::App& app, int* exit_code);
 void AddAuditCommand(CLI::App& app, int* exit_code);
 void AddWitnessCommand(CLI::App& app, int* exit_code);
 void AddMonitorCommand(CLI::App& app, int* exit_code);
+void AddTrackerCommand(CLI::App& app, int* exit_code);
 
 }  // namespace firebreak::cli

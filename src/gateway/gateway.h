@@ -24,6 +24,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -119,6 +120,14 @@ struct GatewayConfig {
   int64_t max_hold_days = 180;
   bool handle_signals = false;  // SIGHUP reloads, SIGINT/SIGTERM stop
 };
+
+// Rebuilds the tracker's index (pseudonym → log indices, docs/tracker.md)
+// from the published log: every entry is opened with the configuration's
+// audit keys and its sealed pseudonym noted. Idempotent; safe while the
+// gateway runs. Returns the number of entries indexed; `progress` is called
+// now and then with (entries read, log size).
+Result<uint64_t> RebuildTrackerIndex(const GatewayConfig& config,
+                                     const std::function<void(uint64_t, uint64_t)>& progress = {});
 
 // Reads a JSON configuration (docs/operations.md); relative paths are taken
 // from the directory of `path`. Unknown keys are errors.

@@ -13,6 +13,7 @@
 
 #include "base/crypto.h"
 #include "base/encoding.h"
+#include "base/files.h"
 #include "entry/entry.h"
 #include "gateway/internal/pipeline.h"
 #include "gateway/internal/service.h"
@@ -470,3 +471,56 @@ std::string Service::RenderTrackerGauges() {
 }
 
 }  // namespace firebreak::gateway::internal
+
+namespace firebreak::gateway {
+
+Result<uint64_t> RebuildTrackerIndex(const GatewayConfig& config,
+                                     const std::function<void(uint64_t, uint64_t)>& progress) {
+  FB_ASSIGN_OR_RETURN(std::unique_ptr<store::Store> store, store::OpenStore(config.store_path));
+  FB_ASSIGN_OR_RETURN(std::string key_text, ReadFile(config.log_key_path));
+  while (!key_text.empty() && (key_text.back() == '\n' || key_text.back() == ' ')) key_text.pop_back();
+  FB_ASSIGN_OR_RETURN(ledger::NoteSigner signer, ledger::NoteSigner::FromKeyText(key_text));
+  FB_ASSIGN_OR_RETURN(ledger::NoteVerifier verifier, ledger::NoteVerifier::FromKeyText(signer.VerifierKeyText()));
+  std::vector<entry::AuditKey> keys;
+  FB_ASSIGN_OR_RETURN(entry::AuditKey key, entry::ReadAuditKey(config.audit_key_path));
+  keys.push_back(std::move(key));
+  for (const std::string& path : config.old_audit_key_paths) {
+    FB_ASSIGN_OR_RETURN(entry::AuditKey old, entry::ReadAuditKey(path));
+    keys.push_back(std::move(old));
+  }
+  entry::Keyring keyring(std::move(keys));
+  std::unique_ptr<ledger::LogStorage> storage = ledger::PosixStorage::OpenReadOnly(config.log_dir);
+  ledger::LogReader reader(*storage, std::move(verifier));
+  FB_ASSIGN_OR_RETURN(ledger::LogReader::Snapshot snapshot, reader.Latest());
+  uint64_t size = snapshot.checkpoint.size, indexed = 0;
+  std::vector<std::pair<std::string, uint64_t>> batch;
+  auto flush = [&]() -> Status {
+    Status st = store->Bulk([&]() -> Status {
+      for (const auto& [p, i] : batch) FB_RETURN_IF_ERROR(store->AddTrackerIndex(p, i));
+      return Ok();
+    });
+    batch.clear();
+    return st;
+  };
+  FB_RETURN_IF_ERROR(reader.ForEachEntry(snapshot, 0, size, [&](uint64_t i, std::string_view text) -> Status {
+    auto parsed = entry::Parse(text);
+    if (!parsed) return tl::make_unexpected(parsed.error().WithContext("log entry " + std::to_string(i)));
+    if (parsed->contains("sealed")) {
+      FB_RETURN_IF_ERROR(entry::OpenParsed(*parsed, keyring));
+      const boost::json::value* o = parsed->if_contains("opened");
+      const boost::json::value* s = o && o->is_object() ? o->get_object().if_contains("subject") : nullptr;
+      if (s && s->is_string() && !s->get_string().empty()) {
+        batch.emplace_back(std::string(s->get_string()), i);
+        ++indexed;
+      }
+    }
+    if (batch.size() >= 10000) FB_RETURN_IF_ERROR(flush());
+    if (progress && (i + 1) % 100000 == 0) progress(i + 1, size);
+    return Ok();
+  }));
+  FB_RETURN_IF_ERROR(flush());
+  if (progress) progress(size, size);
+  return indexed;
+}
+
+}  // namespace firebreak::gateway

@@ -12,6 +12,7 @@
 
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include "base/base.h"
 #include "base/testing/suite.h"
@@ -496,6 +497,29 @@ TEST_F(ReportingTest, WrongGuessedRevokedTokensGetTheUnknownAnswer) {
   EXPECT_EQ(known.status, 200) << known.body;
   EXPECT_EQ(As(demo::kOrgDpo, "POST", "/admin/tracker/tokens", R"({"subject":"NOPE"})").status, 404);
   EXPECT_EQ(As(demo::kOrgDpo, "POST", "/admin/tracker/tokens", R"({"who":"x"})").Json().at("error").at("field"), "who");
+}
+
+// The index is rebuilt from the log with the audit key: wiped, the tracker
+// shows nothing; rebuilt (`firebreak tracker reindex`), it shows the same.
+TEST_F(ReportingTest, IndexIsRebuiltFromTheLog) {
+  Person p = Report();
+  AskAbout(p);
+  Reply before = Tracker(p.token);
+  ASSERT_EQ(Lines(before).size(), 3u);
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((fs::path(dir_) / "store.db").string().c_str(), &db), SQLITE_OK);
+  sqlite3_busy_timeout(db, 10000);
+  ASSERT_EQ(sqlite3_exec(db, "DELETE FROM tracker_index", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  EXPECT_EQ(Lines(Tracker(p.token)).size(), 0u);
+  GatewayConfig c = config_;
+  auto n = RebuildTrackerIndex(c);
+  ASSERT_TRUE(n) << n.error().ToString();
+  EXPECT_GE(*n, 3u);
+  std::vector<json::object> after = Lines(Tracker(p.token));
+  std::vector<json::object> was = Lines(before);
+  ASSERT_EQ(after.size(), was.size());
+  for (size_t i = 0; i < after.size(); ++i) EXPECT_EQ(after[i].at("log_index"), was[i].at("log_index"));
 }
 
 }  // namespace
