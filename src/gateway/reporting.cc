@@ -255,12 +255,23 @@ HttpResponse Service::TrackerView(const HttpRequest& request, const std::string&
   if (std::shared_ptr<const PolicyState> state = policy_.load()) {
     for (const policy::Rule& r : state->live->policy_set().rules) because[r.name] = r.because;
   }
-  // Newest first. Lines are built without receipts, filtered, paged; only
-  // the page's lines get their (costlier) tlog-proof.
-  std::vector<std::pair<uint64_t, json::object>> lines;
+  // Newest first. Without a period or purpose filter, only the page's
+  // entries are read; with one, every entry is read and filtered (without
+  // receipts), then paged. Only the page's lines get their tlog-proof.
+  std::vector<uint64_t> candidates;
   for (auto it = covered.rbegin(); it != covered.rend(); ++it) {
-    if (hidden.count(*it)) continue;
-    auto text = log_->Entry(*snapshot, *it);
+    if (!hidden.count(*it)) candidates.push_back(*it);
+  }
+  bool filtered = filter->from != TrackerFilter{}.from || filter->to != TrackerFilter{}.to || !filter->purpose.empty();
+  size_t first = 0, last = candidates.size();
+  if (!filtered && !export_pack) {
+    first = std::min(candidates.size(), (filter->page - 1) * filter->per_page);
+    last = std::min(candidates.size(), first + filter->per_page);
+  }
+  std::vector<std::pair<uint64_t, json::object>> lines;
+  for (size_t k = first; k < last; ++k) {
+    uint64_t index = candidates[k];
+    auto text = log_->Entry(*snapshot, index);
     if (!text) return fail(text.error());
     auto opened = entry::Open(*text, keyring_);
     if (!opened) return fail(opened.error());
@@ -268,13 +279,16 @@ HttpResponse Service::TrackerView(const HttpRequest& request, const std::string&
     const json::value* o = opened->if_contains("opened");
     const json::value* subj = o && o->is_object() ? o->get_object().if_contains("subject") : nullptr;
     if (!subj || !subj->is_string() || !ConstantTimeEquals(subj->get_string(), pseudonym)) continue;
-    auto line = TrackerLine(*opened, *it, because, "");
+    auto line = TrackerLine(*opened, index, because, "");
     if (!line || !Matches(*line, *filter)) continue;
-    lines.emplace_back(*it, std::move(*line));
+    lines.emplace_back(index, std::move(*line));
   }
-  size_t total = lines.size();
-  size_t begin = export_pack ? 0 : std::min(total, (filter->page - 1) * filter->per_page);
-  size_t end = export_pack ? total : std::min(total, begin + filter->per_page);
+  size_t total = filtered || export_pack ? lines.size() : candidates.size();
+  size_t begin = 0, end = lines.size();
+  if (filtered && !export_pack) {
+    begin = std::min(total, (filter->page - 1) * filter->per_page);
+    end = std::min(total, begin + filter->per_page);
+  }
   json::array entries;
   std::set<std::string> policy_hashes;
   for (size_t i = begin; i < end; ++i) {
