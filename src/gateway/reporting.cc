@@ -133,8 +133,9 @@ HttpResponse Service::TakeReport(const HttpRequest& request, const Caller& calle
   record.collected_as = in.role;
   record.case_id = case_id;
   record.fields = in.fields;
-  // One transaction, durable before anything is logged or answered.
-  Status st = store_->BulkDurable([&]() -> Status {
+  // One transaction (shared with concurrent reports: one flush for all),
+  // durable before anything is logged or answered.
+  Status st = report_commits_->Commit([&]() -> Status {
     FB_ASSIGN_OR_RETURN(int64_t id, store_->AddSubject(subject));
     FB_RETURN_IF_ERROR(store_->PutCase({case_id, in.offence, "reported"}));
     FB_RETURN_IF_ERROR(store_->AddParticipant(case_id, id, in.role));
@@ -305,9 +306,9 @@ HttpResponse Service::TrackerView(const HttpRequest& request, const std::string&
   std::string read_at = UnixToTime(now);
   json::object out{
       {"freshness",
-       fmt::format("This list is complete up to entry {} of the public decision log (checkpoint of size {}, read at "
-                   "{}): nothing else in the log up to there is about you, except what the law lets the force "
-                   "hold back for a limited time during a live investigation.",
+       fmt::format("This list covers the first {} entries of the public decision log (its checkpoint of size {}, "
+                   "read at {}): no other entry among them is about you, except any the force may hold back for "
+                   "a limited time during a live investigation.",
                    snapshot->checkpoint.size, snapshot->checkpoint.size, read_at)},
       {"checkpoint_size", snapshot->checkpoint.size},
       {"checkpoint", snapshot->note},

@@ -245,6 +245,7 @@ Result<std::unique_ptr<Service>> Service::Create(const GatewayConfig& config) {
   }
   FB_ASSIGN_OR_RETURN(s->store_, store::OpenStore(config.store_path));
   s->report_limiter_ = std::make_unique<RateLimiter>(config.reports_per_second, config.reports_burst);
+  s->report_commits_ = std::make_unique<GroupCommitter>(*s->store_);
   {
     Metrics* m = &s->metrics_;
     s->indexer_ = std::make_unique<TrackerIndexer>(*s->store_, [m] {

@@ -187,4 +187,35 @@ bool RateLimiter::Allow(const std::string& key, std::chrono::steady_clock::time_
   return true;
 }
 
+Status GroupCommitter::Commit(const std::function<Status()>& body) {
+  Waiter me{&body};
+  std::unique_lock lock(mu_);
+  queue_.push_back(&me);
+  while (!me.done) {
+    if (leading_) {
+      cv_.wait(lock);
+      continue;
+    }
+    // Lead: commit everything queued so far, then hand over.
+    leading_ = true;
+    std::vector<Waiter*> batch;
+    batch.swap(queue_);
+    lock.unlock();
+    Status all = store_.BulkDurable([&]() -> Status {
+      for (Waiter* w : batch) FB_RETURN_IF_ERROR((*w->body)());
+      return Ok();
+    });
+    if (all || batch.size() == 1) {
+      for (Waiter* w : batch) w->result = all;
+    } else {
+      for (Waiter* w : batch) w->result = store_.BulkDurable(*w->body);
+    }
+    lock.lock();
+    for (Waiter* w : batch) w->done = true;
+    leading_ = false;
+    cv_.notify_all();
+  }
+  return me.result;
+}
+
 }  // namespace firebreak::gateway::internal

@@ -10,6 +10,8 @@
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -18,6 +20,7 @@
 
 #include <tl/expected.hpp>
 
+#include "base/error.h"
 #include "gateway/internal/wire.h"
 #include "store/store.h"
 
@@ -67,6 +70,30 @@ class RateLimiter {
   double rate_, burst_;
   std::mutex mu_;
   std::map<std::string, Bucket> buckets_;
+};
+
+// Group commit for the store's durable writes (the reports): concurrent
+// `Commit` calls are gathered and run as one durable transaction, so one
+// flush covers many reports. If that transaction fails, each body is run
+// again in its own, so one bad report never fails the others. `Commit`
+// returns once its body's writes are durable (or failed). Bodies follow
+// Store::Bulk's rules (they may run more than once).
+class GroupCommitter {
+ public:
+  explicit GroupCommitter(store::Store& store) : store_(store) {}
+  Status Commit(const std::function<Status()>& body);
+
+ private:
+  struct Waiter {
+    const std::function<Status()>* body;
+    Status result = Ok();
+    bool done = false;
+  };
+  store::Store& store_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<Waiter*> queue_;
+  bool leading_ = false;
 };
 
 }  // namespace firebreak::gateway::internal

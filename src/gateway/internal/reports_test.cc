@@ -1,10 +1,14 @@
 // The reporting pathway's wire format and the tracker's pure parts.
 #include <gtest/gtest.h>
 
+#include <thread>
+#include <vector>
+
 #include <boost/json.hpp>
 
 #include "gateway/internal/reports.h"
 #include "gateway/internal/tracker.h"
+#include "store/store.h"
 
 namespace firebreak::gateway::internal {
 namespace {
@@ -84,6 +88,36 @@ TEST(RateLimiter, BurstThenRefillPerKey) {
   EXPECT_TRUE(limit.Allow("b", t0)) << "buckets are per organisation";
   EXPECT_TRUE(limit.Allow("a", t0 + std::chrono::milliseconds(500)));
   EXPECT_FALSE(limit.Allow("a", t0 + std::chrono::milliseconds(500)));
+}
+
+// Concurrent commits share transactions; a failing body fails alone (its
+// writes undone), the others commit.
+TEST(GroupCommitter, CommitsEveryoneAndIsolatesAFailure) {
+  auto store = store::NewMemoryStore();
+  GroupCommitter commits(*store);
+  std::vector<std::thread> threads;
+  std::vector<int> ok(40, -1);
+  for (int i = 0; i < 40; ++i) {
+    threads.emplace_back([&, i] {
+      store::Subject s;
+      s.reference = "S" + std::to_string(i);
+      Status st = commits.Commit([&]() -> Status {
+        FB_ASSIGN_OR_RETURN(int64_t id, store->AddSubject(s));
+        (void)id;
+        if (i == 8) return tl::make_unexpected(InvalidArgument("report 8 fails after its write"));
+        return Ok();
+      });
+      ok[size_t(i)] = st ? 1 : 0;
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (int i = 0; i < 40; ++i) EXPECT_EQ(ok[size_t(i)], i == 8 ? 0 : 1) << i;
+  auto counts = store->CountAll();
+  ASSERT_TRUE(counts);
+  EXPECT_EQ(counts->subjects, 39);
+  auto eight = store->FindSubjectByReference("S8");
+  ASSERT_TRUE(eight);
+  EXPECT_FALSE(*eight);
 }
 
 TEST(TrackerQuery, ParsesAndNamesBadParameters) {

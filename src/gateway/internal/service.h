@@ -129,6 +129,7 @@ class Service : public http::Handler {
   // (running what is queued) in Close, before the log closes.
   std::unique_ptr<TimerQueue> timers_ = std::make_unique<TimerQueue>();
   std::unique_ptr<RateLimiter> report_limiter_;
+  std::unique_ptr<GroupCommitter> report_commits_;
   // After store_: stopped (its queue written) before the store closes.
   std::unique_ptr<TrackerIndexer> indexer_;
 };
