@@ -33,5 +33,6 @@ void AddWitnessCommand(CLI::App& app, int* exit_code);
 void AddMonitorCommand(CLI::App& app, int* exit_code);
 void AddReportCommand(CLI::App& app, int* exit_code);
 void AddFleetCommand(CLI::App& app, int* exit_code);
+void AddTrackerCommand(CLI::App& app, int* exit_code);
 
 }  // namespace firebreak::cli

@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   firebreak::cli::AddDiffCommand(app, &exit_code);
   firebreak::cli::AddLintCommand(app, &exit_code);
   firebreak::cli::AddAuditCommand(app, &exit_code);
+  firebreak::cli::AddTrackerCommand(app, &exit_code);
   firebreak::cli::AddWitnessCommand(app, &exit_code);
   firebreak::cli::AddMonitorCommand(app, &exit_code);
   firebreak::cli::AddReportCommand(app, &exit_code);

@@ -436,6 +436,8 @@ Result<DemoSummary> CreateDemoForce(const DemoOptions& o) {
       {kOrgDpo, "police-force", "Example Constabulary Data Protection Officer", "admin", ""},
       {kOrgAnalyst, "police-force", "Example Constabulary information rights analyst", "analyst", ""},
       {kOrgInspectorate, "oversight-body", "HM Inspectorate of Constabulary (inspection team)", "oversight", ""},
+      {kOrgVictimService, "victim-support-service", "Example Victims' Service (safe reporting)", "intake", ""},
+      {kOrgAdvocate, "victim-support-service", "Example Migrant Women's Advocacy Project", "advocate", ""},
   }};
   const std::vector<DemoOrg> orgs =
       o.holder == Holder::kPoliceForce ? police_orgs : internal::CareHolderOrgs(o.holder);

@@ -91,6 +91,11 @@ inline constexpr char kOrgDpo[] = "example-constabulary-dpo";
 // an inspectorate.
 inline constexpr char kOrgAnalyst[] = "example-constabulary-analyst";
 inline constexpr char kOrgInspectorate[] = "hmicfrs-inspection";
+// The safe reporting pathway (docs/reporting.md): a victims' service that
+// takes reports (scope `intake`) and an advocacy organisation that may read
+// a person's tracker under her mandate (scope `advocate`).
+inline constexpr char kOrgVictimService[] = "example-victims-service";
+inline constexpr char kOrgAdvocate[] = "example-migrant-advocacy";
 // The NHS trust demo (the trust's own systems are kOrgNhsTrust).
 inline constexpr char kOrgGp[] = "example-gp-surgery";
 inline constexpr char kOrgAdviser[] = "southside-immigration-advice";

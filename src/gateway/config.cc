@@ -42,7 +42,7 @@ Result<GatewayConfig> ParseConfig(std::string_view text, const std::string& path
   const json::object& o = v.get_object();
   Status keys = OnlyKeys(o, "", {"listen", "store", "log", "pseudonym_key", "audit_key", "old_audit_keys", "tls",
                                  "bearer_tokens", "metrics_listen", "metrics_remote", "policy", "limits", "threads",
-                                 "access_log", "witnesses", "console_dir"});
+                                 "access_log", "witnesses", "console_dir", "reporting"});
   if (!keys) return tl::make_unexpected(keys.error().WithContext(path));
   fs::path base = fs::absolute(path).parent_path();
   GatewayConfig c;
@@ -228,6 +228,17 @@ Result<GatewayConfig> ParseConfig(std::string_view text, const std::string& path
     FB_RETURN_IF_ERROR(OnlyKeys(t, "threads.", {"io", "workers"}));
     num(t, "io", 1, 64, &c.io_threads);
     num(t, "workers", 1, 1024, &c.worker_threads);
+  }
+  if (const json::value* x = o.if_contains("reporting")) {
+    if (!x->is_object()) return tl::make_unexpected(Bad(path, "`reporting` must be an object"));
+    const json::object& r = x->get_object();
+    FB_RETURN_IF_ERROR(OnlyKeys(r, "reporting.", {"reports_per_second", "reports_burst", "max_hold_days"}));
+    int64_t rate = int64_t(c.reports_per_second), burst = int64_t(c.reports_burst);
+    num(r, "reports_per_second", 1, 1000000, &rate);
+    num(r, "reports_burst", 1, 1000000, &burst);
+    num(r, "max_hold_days", 1, 3650, &c.max_hold_days);
+    c.reports_per_second = double(rate);
+    c.reports_burst = double(burst);
   }
   if (const json::value* x = o.if_contains("witnesses")) {
     if (!x->is_object()) return tl::make_unexpected(Bad(path, "`witnesses` must be an object"));

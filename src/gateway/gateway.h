@@ -24,6 +24,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -115,8 +116,22 @@ struct GatewayConfig {
   // Empty: the build tree's default (FIREBREAK_CONSOLE_DIR), when built;
   // without it /console/ answers 404 and the console's JSON API still works.
   std::string console_dir;
+  // The safe reporting pathway and the tracker (docs/reporting.md,
+  // docs/tracker.md): reports each intake organisation may send per second
+  // (sustained) and in a burst, and the longest covert hold.
+  double reports_per_second = 50;
+  double reports_burst = 200;
+  int64_t max_hold_days = 180;
   bool handle_signals = false;  // SIGHUP reloads, SIGINT/SIGTERM stop
 };
+
+// Rebuilds the tracker's index (pseudonym → log indices, docs/tracker.md)
+// from the published log: every entry is opened with the configuration's
+// audit keys and its sealed pseudonym noted. Idempotent; safe while the
+// gateway runs. Returns the number of entries indexed; `progress` is called
+// now and then with (entries read, log size).
+Result<uint64_t> RebuildTrackerIndex(const GatewayConfig& config,
+                                     const std::function<void(uint64_t, uint64_t)>& progress = {});
 
 // Reads a JSON configuration (docs/operations.md); relative paths are taken
 // from the directory of `path`. Unknown keys are errors.

@@ -225,11 +225,6 @@ bool ParseReceiptId(std::string_view id, uint64_t* index, std::string* request_i
 
 }  // namespace
 
-struct Service::Caller {
-  store::Organisation org;
-  bool by_certificate = false;
-};
-
 Service::~Service() { (void)Close(); }
 
 Result<std::unique_ptr<Service>> Service::Create(const GatewayConfig& config) {
@@ -249,6 +244,14 @@ Result<std::unique_ptr<Service>> Service::Create(const GatewayConfig& config) {
     FB_RETURN_IF_ERROR(CheckPrivate(path, "an old audit key"));
   }
   FB_ASSIGN_OR_RETURN(s->store_, store::OpenStore(config.store_path));
+  s->report_limiter_ = std::make_unique<RateLimiter>(config.reports_per_second, config.reports_burst);
+  s->report_commits_ = std::make_unique<GroupCommitter>(*s->store_);
+  {
+    Metrics* m = &s->metrics_;
+    s->indexer_ = std::make_unique<TrackerIndexer>(*s->store_, [m] {
+      m->Count("firebreak_errors_total", "kind=\"tracker-index\"");
+    });
+  }
   FB_ASSIGN_OR_RETURN(std::string key_text, ReadFile(config.log_key_path));
   FB_ASSIGN_OR_RETURN(ledger::NoteSigner signer, ledger::NoteSigner::FromKeyText(Trim(key_text)));
   s->signer_ = std::make_unique<ledger::NoteSigner>(std::move(signer));
@@ -459,6 +462,13 @@ constexpr RouteEntry kRoutes[] = {
     {"/v1/disclosures", kExact, "POST", kCredential, false, "/v1/disclosures"},
     {"/v1/decisions", kExact, "POST", kCredential, false, "/v1/decisions"},
     {"/v1/receipts/", kPrefix, "GET", kCredential, true, "/v1/receipts/{id}"},
+    // The safe reporting pathway and the tracker (reporting.cc). The tracker
+    // is opened by a token in a header; a credential is optional (advocates).
+    {"/v1/reports", kExact, "POST", kCredential, true, "/v1/reports"},
+    {"/v1/tracker", kExact, "GET", kAnyone, true, "/v1/tracker"},
+    {"/v1/tracker/export", kExact, "GET", kAnyone, true, "/v1/tracker/export"},
+    {"/v1/tracker/rotate", kExact, "POST", kAnyone, true, "/v1/tracker/rotate"},
+    {"/admin/tracker/", kPrefix, "POST", kAdmin, true, "/admin/tracker/{what}"},
     {"/metrics", kExact, "GET", kAdmin, false, "/metrics"},
     {"/admin/reload", kExact, "POST", kAdmin, true, "/admin/reload"},
     // The web console (docs/console.md): its static files for anyone (they
@@ -556,6 +566,18 @@ void Service::Dispatch(const std::shared_ptr<Exchange>& x) {
     r.headers.emplace_back("Allow", route->method);
     return reply(std::move(r));
   }
+  if (route->who == RouteEntry::Who::kAnyone && path.rfind("/v1/tracker", 0) == 0) {
+    if (closed_.load()) return reply(ProblemResponse({503, "", "the gateway is shutting down"}));
+    std::optional<Caller> caller;
+    if (!request.cert_fingerprint.empty() || !request.authorization.empty()) {
+      auto found = Authenticate(request);
+      if (!found) return reply(ProblemResponse({503, "", "the tracker could not be read just now"}));
+      caller = std::move(*found);
+      if (caller) x->org_id = caller->org.id;
+    }
+    if (path == "/v1/tracker/rotate") return reply(TrackerRotate(request, caller));
+    return reply(TrackerView(request, x->query, caller, path == "/v1/tracker/export"));
+  }
   if (route->who == RouteEntry::Who::kAnyone) {
     if (path == "/healthz") return reply(JsonResponse(200, json::object{{"status", "ok"}}));
     if (path == "/readyz") {
@@ -600,16 +622,26 @@ void Service::Dispatch(const std::shared_ptr<Exchange>& x) {
                                              "tokens are never accepted for it"}));
     }
     if (path == "/metrics") return reply(RenderMetrics());
+    if (path.rfind("/admin/tracker/", 0) == 0) return reply(TrackerAdmin(path.substr(15), request, c));
     return reply(AdminReload(request, c));
   }
   if (path.rfind("/v1/receipts/", 0) == 0) return reply(Receipt(c, path.substr(13), x->query == "format=json"));
+  if (path == "/v1/reports") {
+    if (c.org.scope != store::Scope::kIntake) {
+      return reply(ProblemResponse({403, "", "reports are taken from intake organisations' credentials only"}));
+    }
+    return reply(TakeReport(request, c));
+  }
   if (path == "/v1/disclosures") {
     if (c.org.scope != store::Scope::kRequester) {
+      if (c.org.scope == store::Scope::kIntake || c.org.scope == store::Scope::kAdvocate) {
+        return reply(ProblemResponse({403, "", "this credential may not request disclosures"}));
+      }
       return reply(ProblemResponse({403, "", "this credential is for the holder's own systems: use /v1/decisions"}));
     }
     return Decide(x, true);
   }
-  if (c.org.scope != store::Scope::kHolder) {
+  if (path != "/v1/decisions" || c.org.scope != store::Scope::kHolder) {
     return reply(ProblemResponse({403, "", "the decision API is for the holder's own systems"}));
   }
   return Decide(x, false);
@@ -800,6 +832,7 @@ void Service::AppendAndAnswer(const std::shared_ptr<Exchange>& x, const std::sha
     });
   };
   auto queued = appender_->Enqueue(text, [this, x, p, answer](Result<uint64_t> index) {
+    if (index && p->resolution.subject) IndexForTracker(p->resolution.subject->reference, *index);
     if (!index || !p->outward || !witnessing_ || !config_.witness_wait) return answer(index);
     // A disclosure is answered once a witnessed checkpoint covers its entry;
     // if none does in time, it fails closed (and a permit is marked as not
@@ -985,6 +1018,7 @@ HttpResponse Service::RenderMetrics() {
                          h.failed || h.publish_stalled ? 1 : 0);
   }
   if (witnessing_) extra += witnessing_->RenderGauges();
+  extra += RenderTrackerGauges();
   std::shared_ptr<const PolicyState> state = policy_.load();
   if (state) {
     extra += fmt::format("# TYPE firebreak_policy_info gauge\nfirebreak_policy_info{{hash=\"{}\",shadow=\"{}\"}} 1\n",

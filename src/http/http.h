@@ -42,6 +42,9 @@ struct Request {
   std::string target;  // path and query
   std::string authorization;
   std::string content_type;
+  // The data-subject tracker's token (the Firebreak-Tracker-Token header;
+  // a header, so that it never appears in a URL or an access log).
+  std::string tracker_token;
   std::string cert_fingerprint;  // hex SHA-256 of the client certificate's DER, or empty
   std::string body;
   // When the request was read in full.

@@ -197,6 +197,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     r.target = std::string(req.target());
     r.authorization = std::string(req[bhttp::field::authorization]);
     r.content_type = std::string(req[bhttp::field::content_type]);
+    r.tracker_token = std::string(req["Firebreak-Tracker-Token"]);
     r.cert_fingerprint = fingerprint_;
     r.body = std::move(req.body());
     r.arrived = std::chrono::steady_clock::now();

@@ -3,6 +3,7 @@
 // body fails.
 #include <algorithm>
 #include <mutex>
+#include <set>
 #include <shared_mutex>
 #include <tuple>
 #include <unordered_map>
@@ -33,6 +34,10 @@ struct State {
   std::map<int64_t, Record> records;
   std::multimap<int64_t, int64_t> records_by_subject;
   std::map<std::string, Receipt> receipts;
+  std::map<std::string, Report> reports;
+  std::map<std::string, TrackerToken> tokens;
+  std::map<uint64_t, Hold> holds;
+  std::map<std::string, std::set<uint64_t>> index;
   int64_t next_subject = 1;
   int64_t next_record = 1;
 };
@@ -146,6 +151,46 @@ class MemoryStore : public Store {
     return Ok();
   }
 
+  Status PutReport(const Report& r) override {
+    std::lock_guard lock(mu_);
+    if (s_.reports.count(r.id)) return tl::make_unexpected(AlreadyExists("report already exists"));
+    if (!s_.subjects.count(r.subject_id) || !s_.cases.count(r.case_id) || !s_.orgs.count(r.org_id)) {
+      return tl::make_unexpected(InvalidArgument("a report names an unknown subject, case or organisation"));
+    }
+    s_.reports[r.id] = r;
+    return Ok();
+  }
+
+  Status PutTrackerToken(const TrackerToken& t) override {
+    std::lock_guard lock(mu_);
+    if (s_.tokens.count(t.digest)) return tl::make_unexpected(AlreadyExists("tracker token already exists"));
+    if (!s_.subjects.count(t.subject_id) || (!t.org_id.empty() && !s_.orgs.count(t.org_id))) {
+      return tl::make_unexpected(InvalidArgument("a tracker token names an unknown subject or organisation"));
+    }
+    s_.tokens[t.digest] = t;
+    return Ok();
+  }
+
+  Status RevokeTrackerToken(std::string_view digest, int64_t when) override {
+    std::lock_guard lock(mu_);
+    auto it = s_.tokens.find(std::string(digest));
+    if (it == s_.tokens.end()) return tl::make_unexpected(NotFound("no such tracker token"));
+    it->second.revoked = when;
+    return Ok();
+  }
+
+  Status PutHold(const Hold& h) override {
+    std::lock_guard lock(mu_);
+    s_.holds[h.log_index] = h;
+    return Ok();
+  }
+
+  Status AddTrackerIndex(std::string_view pseudonym, uint64_t log_index) override {
+    std::lock_guard lock(mu_);
+    s_.index[std::string(pseudonym)].insert(log_index);
+    return Ok();
+  }
+
   // Reads already see whole writes (one mutex); writers wait meanwhile.
   Status ReadTogether(const std::function<Status()>& body) override {
     std::shared_lock bulk(bulk_mu_);
@@ -241,6 +286,63 @@ class MemoryStore : public Store {
     auto it = s_.receipts.find(std::string(id));
     if (it == s_.receipts.end()) return std::optional<Receipt>();
     return std::optional<Receipt>(it->second);
+  }
+
+  Result<std::optional<Report>> GetReport(std::string_view id) override {
+    std::lock_guard lock(mu_);
+    auto it = s_.reports.find(std::string(id));
+    if (it == s_.reports.end()) return std::optional<Report>();
+    return std::optional<Report>(it->second);
+  }
+
+  Result<std::optional<TrackerToken>> FindTrackerToken(std::string_view digest) override {
+    std::lock_guard lock(mu_);
+    auto it = s_.tokens.find(std::string(digest));
+    if (it == s_.tokens.end()) return std::optional<TrackerToken>();
+    return std::optional<TrackerToken>(it->second);
+  }
+
+  Result<std::vector<TrackerToken>> SubjectTrackerTokens(int64_t subject_id) override {
+    std::lock_guard lock(mu_);
+    std::vector<TrackerToken> out;
+    for (const auto& [d, t] : s_.tokens) {
+      if (t.subject_id == subject_id) out.push_back(t);
+    }
+    std::stable_sort(out.begin(), out.end(),
+                     [](const TrackerToken& a, const TrackerToken& b) { return a.created < b.created; });
+    return out;
+  }
+
+  Result<std::optional<Subject>> GetSubject(int64_t id) override {
+    std::lock_guard lock(mu_);
+    auto it = s_.subjects.find(id);
+    if (it == s_.subjects.end()) return std::optional<Subject>();
+    return std::optional<Subject>(it->second);
+  }
+
+  Result<std::vector<Hold>> HoldsFor(const std::vector<uint64_t>& indices) override {
+    std::lock_guard lock(mu_);
+    std::set<uint64_t> want(indices.begin(), indices.end());
+    std::vector<Hold> out;
+    for (uint64_t i : want) {
+      auto it = s_.holds.find(i);
+      if (it != s_.holds.end()) out.push_back(it->second);
+    }
+    return out;
+  }
+
+  Result<std::vector<Hold>> AllHolds() override {
+    std::lock_guard lock(mu_);
+    std::vector<Hold> out;
+    for (const auto& [i, h] : s_.holds) out.push_back(h);
+    return out;
+  }
+
+  Result<std::vector<uint64_t>> TrackerIndex(std::string_view pseudonym) override {
+    std::lock_guard lock(mu_);
+    auto it = s_.index.find(std::string(pseudonym));
+    if (it == s_.index.end()) return std::vector<uint64_t>();
+    return std::vector<uint64_t>(it->second.begin(), it->second.end());
   }
 
   Result<Counts> CountAll() override {

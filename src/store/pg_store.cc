@@ -77,6 +77,25 @@ CREATE TABLE application_choices(
   recipient TEXT NOT NULL, categories TEXT NOT NULL,
   recorded_by TEXT NOT NULL, recorded_on TEXT NOT NULL);
 )sql",
+    // 2 → 3: the safe reporting pathway and the data-subject tracker.
+    R"sql(
+CREATE TABLE reports(
+  id TEXT PRIMARY KEY, subject_id INT8 NOT NULL REFERENCES subjects(id),
+  case_id TEXT NOT NULL REFERENCES cases(id),
+  org_id TEXT NOT NULL REFERENCES organisations(id),
+  created INT8 NOT NULL, dropped_fields INT8 NOT NULL);
+CREATE TABLE tracker_tokens(
+  digest TEXT PRIMARY KEY, subject_id INT8 NOT NULL REFERENCES subjects(id),
+  kind TEXT NOT NULL, org_id TEXT REFERENCES organisations(id),
+  created INT8 NOT NULL, revoked INT8 NOT NULL);
+CREATE INDEX tracker_tokens_subject ON tracker_tokens(subject_id);
+CREATE TABLE holds(
+  log_index INT8 PRIMARY KEY, hidden_until INT8 NOT NULL,
+  reason TEXT NOT NULL, created INT8 NOT NULL);
+CREATE TABLE tracker_index(
+  pseudonym TEXT NOT NULL, log_index INT8 NOT NULL,
+  PRIMARY KEY(pseudonym, log_index));
+)sql",
 };
 constexpr int kSchemaVersion = int(std::size(kMigrations));
 
@@ -398,6 +417,53 @@ class PgStore : public Store {
     });
   }
 
+  Status PutReport(const Report& r) override {
+    return Write([&](Connection& c) -> Status {
+      return Drop(c.Run("storing report",
+                        "INSERT INTO reports(id, subject_id, case_id, org_id, created, dropped_fields) "
+                        "VALUES($1,$2,$3,$4,$5,$6)",
+                        {r.id, Str(r.subject_id), r.case_id, r.org_id, Str(r.created), Str(r.dropped_fields)}));
+    });
+  }
+
+  Status PutTrackerToken(const TrackerToken& t) override {
+    return Write([&](Connection& c) -> Status {
+      return Drop(c.Run("storing tracker token",
+                        "INSERT INTO tracker_tokens(digest, subject_id, kind, org_id, created, revoked) "
+                        "VALUES($1,$2,$3,$4,$5,$6)",
+                        {t.digest, Str(t.subject_id), t.kind, t.org_id.empty() ? Param() : Param(t.org_id),
+                         Str(t.created), Str(t.revoked)}));
+    });
+  }
+
+  Status RevokeTrackerToken(std::string_view digest, int64_t when) override {
+    return Write([&](Connection& c) -> Status {
+      FB_ASSIGN_OR_RETURN(PgResult r, c.Run("revoking tracker token",
+                                            "UPDATE tracker_tokens SET revoked = $1 WHERE digest = $2 RETURNING digest",
+                                            {Str(when), std::string(digest)}));
+      if (r.rows() == 0) return tl::make_unexpected(NotFound("no such tracker token"));
+      return Ok();
+    });
+  }
+
+  Status PutHold(const Hold& h) override {
+    return Write([&](Connection& c) -> Status {
+      return Drop(c.Run("storing hold",
+                        "INSERT INTO holds(log_index, hidden_until, reason, created) VALUES($1,$2,$3,$4) "
+                        "ON CONFLICT(log_index) DO UPDATE SET hidden_until=excluded.hidden_until, "
+                        "reason=excluded.reason, created=excluded.created",
+                        {Str(int64_t(h.log_index)), Str(h.hidden_until), h.reason, Str(h.created)}));
+    });
+  }
+
+  Status AddTrackerIndex(std::string_view pseudonym, uint64_t log_index) override {
+    return Write([&](Connection& c) -> Status {
+      return Drop(c.Run("indexing a log entry for the tracker",
+                        "INSERT INTO tracker_index(pseudonym, log_index) VALUES($1,$2) ON CONFLICT DO NOTHING",
+                        {std::string(pseudonym), Str(int64_t(log_index))}));
+    });
+  }
+
   // One read-write transaction around `body`'s writes, run again from the
   // start (a bounded number of times) on a serialisation failure.
   Status Bulk(const std::function<Status()>& body) override {
@@ -522,6 +588,117 @@ class PgStore : public Store {
       FB_ASSIGN_OR_RETURN(int64_t index, r.int64(0, 1));
       FB_ASSIGN_OR_RETURN(int64_t created, r.int64(0, 3));
       return std::optional<Receipt>(Receipt{r.text(0, 0), uint64_t(index), r.text(0, 2), created});
+    });
+  }
+
+  Result<std::optional<Report>> GetReport(std::string_view id) override {
+    return Read<std::optional<Report>>([&](Connection& c) -> Result<std::optional<Report>> {
+      FB_ASSIGN_OR_RETURN(PgResult r, c.Run("reading report",
+                                            "SELECT id, subject_id, case_id, org_id, created, dropped_fields "
+                                            "FROM reports WHERE id = $1",
+                                            {std::string(id)}));
+      if (r.rows() == 0) return std::optional<Report>();
+      Report out{r.text(0, 0), 0, r.text(0, 2), r.text(0, 3), 0, 0};
+      FB_ASSIGN_OR_RETURN(out.subject_id, r.int64(0, 1));
+      FB_ASSIGN_OR_RETURN(out.created, r.int64(0, 4));
+      FB_ASSIGN_OR_RETURN(out.dropped_fields, r.int64(0, 5));
+      return std::optional<Report>(std::move(out));
+    });
+  }
+
+  static Result<TrackerToken> ReadToken(const PgResult& r, int row) {
+    TrackerToken t{r.text(row, 0), 0, r.text(row, 2), r.null(row, 3) ? "" : r.text(row, 3), 0, 0};
+    FB_ASSIGN_OR_RETURN(t.subject_id, r.int64(row, 1));
+    FB_ASSIGN_OR_RETURN(t.created, r.int64(row, 4));
+    FB_ASSIGN_OR_RETURN(t.revoked, r.int64(row, 5));
+    return t;
+  }
+
+  Result<std::optional<TrackerToken>> FindTrackerToken(std::string_view digest) override {
+    return Read<std::optional<TrackerToken>>([&](Connection& c) -> Result<std::optional<TrackerToken>> {
+      FB_ASSIGN_OR_RETURN(PgResult r, c.Run("reading tracker token",
+                                            "SELECT digest, subject_id, kind, org_id, created, revoked "
+                                            "FROM tracker_tokens WHERE digest = $1",
+                                            {std::string(digest)}));
+      if (r.rows() == 0) return std::optional<TrackerToken>();
+      FB_ASSIGN_OR_RETURN(TrackerToken t, ReadToken(r, 0));
+      return std::optional<TrackerToken>(std::move(t));
+    });
+  }
+
+  Result<std::vector<TrackerToken>> SubjectTrackerTokens(int64_t subject_id) override {
+    return Read<std::vector<TrackerToken>>([&](Connection& c) -> Result<std::vector<TrackerToken>> {
+      FB_ASSIGN_OR_RETURN(PgResult r, c.Run("reading tracker tokens",
+                                            "SELECT digest, subject_id, kind, org_id, created, revoked "
+                                            "FROM tracker_tokens WHERE subject_id = $1 ORDER BY created, digest",
+                                            {Str(subject_id)}));
+      std::vector<TrackerToken> out;
+      for (int i = 0; i < r.rows(); ++i) {
+        FB_ASSIGN_OR_RETURN(TrackerToken t, ReadToken(r, i));
+        out.push_back(std::move(t));
+      }
+      return out;
+    });
+  }
+
+  Result<std::optional<Subject>> GetSubject(int64_t id) override {
+    return Read<std::optional<Subject>>([&](Connection& c) -> Result<std::optional<Subject>> {
+      static const std::string sql = std::string("SELECT ") + kSubjectColumns + kSubjectFrom + " WHERE s.id = $1";
+      FB_ASSIGN_OR_RETURN(PgResult r, c.Run("reading subject", sql.c_str(), {Str(id)}));
+      if (r.rows() == 0) return std::optional<Subject>();
+      FB_ASSIGN_OR_RETURN(Subject s, ReadSubject(r, 0));
+      return std::optional<Subject>(std::move(s));
+    });
+  }
+
+  static Result<std::vector<Hold>> ReadHolds(const PgResult& r) {
+    std::vector<Hold> out;
+    for (int i = 0; i < r.rows(); ++i) {
+      Hold h;
+      FB_ASSIGN_OR_RETURN(int64_t index, r.int64(i, 0));
+      h.log_index = uint64_t(index);
+      FB_ASSIGN_OR_RETURN(h.hidden_until, r.int64(i, 1));
+      h.reason = r.text(i, 2);
+      FB_ASSIGN_OR_RETURN(h.created, r.int64(i, 3));
+      out.push_back(std::move(h));
+    }
+    return out;
+  }
+
+  Result<std::vector<Hold>> HoldsFor(const std::vector<uint64_t>& indices) override {
+    return Read<std::vector<Hold>>([&](Connection& c) -> Result<std::vector<Hold>> {
+      std::string list = "{";
+      for (size_t i = 0; i < indices.size(); ++i) list += (i ? "," : "") + std::to_string(indices[i]);
+      list += "}";
+      FB_ASSIGN_OR_RETURN(PgResult r, c.Run("reading holds",
+                                            "SELECT log_index, hidden_until, reason, created FROM holds "
+                                            "WHERE log_index = ANY($1::INT8[]) ORDER BY log_index",
+                                            {list}));
+      return ReadHolds(r);
+    });
+  }
+
+  Result<std::vector<Hold>> AllHolds() override {
+    return Read<std::vector<Hold>>([&](Connection& c) -> Result<std::vector<Hold>> {
+      FB_ASSIGN_OR_RETURN(PgResult r, c.Run("reading holds",
+                                            "SELECT log_index, hidden_until, reason, created FROM holds "
+                                            "ORDER BY log_index"));
+      return ReadHolds(r);
+    });
+  }
+
+  Result<std::vector<uint64_t>> TrackerIndex(std::string_view pseudonym) override {
+    return Read<std::vector<uint64_t>>([&](Connection& c) -> Result<std::vector<uint64_t>> {
+      FB_ASSIGN_OR_RETURN(PgResult r, c.Run("reading the tracker index",
+                                            "SELECT log_index FROM tracker_index WHERE pseudonym = $1 "
+                                            "ORDER BY log_index",
+                                            {std::string(pseudonym)}));
+      std::vector<uint64_t> out;
+      for (int i = 0; i < r.rows(); ++i) {
+        FB_ASSIGN_OR_RETURN(int64_t v, r.int64(i, 0));
+        out.push_back(uint64_t(v));
+      }
+      return out;
     });
   }
 

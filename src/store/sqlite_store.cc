@@ -13,6 +13,7 @@
 #include <cstring>
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <atomic>
 #include <mutex>
 #include <unordered_map>
@@ -67,6 +68,28 @@ CREATE TABLE application_choices(
   subject_id INTEGER PRIMARY KEY REFERENCES subjects(id),
   recipient TEXT NOT NULL, categories TEXT NOT NULL,
   recorded_by TEXT NOT NULL, recorded_on TEXT NOT NULL);
+)sql",
+    // 2 → 3: the safe reporting pathway and the data-subject tracker:
+    // reports, tracker tokens (hashes only; mandates are tokens held by an
+    // advocate organisation), covert holds, and the index from a subject's
+    // pseudonym to the log entries that touched it.
+    R"sql(
+CREATE TABLE reports(
+  id TEXT PRIMARY KEY, subject_id INTEGER NOT NULL REFERENCES subjects(id),
+  case_id TEXT NOT NULL REFERENCES cases(id),
+  org_id TEXT NOT NULL REFERENCES organisations(id),
+  created INTEGER NOT NULL, dropped_fields INTEGER NOT NULL);
+CREATE TABLE tracker_tokens(
+  digest TEXT PRIMARY KEY, subject_id INTEGER NOT NULL REFERENCES subjects(id),
+  kind TEXT NOT NULL, org_id TEXT REFERENCES organisations(id),
+  created INTEGER NOT NULL, revoked INTEGER NOT NULL) WITHOUT ROWID;
+CREATE INDEX tracker_tokens_subject ON tracker_tokens(subject_id);
+CREATE TABLE holds(
+  log_index INTEGER PRIMARY KEY, hidden_until INTEGER NOT NULL,
+  reason TEXT NOT NULL, created INTEGER NOT NULL);
+CREATE TABLE tracker_index(
+  pseudonym TEXT NOT NULL, log_index INTEGER NOT NULL,
+  PRIMARY KEY(pseudonym, log_index)) WITHOUT ROWID;
 )sql",
 };
 constexpr int kSchemaVersion = int(std::size(kMigrations));
@@ -228,6 +251,11 @@ Subject ReadSubject(sqlite3_stmt* s) {
   return out;
 }
 
+TrackerToken ReadToken(sqlite3_stmt* s) {
+  return TrackerToken{Text(s, 0), sqlite3_column_int64(s, 1), Text(s, 2), Text(s, 3), sqlite3_column_int64(s, 4),
+                      sqlite3_column_int64(s, 5)};
+}
+
 Result<std::optional<Organisation>> ReadOrganisation(Connection& c, sqlite3_stmt* s) {
   int rc = sqlite3_step(s);
   if (rc == SQLITE_DONE) return std::optional<Organisation>();
@@ -378,6 +406,78 @@ class SqliteStore : public Store {
     });
   }
 
+
+  Status PutReport(const Report& r) override {
+    return Write("storing report", [&](Connection& c) -> Status {
+      FB_ASSIGN_OR_RETURN(sqlite3_stmt * s,
+                          c.Prepare("INSERT INTO reports(id, subject_id, case_id, org_id, created, "
+                                    "dropped_fields) VALUES(?,?,?,?,?,?)"));
+      Bind(s, 1, r.id);
+      Bind(s, 2, r.subject_id);
+      Bind(s, 3, r.case_id);
+      Bind(s, 4, r.org_id);
+      Bind(s, 5, r.created);
+      Bind(s, 6, r.dropped_fields);
+      return Done(c, s, "storing report");
+    });
+  }
+
+  Status PutTrackerToken(const TrackerToken& t) override {
+    return Write("storing tracker token", [&](Connection& c) -> Status {
+      FB_ASSIGN_OR_RETURN(sqlite3_stmt * s,
+                          c.Prepare("INSERT INTO tracker_tokens(digest, subject_id, kind, org_id, created, "
+                                    "revoked) VALUES(?,?,?,?,?,?)"));
+      Bind(s, 1, t.digest);
+      Bind(s, 2, t.subject_id);
+      Bind(s, 3, t.kind);
+      if (t.org_id.empty()) {
+        sqlite3_bind_null(s, 4);
+      } else {
+        Bind(s, 4, t.org_id);
+      }
+      Bind(s, 5, t.created);
+      Bind(s, 6, t.revoked);
+      return Done(c, s, "storing tracker token");
+    });
+  }
+
+  Status RevokeTrackerToken(std::string_view digest, int64_t when) override {
+    return Write("revoking tracker token", [&](Connection& c) -> Status {
+      FB_ASSIGN_OR_RETURN(sqlite3_stmt * s,
+                          c.Prepare("UPDATE tracker_tokens SET revoked = ? WHERE digest = ?"));
+      Bind(s, 1, when);
+      Bind(s, 2, digest);
+      FB_RETURN_IF_ERROR(Done(c, s, "revoking tracker token"));
+      if (sqlite3_changes(c.db()) == 0) return tl::make_unexpected(NotFound("no such tracker token"));
+      return Ok();
+    });
+  }
+
+  Status PutHold(const Hold& h) override {
+    return Write("storing hold", [&](Connection& c) -> Status {
+      FB_ASSIGN_OR_RETURN(sqlite3_stmt * s,
+                          c.Prepare("INSERT INTO holds(log_index, hidden_until, reason, created) VALUES(?,?,?,?) "
+                                    "ON CONFLICT(log_index) DO UPDATE SET hidden_until=excluded.hidden_until, "
+                                    "reason=excluded.reason, created=excluded.created"));
+      Bind(s, 1, int64_t(h.log_index));
+      Bind(s, 2, h.hidden_until);
+      Bind(s, 3, h.reason);
+      Bind(s, 4, h.created);
+      return Done(c, s, "storing hold");
+    });
+  }
+
+  Status AddTrackerIndex(std::string_view pseudonym, uint64_t log_index) override {
+    return Write("indexing", [&](Connection& c) -> Status {
+      FB_ASSIGN_OR_RETURN(sqlite3_stmt * s,
+                          c.Prepare("INSERT INTO tracker_index(pseudonym, log_index) VALUES(?,?) "
+                                    "ON CONFLICT DO NOTHING"));
+      Bind(s, 1, pseudonym);
+      Bind(s, 2, int64_t(log_index));
+      return Done(c, s, "indexing a log entry for the tracker");
+    });
+  }
+
   Status Bulk(const std::function<Status()>& body) override {
     std::lock_guard lock(writer_mu_);
     if (in_bulk_) return body();
@@ -392,6 +492,16 @@ class SqliteStore : public Store {
     Status committed = writer_->Exec("COMMIT");
     if (!committed) (void)writer_->Exec("ROLLBACK");
     return committed;
+  }
+
+  Status BulkDurable(const std::function<Status()>& body) override {
+    std::lock_guard lock(writer_mu_);
+    if (in_bulk_) return body();
+    FB_RETURN_IF_ERROR(writer_->Exec("PRAGMA synchronous=FULL"));
+    Status st = Bulk(body);
+    Status back = writer_->Exec("PRAGMA synchronous=NORMAL");
+    if (st && !back) return back;
+    return st;
   }
 
   Result<std::optional<Organisation>> FindOrganisationByCredential(
@@ -514,6 +624,112 @@ class SqliteStore : public Store {
       Receipt r{Text(s, 0), uint64_t(sqlite3_column_int64(s, 1)), Text(s, 2),
                 sqlite3_column_int64(s, 3)};
       return std::optional<Receipt>(std::move(r));
+    });
+  }
+
+
+  Result<std::optional<Report>> GetReport(std::string_view id) override {
+    return Read<std::optional<Report>>([&](Connection& c) -> Result<std::optional<Report>> {
+      FB_ASSIGN_OR_RETURN(sqlite3_stmt * s,
+                          c.Prepare("SELECT id, subject_id, case_id, org_id, created, dropped_fields "
+                                    "FROM reports WHERE id = ?"));
+      Bind(s, 1, id);
+      int rc = sqlite3_step(s);
+      if (rc == SQLITE_DONE) return std::optional<Report>();
+      if (rc != SQLITE_ROW) return tl::make_unexpected(c.StepError("reading report"));
+      return std::optional<Report>(Report{Text(s, 0), sqlite3_column_int64(s, 1), Text(s, 2), Text(s, 3),
+                                          sqlite3_column_int64(s, 4), sqlite3_column_int64(s, 5)});
+    });
+  }
+
+  Result<std::optional<TrackerToken>> FindTrackerToken(std::string_view digest) override {
+    return Read<std::optional<TrackerToken>>([&](Connection& c) -> Result<std::optional<TrackerToken>> {
+      FB_ASSIGN_OR_RETURN(sqlite3_stmt * s,
+                          c.Prepare("SELECT digest, subject_id, kind, org_id, created, revoked "
+                                    "FROM tracker_tokens WHERE digest = ?"));
+      Bind(s, 1, digest);
+      int rc = sqlite3_step(s);
+      if (rc == SQLITE_DONE) return std::optional<TrackerToken>();
+      if (rc != SQLITE_ROW) return tl::make_unexpected(c.StepError("reading tracker token"));
+      return std::optional<TrackerToken>(ReadToken(s));
+    });
+  }
+
+  Result<std::vector<TrackerToken>> SubjectTrackerTokens(int64_t subject_id) override {
+    return Read<std::vector<TrackerToken>>([&](Connection& c) -> Result<std::vector<TrackerToken>> {
+      FB_ASSIGN_OR_RETURN(sqlite3_stmt * s,
+                          c.Prepare("SELECT digest, subject_id, kind, org_id, created, revoked "
+                                    "FROM tracker_tokens WHERE subject_id = ? ORDER BY created, digest"));
+      Bind(s, 1, subject_id);
+      std::vector<TrackerToken> out;
+      for (int rc; (rc = sqlite3_step(s)) != SQLITE_DONE;) {
+        if (rc != SQLITE_ROW) return tl::make_unexpected(c.StepError("reading tracker tokens"));
+        out.push_back(ReadToken(s));
+      }
+      return out;
+    });
+  }
+
+  Result<std::optional<Subject>> GetSubject(int64_t id) override {
+    return Read<std::optional<Subject>>([&](Connection& c) -> Result<std::optional<Subject>> {
+      static const std::string sql = std::string("SELECT ") + kSubjectColumns + kSubjectFrom + " WHERE s.id = ?";
+      FB_ASSIGN_OR_RETURN(sqlite3_stmt * s, c.Prepare(sql.c_str()));
+      Bind(s, 1, id);
+      int rc = sqlite3_step(s);
+      if (rc == SQLITE_DONE) return std::optional<Subject>();
+      if (rc != SQLITE_ROW) return tl::make_unexpected(c.StepError("reading subject"));
+      return std::optional<Subject>(ReadSubject(s));
+    });
+  }
+
+  Result<std::vector<Hold>> HoldsFor(const std::vector<uint64_t>& indices) override {
+    return Read<std::vector<Hold>>([&](Connection& c) -> Result<std::vector<Hold>> {
+      FB_ASSIGN_OR_RETURN(sqlite3_stmt * s,
+                          c.Prepare("SELECT log_index, hidden_until, reason, created FROM holds "
+                                    "WHERE log_index = ?"));
+      std::vector<uint64_t> sorted = indices;
+      std::sort(sorted.begin(), sorted.end());
+      sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+      std::vector<Hold> out;
+      for (uint64_t i : sorted) {
+        sqlite3_reset(s);
+        Bind(s, 1, int64_t(i));
+        int rc = sqlite3_step(s);
+        if (rc == SQLITE_DONE) continue;
+        if (rc != SQLITE_ROW) return tl::make_unexpected(c.StepError("reading holds"));
+        out.push_back(Hold{uint64_t(sqlite3_column_int64(s, 0)), sqlite3_column_int64(s, 1), Text(s, 2),
+                           sqlite3_column_int64(s, 3)});
+      }
+      sqlite3_reset(s);
+      return out;
+    });
+  }
+
+  Result<std::vector<Hold>> AllHolds() override {
+    return Read<std::vector<Hold>>([&](Connection& c) -> Result<std::vector<Hold>> {
+      FB_ASSIGN_OR_RETURN(sqlite3_stmt * s,
+                          c.Prepare("SELECT log_index, hidden_until, reason, created FROM holds ORDER BY log_index"));
+      std::vector<Hold> out;
+      for (int rc; (rc = sqlite3_step(s)) != SQLITE_DONE;) {
+        if (rc != SQLITE_ROW) return tl::make_unexpected(c.StepError("reading holds"));
+        out.push_back(Hold{uint64_t(sqlite3_column_int64(s, 0)), sqlite3_column_int64(s, 1), Text(s, 2),
+                           sqlite3_column_int64(s, 3)});
+      }
+      return out;
+    });
+  }
+
+  Result<std::vector<uint64_t>> TrackerIndex(std::string_view pseudonym) override {
+    return Read<std::vector<uint64_t>>([&](Connection& c) -> Result<std::vector<uint64_t>> {
+      FB_ASSIGN_OR_RETURN(sqlite3_stmt * s,
+                          c.Prepare("SELECT log_index FROM tracker_index WHERE pseudonym = ? ORDER BY log_index"));
+      Bind(s, 1, pseudonym);
+      std::vector<uint64_t> out;
+      for (int rc; (rc = sqlite3_step(s)) != SQLITE_DONE;) {
+        if (rc != SQLITE_ROW) return tl::make_unexpected(c.StepError("reading the tracker index"));
+        out.push_back(uint64_t(sqlite3_column_int64(s, 0)));
+      }
+      return out;
     });
   }
 

@@ -12,12 +12,15 @@ std::string_view ScopeName(Scope s) {
     case Scope::kAdmin: return "admin";
     case Scope::kAnalyst: return "analyst";
     case Scope::kOversight: return "oversight";
+    case Scope::kIntake: return "intake";
+    case Scope::kAdvocate: return "advocate";
   }
   return "requester";
 }
 
 bool ParseScope(std::string_view name, Scope* out) {
-  for (Scope s : {Scope::kRequester, Scope::kHolder, Scope::kAdmin, Scope::kAnalyst, Scope::kOversight}) {
+  for (Scope s : {Scope::kRequester, Scope::kHolder, Scope::kAdmin, Scope::kAnalyst, Scope::kOversight, Scope::kIntake,
+                  Scope::kAdvocate}) {
     if (ScopeName(s) == name) {
       *out = s;
       return true;

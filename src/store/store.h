@@ -42,6 +42,8 @@ enum class Scope : uint8_t {
   kAdmin,      // the holder's DPO: policy reload
   kAnalyst,    // the holder's analysts: the console, read-only (docs/console.md)
   kOversight,  // an oversight body: the console's oversight views, read-only
+  kIntake,     // a trusted third party taking reports: POST /v1/reports
+  kAdvocate,   // an advocate organisation: GET /v1/tracker under a person's mandate
 };
 std::string_view ScopeName(Scope s);
 bool ParseScope(std::string_view name, Scope* out);
@@ -125,6 +127,40 @@ struct Receipt {
   int64_t created = 0;  // Unix seconds
 };
 
+// A report taken through the safe reporting pathway (POST /v1/reports):
+// which subject, case and intake organisation, and how many fields were
+// dropped (immigration fields are never stored). No free text.
+struct Report {
+  std::string id;  // random, opaque
+  int64_t subject_id = 0;
+  std::string case_id;
+  std::string org_id;      // the intake organisation
+  int64_t created = 0;     // Unix seconds
+  int64_t dropped_fields = 0;
+};
+
+// A secret that opens the data-subject tracker for one subject. Only its
+// SHA-256 (hex) is stored. `kind`: "report" (the receipt token of a report),
+// "holder" (issued by the holder to a known subject) or "mandate" (held by
+// the advocate organisation `org_id` on the subject's behalf).
+struct TrackerToken {
+  std::string digest;
+  int64_t subject_id = 0;
+  std::string kind;
+  std::string org_id;  // "mandate" only: the advocate organisation
+  int64_t created = 0;
+  int64_t revoked = 0;  // Unix seconds; 0: in force
+};
+
+// A covert hold: the tracker does not show log entry `log_index` before
+// `hidden_until` (Unix seconds). `reason` is a code, never free text.
+struct Hold {
+  uint64_t log_index = 0;
+  int64_t hidden_until = 0;
+  std::string reason;
+  int64_t created = 0;
+};
+
 struct Counts {
   int64_t organisations = 0, subjects = 0, cases = 0, participants = 0, records = 0,
           receipts = 0;
@@ -163,12 +199,26 @@ class Store {
                                 std::string_view role) = 0;
   virtual Result<int64_t> AddRecord(const Record& record) = 0;
   virtual Status PutReceipt(const Receipt& receipt) = 0;
+  // Reporting pathway and tracker (schema version 3).
+  virtual Status PutReport(const Report& report) = 0;
+  // kAlreadyExists for a digest already stored.
+  virtual Status PutTrackerToken(const TrackerToken& token) = 0;
+  // Marks the token revoked at `when`; kNotFound if no such digest.
+  virtual Status RevokeTrackerToken(std::string_view digest, int64_t when) = 0;
+  // Adds or replaces the hold on `hold.log_index`.
+  virtual Status PutHold(const Hold& hold) = 0;
+  // Notes that log entry `log_index` concerns the subject whose pseudonym
+  // is `pseudonym` (idempotent): the tracker's index.
+  virtual Status AddTrackerIndex(std::string_view pseudonym, uint64_t log_index) = 0;
   // Runs `body` (which calls the writes above) as one transaction: all of its
   // writes or none. Other writers wait (SQLite) or conflict and are retried
   // (PostgreSQL, where `body` itself may run again from the start: keep its
   // effects outside the store idempotent, and return the first error of a
   // write rather than carry on past it).
   virtual Status Bulk(const std::function<Status()>& body) = 0;
+  // Bulk, durable on return even across a power cut (SQLite: that one
+  // transaction with synchronous=FULL; PostgreSQL commits are durable).
+  virtual Status BulkDurable(const std::function<Status()>& body) { return Bulk(body); }
 
   // ---- Reads.
   // Runs `body` so that the reads it makes on this thread see one snapshot
@@ -191,6 +241,18 @@ class Store {
   // field name → category.
   virtual Result<std::map<std::string, std::string>> FieldCategories() = 0;
   virtual Result<std::optional<Receipt>> GetReceipt(std::string_view id) = 0;
+  virtual Result<std::optional<Report>> GetReport(std::string_view id) = 0;
+  // The token with this digest, revoked or not.
+  virtual Result<std::optional<TrackerToken>> FindTrackerToken(std::string_view digest) = 0;
+  // Every token of the subject, by creation time then digest.
+  virtual Result<std::vector<TrackerToken>> SubjectTrackerTokens(int64_t subject_id) = 0;
+  virtual Result<std::optional<Subject>> GetSubject(int64_t id) = 0;
+  // Holds on any of `indices` (in index order).
+  virtual Result<std::vector<Hold>> HoldsFor(const std::vector<uint64_t>& indices) = 0;
+  // Every hold, by log index (the holder's metrics).
+  virtual Result<std::vector<Hold>> AllHolds() = 0;
+  // The log indices noted for `pseudonym`, ascending.
+  virtual Result<std::vector<uint64_t>> TrackerIndex(std::string_view pseudonym) = 0;
   virtual Result<Counts> CountAll() = 0;
 };
 

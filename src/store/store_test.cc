@@ -545,6 +545,115 @@ TEST(SqliteStoreTest, ReopensAndRefusesNewerSchema) {
 
 // Writers on several connections at once: SERIALIZABLE conflicts on the id
 // counter are retried, and every subject gets its own id.
+// Schema version 3: the reporting pathway's reports, tracker tokens (hashes
+// only; mandates held by an advocate organisation), covert holds and the
+// pseudonym index.
+TEST_P(StoreTest, ReportsTokensHoldsAndTrackerIndex) {
+  ASSERT_TRUE(store_->PutOrganisation({"vs", "victim-support-service", "Victims' service", Scope::kIntake}));
+  ASSERT_TRUE(store_->PutOrganisation({"adv", "victim-support-service", "Advocate", Scope::kAdvocate}));
+  auto intake = store_->GetOrganisation("vs");
+  ASSERT_TRUE(intake && *intake);
+  EXPECT_EQ((*intake)->scope, Scope::kIntake);
+  auto adv = store_->GetOrganisation("adv");
+  ASSERT_TRUE(adv && *adv);
+  EXPECT_EQ((*adv)->scope, Scope::kAdvocate);
+
+  int64_t ana = AddPerson("RPT-1", "Ana", "Pereira", "1988-04-01");
+  int64_t bo = AddPerson("RPT-2", "Bo", "Chen", "1990-01-01");
+  // Subject, case, participant, record, report and token in one transaction.
+  Status st = store_->Bulk([&]() -> Status {
+    FB_RETURN_IF_ERROR(store_->PutCase({"RPT-C1", "assault", "reported"}));
+    FB_RETURN_IF_ERROR(store_->AddParticipant("RPT-C1", ana, "victim"));
+    FB_RETURN_IF_ERROR(store_->PutReport({"r1", ana, "RPT-C1", "vs", 100, 2}));
+    return store_->PutTrackerToken({"d-ana", ana, "report", "", 100, 0});
+  });
+  ASSERT_TRUE(st) << st.error().ToString();
+  auto report = store_->GetReport("r1");
+  ASSERT_TRUE(report && *report);
+  EXPECT_EQ((*report)->subject_id, ana);
+  EXPECT_EQ((*report)->case_id, "RPT-C1");
+  EXPECT_EQ((*report)->org_id, "vs");
+  EXPECT_EQ((*report)->dropped_fields, 2);
+  auto no_report = store_->GetReport("r2");
+  ASSERT_TRUE(no_report);
+  EXPECT_FALSE(*no_report);
+  // A report naming an unknown case is refused.
+  EXPECT_FALSE(store_->PutReport({"r3", ana, "NO-CASE", "vs", 100, 0}));
+  // A failed transaction leaves no token behind.
+  Status failed = store_->Bulk([&]() -> Status {
+    FB_RETURN_IF_ERROR(store_->PutTrackerToken({"d-rolled-back", bo, "report", "", 101, 0}));
+    return tl::make_unexpected(InvalidArgument("stop"));
+  });
+  EXPECT_FALSE(failed);
+  auto rolled = store_->FindTrackerToken("d-rolled-back");
+  ASSERT_TRUE(rolled);
+  EXPECT_FALSE(*rolled);
+
+  // Tokens: found by digest, duplicates refused, mandates name their advocate.
+  auto dup = store_->PutTrackerToken({"d-ana", bo, "holder", "", 102, 0});
+  ASSERT_FALSE(dup);
+  EXPECT_EQ(dup.error().code(), ErrorCode::kAlreadyExists);
+  ASSERT_TRUE(store_->PutTrackerToken({"d-mandate", ana, "mandate", "adv", 103, 0}));
+  ASSERT_TRUE(store_->PutTrackerToken({"d-bo", bo, "holder", "", 104, 0}));
+  EXPECT_FALSE(store_->PutTrackerToken({"d-x", ana, "mandate", "no-such-org", 105, 0}));
+  auto t = store_->FindTrackerToken("d-mandate");
+  ASSERT_TRUE(t && *t);
+  EXPECT_EQ((*t)->subject_id, ana);
+  EXPECT_EQ((*t)->kind, "mandate");
+  EXPECT_EQ((*t)->org_id, "adv");
+  EXPECT_EQ((*t)->revoked, 0);
+  auto plain = store_->FindTrackerToken("d-ana");
+  ASSERT_TRUE(plain && *plain);
+  EXPECT_EQ((*plain)->org_id, "");
+  ASSERT_TRUE(store_->RevokeTrackerToken("d-mandate", 200));
+  t = store_->FindTrackerToken("d-mandate");
+  ASSERT_TRUE(t && *t);
+  EXPECT_EQ((*t)->revoked, 200);
+  auto missing = store_->RevokeTrackerToken("d-none", 200);
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code(), ErrorCode::kNotFound);
+  auto ana_tokens = store_->SubjectTrackerTokens(ana);
+  ASSERT_TRUE(ana_tokens);
+  ASSERT_EQ(ana_tokens->size(), 2u);
+  EXPECT_EQ((*ana_tokens)[0].digest, "d-ana");
+  EXPECT_EQ((*ana_tokens)[1].digest, "d-mandate");
+
+  auto subject = store_->GetSubject(ana);
+  ASSERT_TRUE(subject && *subject);
+  EXPECT_EQ((*subject)->reference, "RPT-1");
+  auto nobody = store_->GetSubject(9999);
+  ASSERT_TRUE(nobody);
+  EXPECT_FALSE(*nobody);
+
+  // Holds: replaced per index, read for a list of indices.
+  ASSERT_TRUE(store_->PutHold({7, 1000, "live-investigation", 10}));
+  ASSERT_TRUE(store_->PutHold({3, 500, "live-investigation", 10}));
+  ASSERT_TRUE(store_->PutHold({7, 2000, "court-order", 11}));
+  auto holds = store_->HoldsFor({9, 7, 1});
+  ASSERT_TRUE(holds);
+  ASSERT_EQ(holds->size(), 1u);
+  EXPECT_EQ((*holds)[0].log_index, 7u);
+  EXPECT_EQ((*holds)[0].hidden_until, 2000);
+  EXPECT_EQ((*holds)[0].reason, "court-order");
+  auto all = store_->AllHolds();
+  ASSERT_TRUE(all);
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[0].log_index, 3u);
+
+  // The index: ascending, idempotent, one pseudonym never sees another's.
+  for (uint64_t i : {5u, 2u, 9u, 2u}) ASSERT_TRUE(store_->AddTrackerIndex("p-ana", i));
+  ASSERT_TRUE(store_->AddTrackerIndex("p-bo", 4));
+  auto idx = store_->TrackerIndex("p-ana");
+  ASSERT_TRUE(idx);
+  EXPECT_EQ(*idx, (std::vector<uint64_t>{2, 5, 9}));
+  auto other = store_->TrackerIndex("p-bo");
+  ASSERT_TRUE(other);
+  EXPECT_EQ(*other, (std::vector<uint64_t>{4}));
+  auto empty = store_->TrackerIndex("p-none");
+  ASSERT_TRUE(empty);
+  EXPECT_TRUE(empty->empty());
+}
+
 TEST_P(StoreTest, ConcurrentWritersGetDistinctIds) {
   std::mutex mu;
   std::set<int64_t> ids;

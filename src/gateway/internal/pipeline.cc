@@ -257,6 +257,10 @@ Result<Merged> Evaluate(const engine::Engine& engine, const engine::Request& bas
   return m;
 }
 
+std::string SubjectPseudonym(const std::string& pseudonym_key, const std::string& reference) {
+  return HexEncode(DigestBytes(HmacSha256Once(pseudonym_key, "subject:" + reference)));
+}
+
 bool ShadowDiffers(const policy::Schema& ls, const Merged& live, const policy::Schema& ss, const Merged& shadow) {
   return shadow.permit != live.permit ||
          ss.Names(EnumKind::kCategory, shadow.disclosed) != ls.Names(EnumKind::kCategory, live.disclosed) ||
@@ -286,7 +290,7 @@ Result<json::object> DecisionEntry(const engine::Engine& engine, const CallerReq
   }
   std::string pseudonym;
   if (res.subject) {
-    pseudonym = HexEncode(DigestBytes(HmacSha256Once(pseudonym_key, "subject:" + res.subject->reference)));
+    pseudonym = SubjectPseudonym(pseudonym_key, res.subject->reference);
   }
   FB_ASSIGN_OR_RETURN(std::string plain, SealedPart(engine, res, merged, pseudonym, outward));
   FB_RETURN_IF_ERROR(entry::SealInto(e, audit_key, plain));

@@ -78,6 +78,10 @@ Result<Merged> Evaluate(const engine::Engine& engine, const engine::Request& bas
 bool ShadowDiffers(const policy::Schema& live_schema, const Merged& live,
                    const policy::Schema& shadow_schema, const Merged& shadow);
 
+// A subject's pseudonym in log entries: hex HMAC-SHA-256(pseudonym key,
+// "subject:" ‖ reference). The tracker's index is keyed by it.
+std::string SubjectPseudonym(const std::string& pseudonym_key, const std::string& reference);
+
 // The decision's log entry (entry schema 3), sealed: in clear only what the
 // requester already knows. `pseudonym_key` keys the subject's pseudonym.
 Result<boost::json::object> DecisionEntry(const engine::Engine& engine, const CallerRequest& caller,

@@ -31,6 +31,8 @@
 #include "gateway/internal/console.h"
 #include "gateway/internal/metrics.h"
 #include "gateway/internal/static_files.h"
+#include "gateway/internal/reports.h"
+#include "gateway/internal/tracker.h"
 #include "gateway/internal/timer_queue.h"
 #include "gateway/internal/witnessing.h"
 #include "http/http.h"
@@ -77,7 +79,11 @@ class Service : public http::Handler {
   Metrics& metrics() { return metrics_; }
 
  private:
-  struct Caller;
+  // An authenticated caller (its organisation from the store).
+  struct Caller {
+    store::Organisation org;
+    bool by_certificate = false;
+  };
   struct Exchange;
   struct Pending;
   explicit Service(const GatewayConfig& config) : config_(config) {}
@@ -94,6 +100,15 @@ class Service : public http::Handler {
   HttpResponse Receipt(const Caller& caller, const std::string& id, bool json);
   HttpResponse Tile(const std::string& path);
   HttpResponse AdminReload(const HttpRequest& request, const Caller& caller);
+  // The safe reporting pathway and the tracker (reporting.cc).
+  HttpResponse TakeReport(const HttpRequest& request, const Caller& caller);
+  HttpResponse TrackerView(const HttpRequest& request, const std::string& query, const std::optional<Caller>& caller,
+                           bool export_pack);
+  HttpResponse TrackerRotate(const HttpRequest& request, const std::optional<Caller>& caller);
+  HttpResponse TrackerAdmin(const std::string& what, const HttpRequest& request, const Caller& caller);
+  std::string RenderTrackerGauges();
+  // Notes a durable entry about `reference`'s subject in the tracker's index.
+  void IndexForTracker(const std::string& reference, uint64_t index);
   HttpResponse RenderMetrics();
   Result<std::optional<Caller>> Authenticate(const HttpRequest& request);
   // The console (service_console.cc): its files and its JSON API.
@@ -132,6 +147,10 @@ class Service : public http::Handler {
   // Reads the log into the console's index once at start, so that the first
   // visit does not wait for it; stopped and joined in Close.
   std::thread console_warmup_;
+  std::unique_ptr<RateLimiter> report_limiter_;
+  std::unique_ptr<GroupCommitter> report_commits_;
+  // After store_: stopped (its queue written) before the store closes.
+  std::unique_ptr<TrackerIndexer> indexer_;
 };
 
 }  // namespace firebreak::gateway::internal
