@@ -97,6 +97,9 @@ tl::expected<TrackerFilter, Problem> ParseTrackerQuery(std::string_view query) {
     if (pair.empty()) continue;
     size_t eq = pair.find('=');
     std::string key(pair.substr(0, eq));
+    // A pair with no name ("&=x") is named by where it is, so that every
+    // refusal names something (found by reporting_fuzz).
+    if (key.empty()) return tl::make_unexpected(Problem{400, "query", "a parameter has no name"});
     auto value = Unescape(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1));
     if (!value) return tl::make_unexpected(Problem{400, key, "is not percent-encoded correctly"});
     if (key == "from" || key == "to") {
