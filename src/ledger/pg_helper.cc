@@ -7,6 +7,11 @@
 //   "ack <index> <entry>"         for each entry once Add() returned (durable),
 //   "lost <epoch> <why>"          when the lease or a write is refused (exit 5).
 // Usage: ledger_pg_helper URL LOG KEYFILE TERM_MS THREADS
+//
+// With "node" first, it is a ClusterLog node instead: every node appends
+// from THREADS threads (forwarded to the sequencer unless it is the one),
+// printing "ack <index> <entry>" once each entry is durable.
+// Usage: ledger_pg_helper node URL LOG KEYFILE TERM_MS THREADS
 #include <unistd.h>
 
 #include <chrono>
@@ -18,6 +23,7 @@
 
 #include "base/files.h"
 #include "ledger/ledger.h"
+#include "ledger/cluster_log.h"
 #include "ledger/pg_storage.h"
 
 using namespace firebreak;
@@ -41,7 +47,51 @@ void WriteLine(const std::string& line) {
 
 }  // namespace
 
+int Node(int argc, char** argv) {
+  if (argc != 7) {
+    std::fprintf(stderr, "usage: %s node URL LOG KEYFILE TERM_MS THREADS\n", argv[0]);
+    return 2;
+  }
+  auto key = ReadFile(argv[4]);
+  if (!key) return 2;
+  while (!key->empty() && key->back() == '\n') key->pop_back();
+  auto signer = NoteSigner::FromKeyText(*key);
+  if (!signer) return 2;
+  ClusterLogOptions o;
+  o.url = argv[2];
+  o.log = argv[3];
+  o.node = "node" + std::to_string(::getpid());
+  o.lease_term = std::chrono::milliseconds(std::atoi(argv[5]));
+  o.publish_interval = std::chrono::milliseconds(50);
+  o.forward_timeout = std::chrono::seconds(20);
+  auto log = ClusterLog::Open(o, *signer);
+  if (!log) {
+    std::fprintf(stderr, "%s\n", log.error().ToString().c_str());
+    return 3;
+  }
+  WriteLine("started\n");
+  std::vector<std::thread> workers;
+  for (int t = 0; t < std::atoi(argv[6]); ++t) {
+    workers.emplace_back([&, t] {
+      for (uint64_t i = 0;; ++i) {
+        std::string entry = "{\"pid\":" + std::to_string(::getpid()) + ",\"t\":" + std::to_string(t) +
+                            ",\"i\":" + std::to_string(i) + "}";
+        auto index = (*log)->Add(entry);
+        if (!index) {
+          // Not durable in time (no sequencer): the request would be refused.
+          WriteLine("fail " + entry + "\n");
+          continue;
+        }
+        WriteLine("ack " + std::to_string(*index) + " " + entry + "\n");
+      }
+    });
+  }
+  for (auto& w : workers) w.join();
+  return 0;
+}
+
 int main(int argc, char** argv) {
+  if (argc > 1 && std::string(argv[1]) == "node") return Node(argc, argv);
   if (argc != 6) {
     std::fprintf(stderr, "usage: %s URL LOG KEYFILE TERM_MS THREADS\n", argv[0]);
     return 2;

@@ -2,6 +2,8 @@
 
 #include <libpq-fe.h>
 
+#include "base/crypto.h"
+
 #include <chrono>
 #include <thread>
 #include <utility>
@@ -23,6 +25,9 @@ CREATE TABLE fb_log_wal(
 CREATE TABLE fb_log_files(
   log TEXT NOT NULL, path TEXT NOT NULL, data BYTEA NOT NULL, epoch INT8 NOT NULL,
   PRIMARY KEY(log, path));
+CREATE TABLE fb_log_queue(
+  log TEXT NOT NULL, id INT8 NOT NULL, entry BYTEA NOT NULL, log_index INT8,
+  created TIMESTAMPTZ NOT NULL, PRIMARY KEY(log, id));
 )sql",
 };
 constexpr int64_t kSchemaVersion = int64_t(std::size(kMigrations));
@@ -466,7 +471,31 @@ Status PgLogStorage::AppendWal(std::string_view bytes) {
     known = wal_end_;
     epoch = epoch_;
   }
+  // The queue rows this batch sequences (a batch: "FBW1", first index u64
+  // BE, count u32 BE, …; docs/log-format.md).
+  std::vector<std::pair<uint64_t, uint64_t>> marks;  // (queue id, index)
+  if (bytes.size() >= 16 && bytes.substr(0, 4) == "FBW1") {
+    uint64_t first = pg_internal::GetBe64(bytes.data() + 4);
+    uint64_t count = pg_internal::GetBe64(bytes.data() + 8) & 0xffffffffu;
+    std::lock_guard bind_lock(bind_mu_);
+    for (auto it = bound_.lower_bound(first); it != bound_.end() && it->first < first + count; ++it) {
+      marks.emplace_back(it->second, it->first);
+    }
+  }
   uint64_t at = 0;
+  auto mark = [&](Connection& c) -> Status {
+    if (marks.empty()) return Ok();
+    std::string sql = "UPDATE fb_log_queue AS q SET log_index = v.idx FROM (VALUES ";
+    std::vector<Arg> args = {Text(log_)};
+    for (size_t i = 0; i < marks.size(); ++i) {
+      if (i > 0) sql += ", ";
+      sql += "($" + std::to_string(args.size() + 1) + "::INT8, $" + std::to_string(args.size() + 2) + "::INT8)";
+      args.push_back(Int(marks[i].first));
+      args.push_back(Int(marks[i].second));
+    }
+    sql += ") AS v(id, idx) WHERE q.log = $1 AND q.id = v.id";
+    return pg_internal::Drop(c.Run("marking forwarded entries sequenced", sql.c_str(), args));
+  };
   FB_RETURN_IF_ERROR(Fenced("appending to the write-ahead log", [&](Connection& c) -> Status {
     FB_ASSIGN_OR_RETURN(uint64_t end, WalEnd(c, log_));
     if (known && end != *known) {
@@ -477,19 +506,101 @@ Status PgLogStorage::AppendWal(std::string_view bytes) {
                                         {Text(log_), Int(*known)}));
       if (r.count() == 1 && r.bytes(0, 0) == bytes && end == *known + bytes.size()) {
         at = *known;
-        return Ok();
+        return mark(c);
       }
       return tl::make_unexpected(DataLoss("log storage: the write-ahead log ends at " + std::to_string(end) +
                                           ", not at " + std::to_string(*known) + " as this writer knew"));
     }
     at = end;
-    return pg_internal::Drop(c.Run("appending to the write-ahead log",
-                                   "INSERT INTO fb_log_wal(log, wal_offset, bytes, epoch) VALUES ($1, $2, $3, $4)",
-                                   {Text(log_), Int(end), Bytes(bytes), Int(epoch)}));
+    FB_RETURN_IF_ERROR(pg_internal::Drop(c.Run("appending to the write-ahead log",
+                                               "INSERT INTO fb_log_wal(log, wal_offset, bytes, epoch) VALUES ($1, $2, $3, $4)",
+                                               {Text(log_), Int(end), Bytes(bytes), Int(epoch)})));
+    return mark(c);
   }));
+  if (!marks.empty()) {
+    std::lock_guard bind_lock(bind_mu_);
+    for (const auto& [id, index] : marks) bound_.erase(index);
+  }
   std::lock_guard lock(mu_);
   wal_end_ = at + bytes.size();
   return Ok();
+}
+
+void PgLogStorage::ClearBindings() {
+  std::lock_guard bind_lock(bind_mu_);
+  bound_.clear();
+}
+
+namespace {
+
+std::string IdArray(std::span<const uint64_t> ids) {
+  std::string out = "{";
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (i > 0) out += ',';
+    out += std::to_string(ids[i]);
+  }
+  return out + "}";
+}
+
+}  // namespace
+
+Result<uint64_t> PgLogStorage::QueueEntry(std::string_view entry) {
+  FB_ASSIGN_OR_RETURN(std::string random, RandomBytes(8));
+  // Positive INT8.
+  uint64_t id = pg_internal::GetBe64(random.data()) >> 1;
+  FB_RETURN_IF_ERROR(Transaction("forwarding an entry", [&](Connection& c) -> Status {
+    auto r = c.Run("forwarding an entry",
+                   "INSERT INTO fb_log_queue(log, id, entry, created) VALUES ($1, $2, $3, clock_timestamp()) "
+                   "ON CONFLICT (log, id) DO NOTHING",
+                   {Text(log_), Int(id), Bytes(entry)});
+    return pg_internal::Drop(r);
+  }));
+  return id;
+}
+
+Result<std::vector<PgLogStorage::Queued>> PgLogStorage::UnsequencedEntries(size_t limit) {
+  std::vector<Queued> out;
+  FB_RETURN_IF_ERROR(Transaction("reading forwarded entries", [&](Connection& c) -> Status {
+    out.clear();
+    FB_ASSIGN_OR_RETURN(Rows r, c.Run("reading forwarded entries",
+                                      "SELECT id, entry FROM fb_log_queue WHERE log = $1 AND log_index IS NULL "
+                                      "ORDER BY created, id LIMIT $2",
+                                      {Text(log_), Int(limit)}));
+    for (int i = 0; i < r.count(); ++i) {
+      FB_ASSIGN_OR_RETURN(uint64_t id, r.u64(i, 0));
+      out.push_back({id, r.bytes(i, 1)});
+    }
+    return Ok();
+  }));
+  return out;
+}
+
+Result<std::vector<std::pair<uint64_t, uint64_t>>> PgLogStorage::SequencedOf(std::span<const uint64_t> ids) {
+  std::vector<std::pair<uint64_t, uint64_t>> out;
+  if (ids.empty()) return out;
+  FB_RETURN_IF_ERROR(Transaction("reading forwarded entries", [&](Connection& c) -> Status {
+    out.clear();
+    FB_ASSIGN_OR_RETURN(Rows r, c.Run("reading forwarded entries",
+                                      "SELECT id, log_index FROM fb_log_queue WHERE log = $1 "
+                                      "AND id = ANY($2::INT8[]) AND log_index IS NOT NULL",
+                                      {Text(log_), Text(IdArray(ids))}));
+    for (int i = 0; i < r.count(); ++i) {
+      FB_ASSIGN_OR_RETURN(uint64_t id, r.u64(i, 0));
+      FB_ASSIGN_OR_RETURN(uint64_t index, r.u64(i, 1));
+      out.emplace_back(id, index);
+    }
+    return Ok();
+  }));
+  return out;
+}
+
+Status PgLogStorage::DeleteQueued(std::span<const uint64_t> ids) {
+  if (ids.empty()) return Ok();
+  return Transaction("deleting forwarded entries", [&](Connection& c) -> Status {
+    return pg_internal::Drop(c.Run("deleting forwarded entries",
+                                   "DELETE FROM fb_log_queue WHERE log = $1 AND id = ANY($2::INT8[])",
+                                   {Text(log_), Text(IdArray(ids))}));
+  });
 }
 
 Result<uint64_t> PgLogStorage::WalSize() {

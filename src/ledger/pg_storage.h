@@ -38,6 +38,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -88,6 +89,29 @@ class PgLogStorage : public LogStorage {
   // node that believes it still holds an old lease).
   void SetEpochForTest(uint64_t epoch);
 
+  // ---- The queue of forwarded entries (ClusterLog) ----
+  // A node that does not sequence queues its entry (kept until deleted);
+  // the sequencer reads the queue, appends the entries and marks each row
+  // with its index in the same transaction as the write-ahead batch that
+  // holds it, so an entry is sequenced once whichever node fails when.
+  Result<uint64_t> QueueEntry(std::string_view entry);  // its queue id
+  struct Queued {
+    uint64_t id;
+    std::string entry;
+  };
+  // Up to `limit` unsequenced rows, oldest first.
+  Result<std::vector<Queued>> UnsequencedEntries(size_t limit);
+  // The indices of those of `ids` that are sequenced (id → index).
+  Result<std::vector<std::pair<uint64_t, uint64_t>>> SequencedOf(std::span<const uint64_t> ids);
+  Status DeleteQueued(std::span<const uint64_t> ids);
+  // Binds log index `index` to queue row `id`: the batch that holds the
+  // index marks the row. Hold LockBindings() from before the entry is
+  // enqueued in the Appender until it is bound, so no batch holding it is
+  // written before (AppendWal takes the same lock).
+  std::unique_lock<std::mutex> LockBindings() { return std::unique_lock<std::mutex>(bind_mu_); }
+  void Bind(uint64_t index, uint64_t id) { bound_[index] = id; }  // REQUIRES: LockBindings() held
+  void ClearBindings();
+
   // ---- LogStorage ----
   Status AppendWal(std::string_view bytes) override;
   Result<uint64_t> WalSize() override;
@@ -123,6 +147,8 @@ class PgLogStorage : public LogStorage {
   std::optional<uint64_t> wal_end_;  // the write-ahead log's size, once known
   std::mutex wal_mu_;                // serialises AppendWal / TruncateWal
   std::vector<std::unique_ptr<pg_internal::Connection>> pool_;
+  std::mutex bind_mu_;
+  std::map<uint64_t, uint64_t> bound_;  // log index → queue id
 };
 
 }  // namespace firebreak::ledger
