@@ -526,6 +526,25 @@ Status PgLogStorage::AppendWal(std::string_view bytes) {
   return Ok();
 }
 
+Result<uint64_t> PgLogStorage::SequencedSize() {
+  uint64_t size = 0;
+  FB_RETURN_IF_ERROR(Transaction("reading the sequenced size", [&](Connection& c) -> Status {
+    size = 0;
+    FB_ASSIGN_OR_RETURN(Rows r, c.Run("reading the sequenced size",
+                                      "SELECT substring(bytes FROM 1 FOR 16) FROM fb_log_wal WHERE log = $1 "
+                                      "ORDER BY wal_offset DESC LIMIT 1",
+                                      {Text(log_)}));
+    if (r.count() == 0) return Ok();
+    std::string h = r.bytes(0, 0);
+    if (h.size() != 16 || h.substr(0, 4) != "FBW1") {
+      return tl::make_unexpected(DataLoss("log storage: the last write-ahead batch has no header"));
+    }
+    size = pg_internal::GetBe64(h.data() + 4) + (pg_internal::GetBe64(h.data() + 8) & 0xffffffffu);
+    return Ok();
+  }));
+  return size;
+}
+
 void PgLogStorage::ClearBindings() {
   std::lock_guard bind_lock(bind_mu_);
   bound_.clear();

@@ -89,6 +89,10 @@ class PgLogStorage : public LogStorage {
   // node that believes it still holds an old lease).
   void SetEpochForTest(uint64_t epoch);
 
+  // The tree size after the last write-ahead batch (0 if none): what is
+  // durable, published or not, whichever node sequenced it.
+  Result<uint64_t> SequencedSize();
+
   // ---- The queue of forwarded entries (ClusterLog) ----
   // A node that does not sequence queues its entry (kept until deleted);
   // the sequencer reads the queue, appends the entries and marks each row
