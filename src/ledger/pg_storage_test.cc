@@ -32,76 +32,15 @@
 #include "base/files.h"
 #include "ledger/cluster_log.h"
 #include "ledger/ledger.h"
+#include "ledger/testing/pg_test_server.h"
 
 namespace firebreak::ledger {
 namespace {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
-
-// ---- The test server ----
-
-struct TestServer {
-  std::string url;
-  std::string why;  // when `url` is empty
-  std::string dir;  // a server started here, stopped at exit
-};
-
-std::string Shell(const std::string& cmd, int* status) {
-  std::string out;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (!p) {
-    *status = -1;
-    return out;
-  }
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  *status = ::pclose(p);
-  while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
-  return out;
-}
-
-TestServer& Server() {
-  static TestServer* server = [] {
-    auto* s = new TestServer;
-    const char* env = std::getenv("FIREBREAK_TEST_PG_URL");
-    if (env && std::string_view(env).rfind("postgres", 0) == 0) {
-      s->url = env;
-      return s;
-    }
-    bool have_binaries = false;
-    std::error_code ec;
-    for (const auto& d : fs::directory_iterator("/usr/lib/postgresql", ec)) {
-      if (fs::exists(d.path() / "bin" / "initdb")) have_binaries = true;
-    }
-    if (!have_binaries) {
-      s->why = std::string("FIREBREAK_TEST_PG_URL is ") + (env ? "\"" + std::string(env) + "\"" : "not set") +
-               " and no PostgreSQL server binaries are installed (apt-get install postgresql)";
-      return s;
-    }
-    s->dir = (fs::temp_directory_path() / ("firebreak-pglog-" + std::to_string(::getpid()))).string();
-    int status = 0;
-    std::string out = Shell("bash " FIREBREAK_SOURCE_DIR "/scripts/pg-local.sh start " + s->dir + " 2>&1", &status);
-    if (status != 0) {
-      s->why = "scripts/pg-local.sh could not start a server: " + out;
-      s->dir.clear();
-      return s;
-    }
-    s->url = out.substr(out.rfind('\n') == std::string::npos ? 0 : out.rfind('\n') + 1);
-    std::atexit([] {
-      int st = 0;
-      if (!Server().dir.empty()) Shell("bash " FIREBREAK_SOURCE_DIR "/scripts/pg-local.sh stop " + Server().dir, &st);
-    });
-    return s;
-  }();
-  return *server;
-}
-
-#define REQUIRE_PG()                                                                     \
-  do {                                                                                   \
-    if (Server().url.empty()) GTEST_SKIP() << "no PostgreSQL server: " << Server().why; \
-  } while (0)
+using testing_pg::Query;
+using testing_pg::Server;
 
 // A log name of the current test's own (all tests share one database).
 std::string TestLogName() {
@@ -110,27 +49,6 @@ std::string TestLogName() {
     name += std::isalnum(static_cast<unsigned char>(c)) ? char(std::tolower(static_cast<unsigned char>(c))) : '_';
   }
   return name;
-}
-
-// The first column of the first row of `sql` (administration and checks).
-std::string Query(const std::string& sql) {
-  PGconn* c = PQconnectdb(Server().url.c_str());
-  std::string out;
-  if (PQstatus(c) != CONNECTION_OK) {
-    ADD_FAILURE() << "connecting: " << PQerrorMessage(c);
-  } else {
-    PQsetNoticeProcessor(c, [](void*, const char*) {}, nullptr);
-    PGresult* r = PQexec(c, sql.c_str());
-    ExecStatusType st = PQresultStatus(r);
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-      ADD_FAILURE() << sql << ": " << PQerrorMessage(c);
-    } else if (st == PGRES_TUPLES_OK && PQntuples(r) > 0) {
-      out = PQgetvalue(r, 0, 0);
-    }
-    PQclear(r);
-  }
-  PQfinish(c);
-  return out;
 }
 
 std::unique_ptr<PgLogStorage> OpenPg(const std::string& log) {
