@@ -471,6 +471,13 @@ Status PgLogStorage::AppendWal(std::string_view bytes) {
     known = wal_end_;
     epoch = epoch_;
   }
+  if (!known) {
+    // Where this batch goes, known before the first attempt: a retry after
+    // a COMMIT whose answer was lost must find its own row there, not append
+    // the batch a second time after it.
+    FB_ASSIGN_OR_RETURN(uint64_t end, WalSize());
+    known = end;
+  }
   // The queue rows this batch sequences (a batch: "FBW1", first index u64
   // BE, count u32 BE, …; docs/log-format.md).
   std::vector<std::pair<uint64_t, uint64_t>> marks;  // (queue id, index)
