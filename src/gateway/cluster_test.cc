@@ -30,6 +30,7 @@
 
 #include "base/files.h"
 #include "demo/demo.h"
+#include "gateway/gateway.h"
 #include "gateway/testing/client.h"
 #include "ledger/ledger.h"
 #include "ledger/pg_storage.h"
@@ -298,6 +299,46 @@ class ClusterTest : public ::testing::Test {
   uint64_t refused_ = 0;
   bool own_server_ = false;  // dropped with its server
 };
+
+TEST(ClusterConfig, TheSharedLogIsConfiguredOrTheFieldIsNamed) {
+  std::string dir = (fs::temp_directory_path() / ("cluster_config_" + std::to_string(::getpid()))).string();
+  fs::remove_all(dir);
+  demo::DemoOptions o;
+  o.dir = dir;
+  o.subjects = 10;
+  o.policy_packs = {kSource + "/policies/uk/strict-firewall"};
+  auto force = demo::CreateDemoForce(o);
+  ASSERT_TRUE(force) << force.error().ToString();
+  json::object base = json::parse(*ReadFile(force->config_path)).as_object();
+  auto with = [&](json::object log, const std::string& store = "") {
+    json::object c = base;
+    c["log"] = std::move(log);
+    if (!store.empty()) c["store"] = store;
+    return ParseConfig(json::serialize(c), force->config_path);
+  };
+  const std::string pg = "postgresql://fb@/firebreak?host=/run/postgresql";
+  auto ok = with({{"database", "store"}, {"node", "gw-a"}, {"key", "keys/log.key"}, {"lease_term_ms", 1500}}, pg);
+  ASSERT_TRUE(ok) << ok.error().ToString();
+  EXPECT_EQ(ok->log_database, pg);
+  EXPECT_EQ(ok->node_name, "gw-a");
+  EXPECT_EQ(ok->lease_term.count(), 1500);
+  EXPECT_TRUE(ok->log_dir.empty());
+  auto expect_error = [&](const Result<GatewayConfig>& c, const std::string& says) {
+    ASSERT_FALSE(c);
+    EXPECT_NE(c.error().ToString().find(says), std::string::npos) << c.error().ToString();
+  };
+  // "store" with the store in SQLite; not a URL; both dir and database; a
+  // bad node name; a term too short; an unknown key.
+  expect_error(with({{"database", "store"}, {"node", "a"}, {"key", "keys/log.key"}}), "log.database");
+  expect_error(with({{"database", "/var/lib/log"}, {"node", "a"}, {"key", "keys/log.key"}}), "log.database");
+  expect_error(with({{"database", pg}, {"dir", "log"}, {"node", "a"}, {"key", "keys/log.key"}}), "exclude");
+  expect_error(with({{"database", pg}, {"node", "a b"}, {"key", "keys/log.key"}}), "log.node");
+  expect_error(with({{"database", pg}, {"key", "keys/log.key"}}), "node");
+  expect_error(with({{"database", pg}, {"node", "a"}, {"key", "keys/log.key"}, {"lease_term_ms", 10}}),
+               "lease_term_ms");
+  expect_error(with({{"database", pg}, {"node", "a"}, {"key", "keys/log.key"}, {"epoch", 1}}), "log.epoch");
+  fs::remove_all(dir);
+}
 
 TEST_F(ClusterTest, TheSequencerKilledAtRandomInstantsLosesNoAnsweredEntry) {
   ASSERT_NO_FATAL_FAILURE(MakeForce(Server().url));
