@@ -95,11 +95,16 @@ void ClusterLog::Demote(const std::string& why) {
 void ClusterLog::LeaseLoop() {
   const auto term = options_.lease_term;
   auto next_renew = Clock::now();
+  bool first = true;  // the first attempt at once
   for (;;) {
     std::shared_ptr<Appender> a;
     {
       std::unique_lock lock(mu_);
-      auto until = appender_ ? next_renew : Clock::now() + term / 10;
+      // Leading: wake to renew, and every 50 ms to see whether the appender
+      // stopped (then step down at once, not at the next renewal).
+      auto until = appender_ ? std::min(next_renew, Clock::now() + std::chrono::milliseconds(50))
+                             : first ? Clock::now() : Clock::now() + term / 10;
+      first = false;
       cv_.wait_until(lock, until, [&] { return stopping_; });
       if (stopping_) break;
       a = appender_;
@@ -134,6 +139,10 @@ void ClusterLog::LeaseLoop() {
       continue;
     }
     // Leading: renew, and step down on a lost lease or a stopped appender.
+    if (Clock::now() < next_renew) {
+      if (AppenderHealth h = a->health(); h.failed) Demote("the appender stopped: " + h.last_error);
+      continue;
+    }
     Status st = writer_->RenewLease(term);
     next_renew = Clock::now() + term / 3;
     if (!st) {
@@ -257,9 +266,20 @@ Status ClusterLog::Enqueue(std::string_view entry, DurableCallback on_durable) {
     a = appender_;
   }
   if (a) {
-    // This node sequences: straight into its appender.
-    if (a->Enqueue(entry, on_durable)) return Ok();
-    // It stopped sequencing meanwhile: forward like any other node.
+    // This node sequences: straight into its appender. Whatever stops it
+    // (a lost lease, the database gone) is for the caller a log that is
+    // unavailable now (a 503): another node, or this one anew, takes over.
+    auto shared = std::make_shared<DurableCallback>(std::move(on_durable));
+    auto queued = a->Enqueue(entry, [shared](Result<uint64_t> r) {
+      if (!r && r.error().code() != ErrorCode::kUnavailable) {
+        r = tl::make_unexpected(Unavailable("the log's sequencer stopped: " + r.error().message()));
+      }
+      (*shared)(std::move(r));
+    });
+    if (queued) return Ok();
+    // It stopped sequencing meanwhile: forward like any other node (the
+    // callback was not called and never will be).
+    on_durable = std::move(*shared);
   }
   FB_ASSIGN_OR_RETURN(uint64_t id, reader_->QueueEntry(entry));
   std::lock_guard lock(mu_);

@@ -774,6 +774,35 @@ TEST(ClusterLogTest, ACleanStopHandsTheLeaseOverAndNoSequencerFailsClosed) {
   ASSERT_TRUE((*c)->Close());
 }
 
+TEST(ClusterLogTest, ASequencerThatLostItsLeaseFailsItsEntriesAsUnavailable) {
+  REQUIRE_PG();
+  std::string log = TestLogName();
+  auto signer = NoteSigner::Generate("firebreak.example/cluster");
+  ASSERT_TRUE(signer);
+  auto o = NodeOptions(log, "a");
+  o.lease_term = 60s;  // never expires by itself here
+  o.forward_timeout = 500ms;
+  auto a = ClusterLog::Open(o, *signer);
+  ASSERT_TRUE(a);
+  ASSERT_TRUE((*a)->Add("{\"n\":0}"));
+  ASSERT_TRUE((*a)->health().leading);
+  // Another holder takes the lease over (as after an expiry a's clock did
+  // not see): a's next writes are refused by the fence; its callers see a
+  // log that is unavailable now (a 503), never another error.
+  Query("UPDATE fb_log_lease SET expires_at = clock_timestamp() WHERE log = '" + log + "'");
+  auto squatter = OpenPg(log);
+  ASSERT_TRUE(squatter);
+  ASSERT_TRUE(squatter->TryAcquireLease("squatter", 60s) && squatter->epoch() > 0);
+  for (int i = 1; i <= 5; ++i) {
+    auto r = (*a)->Add("{\"n\":" + std::to_string(i) + "}");
+    ASSERT_FALSE(r) << "entry " << i << " was sequenced without the lease";
+    EXPECT_EQ(r.error().code(), ErrorCode::kUnavailable) << r.error().ToString();
+  }
+  ASSERT_TRUE((*a)->Close());
+  EXPECT_EQ(SizeOfCheckpoint(*squatter->ReadFile("checkpoint")), 1u);
+  EXPECT_EQ(*squatter->SequencedSize(), 1u);
+}
+
 // ---- ClusterLog: three node processes, the sequencer killed 20 times ----
 
 Child SpawnNode(const std::string& log, const std::string& key_file, int term_ms, int threads) {
