@@ -84,10 +84,9 @@ void ClusterLog::Demote(const std::string& why) {
   // then stop the appender: the entries it holds fail, none is written.
   (void)writer_->ReleaseLease();
   if (a) (void)a->Close();
-  {
-    auto bindings = writer_->LockBindings();
-    writer_->ClearBindings();
-  }
+  // Under the bindings lock (ClearBindings takes it): a claim in progress
+  // finishes binding first; later claims meet the closed appender.
+  writer_->ClearBindings();
   std::lock_guard lock(mu_);
   claimed_.clear();
 }
