@@ -7,9 +7,11 @@
 #   scripts/pg-local.sh start DIR   # creates DIR, the cluster, database `firebreak`; prints the URL
 #   scripts/pg-local.sh url DIR     # prints the URL: postgresql://firebreak@/firebreak?host=DIR
 #   scripts/pg-local.sh stop DIR    # stops the server and removes DIR
+#   scripts/pg-local.sh halt DIR    # stops the server, keeping DIR (tests: the database goes away)
+#   scripts/pg-local.sh resume DIR  # starts a halted server again
 set -euo pipefail
 
-usage() { echo "usage: $0 start|stop|url DIR" >&2; exit 2; }
+usage() { echo "usage: $0 start|stop|halt|resume|url DIR" >&2; exit 2; }
 [ $# -eq 2 ] || usage
 cmd=$1
 dir=$2
@@ -48,6 +50,14 @@ case "$cmd" in
       start >/dev/null || { cat "$dir/server.log" >&2; exit 1; }
     as_server "$bindir/createdb" -h "$dir" -U firebreak firebreak
     url
+    ;;
+  halt)
+    as_server "$bindir/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null
+    ;;
+  resume)
+    as_server "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 \
+      -o "-c listen_addresses='' -c unix_socket_directories='$dir' -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
+      start >/dev/null || { cat "$dir/server.log" >&2; exit 1; }
     ;;
   stop)
     if [ -n "$bindir" ] && [ -f "$dir/data/postmaster.pid" ]; then

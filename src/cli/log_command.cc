@@ -18,6 +18,7 @@
 #include "entry/entry.h"
 #include "ledger/log_reader.h"
 #include "ledger/ledger.h"
+#include "ledger/pg_storage.h"
 
 namespace firebreak::cli {
 namespace {
@@ -158,7 +159,29 @@ int RunAppend(const LogFlags& f) {
   return kExitOk;
 }
 
+bool IsDatabase(const std::string& dir) {
+  return dir.rfind("postgresql://", 0) == 0 || dir.rfind("postgres://", 0) == 0;
+}
+
+// A read-only view of the log in `dir`: a directory, or a postgresql:// URL
+// (the log several gateway nodes share; docs/operations.md).
+Result<std::unique_ptr<ledger::LogStorage>> OpenForReading(const std::string& dir) {
+  if (IsDatabase(dir)) {
+    FB_ASSIGN_OR_RETURN(auto pg, ledger::PgLogStorage::Open(dir));
+    return std::unique_ptr<ledger::LogStorage>(std::move(pg));
+  }
+  return std::unique_ptr<ledger::LogStorage>(ledger::PosixStorage::OpenReadOnly(dir));
+}
+
 int RunCheckpoint(const LogFlags& f) {
+  if (IsDatabase(f.dir)) {
+    auto storage = OpenForReading(f.dir);
+    if (!storage) return Fail(kExitUsage, storage.error().message());
+    auto note = (*storage)->ReadFile("checkpoint");
+    if (!note) return Fail(kExitUsage, note.error().message());
+    std::fwrite(note->data(), 1, note->size(), stdout);
+    return kExitOk;
+  }
   auto note = ReadFile(f.dir + "/checkpoint");
   if (!note) return Fail(kExitUsage, note.error().message());
   std::fwrite(note->data(), 1, note->size(), stdout);
@@ -219,7 +242,7 @@ int RunVerify(const LogFlags& f) {
   }
   auto key = ledger::NoteVerifier::FromKeyText(vkey);
   if (!key) return Fail(kExitUsage, "--vkey: " + key.error().message());
-  if (!fs::is_regular_file(f.dir + "/checkpoint")) {
+  if (!IsDatabase(f.dir) && !fs::is_regular_file(f.dir + "/checkpoint")) {
     return Fail(kExitUsage, f.dir + " is not a log directory (no checkpoint)");
   }
   std::string old;
@@ -244,8 +267,9 @@ int RunVerify(const LogFlags& f) {
                    static_cast<unsigned long long>(total));
     };
   }
-  auto storage = ledger::PosixStorage::OpenReadOnly(f.dir);
-  auto report = ledger::VerifyLog([&](const std::string& p) { return storage->ReadFile(p); },
+  auto storage = OpenForReading(f.dir);
+  if (!storage) return Fail(kExitUsage, storage.error().message());
+  auto report = ledger::VerifyLog([&](const std::string& p) { return (*storage)->ReadFile(p); },
                                   *key, old, progress, present);
   if (tty) std::fprintf(stderr, "\n");
   if (!report) return Fail(kExitFindings, "verification failed: " + report.error().message());
@@ -272,9 +296,9 @@ int RunOpen(const LogFlags& f) {
     keys.push_back(std::move(*key));
   }
   entry::Keyring keyring(std::move(keys));
-  auto storage = ledger::PosixStorage::OpenReadOnly(f.dir);
-  if (!storage) return Fail(kExitUsage, "cannot open the log in " + f.dir);
-  ledger::LogReader reader(*storage, std::nullopt);
+  auto storage = OpenForReading(f.dir);
+  if (!storage) return Fail(kExitUsage, storage.error().message());
+  ledger::LogReader reader(**storage, std::nullopt);
   auto snapshot = reader.Latest();
   if (!snapshot) return Fail(kExitUsage, snapshot.error().message());
   uint64_t size = snapshot->checkpoint.size;
@@ -320,7 +344,7 @@ void AddLogCommand(CLI::App& app, int* exit_code) {
   append->callback([flags, exit_code] { *exit_code = RunAppend(*flags); });
 
   CLI::App* checkpoint = log->add_subcommand("checkpoint", "Print the current signed checkpoint");
-  checkpoint->add_option("--dir", flags->dir, "Log directory")->required();
+  checkpoint->add_option("--dir", flags->dir, "Log directory, or the postgresql:// URL of a shared log")->required();
   checkpoint->callback([flags, exit_code] { *exit_code = RunCheckpoint(*flags); });
 
   CLI::App* prove = log->add_subcommand(
@@ -339,7 +363,7 @@ void AddLogCommand(CLI::App& app, int* exit_code) {
 
   CLI::App* verify = log->add_subcommand(
       "verify", "Re-verify every entry, tile and the signed checkpoint; exit 1 on the first mismatch");
-  verify->add_option("--dir", flags->dir, "Log directory")->required();
+  verify->add_option("--dir", flags->dir, "Log directory, or the postgresql:// URL of a shared log")->required();
   verify->add_option("--vkey", flags->vkey, "Verifier key line <name>+<id>+<key>, or a file with it")
       ->required();
   verify->add_option("--old-checkpoint", flags->old_checkpoint,
@@ -351,7 +375,7 @@ void AddLogCommand(CLI::App& app, int* exit_code) {
       "Print entries as JSON lines with their sealed part (subject facts, rules, obligations) "
       "opened under the audit key the holder shares with oversight bodies.\n"
       "Exit 0: all opened; 1: an entry does not open (altered, or another key); 2: usage or I/O");
-  open->add_option("--dir", flags->dir, "Log directory")->required();
+  open->add_option("--dir", flags->dir, "Log directory, or the postgresql:// URL of a shared log")->required();
   open->add_option("--audit-key", flags->audit_keys,
                    "File with a hex AES-256 audit key; repeat for keys rotated out (each entry names its key)")
       ->required();

@@ -126,8 +126,28 @@ Result<GatewayConfig> ParseConfig(std::string_view text, const std::string& path
     c.metrics_remote = x->get_bool();
   }
   if (const json::object* log = obj("log")) {
-    FB_RETURN_IF_ERROR(OnlyKeys(*log, "log.", {"dir", "key", "publish_interval_ms"}));
-    str(*log, "dir", &c.log_dir, true);
+    FB_RETURN_IF_ERROR(
+        OnlyKeys(*log, "log.", {"dir", "key", "publish_interval_ms", "database", "node", "lease_term_ms"}));
+    if (log->contains("database")) {
+      // The log in PostgreSQL; "store": the store's own database.
+      if (log->contains("dir") && error.empty()) error = "`log.dir` and `log.database` exclude each other";
+      str(*log, "database", &c.log_database, false);
+      if (c.log_database == "store") c.log_database = c.store_path;
+      if (error.empty() && c.log_database.rfind("postgresql://", 0) != 0 &&
+          c.log_database.rfind("postgres://", 0) != 0) {
+        error = "`log.database` must be a postgresql:// URL, or \"store\" with the store on PostgreSQL";
+      }
+      str(*log, "node", &c.node_name, false);
+      if (error.empty() && (c.node_name.empty() || c.node_name.size() > 64 ||
+                            c.node_name.find_first_of(" /\t\n") != std::string::npos)) {
+        error = "`log.node` must be 1 to 64 characters without spaces or '/'";
+      }
+      int64_t term = c.lease_term.count();
+      num(*log, "lease_term_ms", 300, 600000, &term);
+      c.lease_term = std::chrono::milliseconds(term);
+    } else {
+      str(*log, "dir", &c.log_dir, true);
+    }
     str(*log, "key", &c.log_key_path, true);
     int64_t ms = c.publish_interval.count();
     num(*log, "publish_interval_ms", 1, 60000, &ms);

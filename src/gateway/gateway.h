@@ -56,6 +56,12 @@ struct GatewayConfig {
   uint16_t port = 8443;  // 0: an ephemeral port (see Gateway::port)
   std::string store_path;
   std::string log_dir;
+  // Instead of `log_dir`: the log in PostgreSQL, shared by several nodes
+  // (docs/operations.md, "Several nodes"): its URL, this node's name, and
+  // the sequencer's lease term (fail-over takes up to about this long).
+  std::string log_database;
+  std::string node_name;
+  std::chrono::milliseconds lease_term{3000};
   std::string log_key_path;        // "PRIVATE+KEY+<origin>+..."
   std::string pseudonym_key_path;  // hex HMAC key for subject pseudonyms
   // hex AES-256 key sealing the sensitive part of each log entry; shared with

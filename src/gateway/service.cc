@@ -269,14 +269,11 @@ Result<std::unique_ptr<Service>> Service::Create(const GatewayConfig& config) {
   s->keyring_ = entry::Keyring(std::move(keys));
   FB_ASSIGN_OR_RETURN(auto fields, s->store_->FieldCategories());
   s->field_map_.store(std::make_shared<const std::map<std::string, std::string>>(std::move(fields)));
-  FB_ASSIGN_OR_RETURN(s->log_storage_, ledger::PosixStorage::Open(config.log_dir));
-  s->log_reader_ = ledger::PosixStorage::OpenReadOnly(config.log_dir);
+  FB_ASSIGN_OR_RETURN(s->appender_, OpenDecisionLog(config, *s->signer_));
+  s->log_reader_ = &s->appender_->reader();
   FB_ASSIGN_OR_RETURN(ledger::NoteVerifier reader_key,
                       ledger::NoteVerifier::FromKeyText(s->signer_->VerifierKeyText()));
   s->log_ = std::make_unique<ledger::LogReader>(*s->log_reader_, std::move(reader_key));
-  ledger::AppenderOptions opts;
-  opts.publish_interval = config.publish_interval;
-  FB_ASSIGN_OR_RETURN(s->appender_, ledger::Appender::Open(*s->log_storage_, *s->signer_, opts));
   if (!config.witnesses.empty()) {
     Witnessing::Options wo;
     for (const GatewayConfig::Witness& w : config.witnesses) {
@@ -286,7 +283,7 @@ Result<std::unique_ptr<Service>> Service::Create(const GatewayConfig& config) {
     wo.quorum = config.witness_quorum;
     wo.timeout = config.witness_timeout;
     wo.ca_file = config.witness_ca;
-    ledger::Appender* appender = s->appender_.get();
+    DecisionLog* appender = s->appender_.get();
     FB_ASSIGN_OR_RETURN(s->witnessing_, Witnessing::Start(std::move(wo), [appender] { return appender->checkpoint(); },
                                                           *s->log_reader_, s->metrics_));
   }
@@ -955,6 +952,7 @@ HttpResponse Service::Tile(const std::string& path) {
   if (!data) {
     if (data.error().code() == ErrorCode::kNotFound) return ProblemResponse({404, "", "no such tile"});
     metrics_.Count("firebreak_errors_total", "kind=\"tile\"");
+    if (data.error().code() == ErrorCode::kUnavailable) return ProblemResponse({503, "", "the log cannot be read now"});
     return ProblemResponse({500, "", "could not read the log"});
   }
   HttpResponse out;
@@ -1017,6 +1015,7 @@ HttpResponse Service::RenderMetrics() {
                          h.failed ? "appender-stopped" : (h.publish_stalled ? "publishing-stalled" : ""),
                          h.failed || h.publish_stalled ? 1 : 0);
   }
+  if (appender_) extra += appender_->RenderGauges();
   if (witnessing_) extra += witnessing_->RenderGauges();
   extra += RenderTrackerGauges();
   std::shared_ptr<const PolicyState> state = policy_.load();

@@ -29,6 +29,7 @@
 #include "entry/entry.h"
 #include "gateway/gateway.h"
 #include "gateway/internal/console.h"
+#include "gateway/internal/decision_log.h"
 #include "gateway/internal/metrics.h"
 #include "gateway/internal/static_files.h"
 #include "gateway/internal/reports.h"
@@ -120,11 +121,11 @@ class Service : public http::Handler {
 
   GatewayConfig config_;
   std::unique_ptr<store::Store> store_;
-  std::unique_ptr<ledger::PosixStorage> log_storage_;
-  std::unique_ptr<ledger::LogStorage> log_reader_;  // read-only storage, for tiles
-  std::unique_ptr<ledger::LogReader> log_;          // for receipts
   std::unique_ptr<ledger::NoteSigner> signer_;
-  std::unique_ptr<ledger::Appender> appender_;
+  // The log (a directory, or PostgreSQL shared by several nodes).
+  std::unique_ptr<DecisionLog> appender_;
+  ledger::LogStorage* log_reader_ = nullptr;  // appender_'s published log, for tiles
+  std::unique_ptr<ledger::LogReader> log_;    // for receipts
   // Asks the configured witnesses to cosign each new checkpoint; null
   // without witnesses. Stopped in Close, before the log closes.
   std::unique_ptr<Witnessing> witnessing_;
