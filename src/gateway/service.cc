@@ -473,6 +473,7 @@ constexpr RouteEntry kRoutes[] = {
     {"/console", kExact, "GET", kAnyone, false, "/console"},
     {"/console/", kPrefix, "GET", kAnyone, false, "/console/{path}"},
     {"/v1/console/policies/diff", kExact, "POST", kConsole, true, "/v1/console/policies/diff"},
+    {"/v1/console/policies/replay", kExact, "POST", kConsole, true, "/v1/console/policies/replay"},
     {"/v1/console/", kPrefix, "GET", kConsole, true, "/v1/console/{view}"},
 };
 

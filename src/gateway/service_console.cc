@@ -110,6 +110,24 @@ HttpResponse Service::ConsoleApi(const std::string& path, const std::string& que
     }
     return ComparePolicies(*state->live, body, config_.shadow_packs);
   }
+  if (path == "/v1/console/policies/replay") {
+    // It reads pack directories on the gateway's disk and up to 10,000
+    // entries of the log: the DPO only, one comparison (diff or replay) at a
+    // time.
+    if (scope != store::Scope::kAdmin) return Forbidden("replaying decisions is for the holder's DPO (admin scope)");
+    std::unique_lock lock(console_diff_mu_, std::try_to_lock);
+    if (!lock.owns_lock()) {
+      HttpResponse r = Forbidden("");
+      r.status = 503;
+      r.body = json::serialize(json::object{{"error", json::object{{"status", 503},
+                                                                    {"message", "a comparison is running; try again"}}}}) + "\n";
+      r.headers.emplace_back("Retry-After", "5");
+      return r;
+    }
+    ConsoleContext ctx;
+    if (auto state = policy_.load()) ctx.live = state->live;
+    return console_->Replay(body, ctx);
+  }
   ConsoleContext ctx;
   if (auto state = policy_.load()) {
     ctx.live = state->live;

@@ -68,6 +68,17 @@ class Console {
   http::Response Handle(std::string_view rest, std::string_view query, ConsoleAccess access,
                         const ConsoleContext& ctx);
 
+  // POST /v1/console/policies/replay (admin; console_replay.cc): body
+  // `{"packs": [dirs], "last": N}` (N from 1 to 10,000, default 1,000). The
+  // last N decision entries of the log, opened with the audit key and
+  // decided again under the candidate (engine/replay.h); every decision
+  // that would change (outcome, categories disclosed or obligations), in
+  // codes only (no pseudonym), with counts of those replayed, changed and
+  // not replayed (and why). 400 naming `packs` when a directory is missing
+  // or the candidate does not load or check; 400 naming `last` when out of
+  // range.
+  http::Response Replay(std::string_view body, const ConsoleContext& ctx);
+
   // Reads the entries published since the last call into the index.
   Status Refresh();
   // Makes a running or later Refresh stop early (the gateway is closing).

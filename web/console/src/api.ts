@@ -92,6 +92,16 @@ export interface PolicyDiff {
     witnesses: { summary: string; request: Record<string, unknown>; live: string; candidate: string; live_permits: boolean; candidate_permits: boolean }[];
   }[];
 }
+export interface ReplaySide { decision: 'permit' | 'deny'; rules: string[]; disclosed: string[]; obligations: string[] }
+export interface PolicyReplay {
+  live_hash?: string; candidate_hash: string; candidate_packs: string[]; last: number; considered: number;
+  replayed: number; unresolved: number; changed: number; not_replayed: number;
+  not_replayed_reasons: { reason: string; count: number }[];
+  changes: {
+    index: number; time?: number; requester_type?: string; purpose: string; endpoint: string;
+    live: ReplaySide; candidate: ReplaySide;
+  }[];
+}
 
 export async function post<T>(path: string, body: unknown): Promise<T> {
   const r = await fetch(path, {

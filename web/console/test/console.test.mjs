@@ -139,6 +139,38 @@ describe('console in Chromium', { skip }, () => {
     await ctx.close();
   });
 
+  test('policies: the DPO replays the logged requests against a weakened candidate and sees the decisions that change', async () => {
+    const ctx = await signedIn('example-constabulary-dpo');
+    const page = await ctx.newPage();
+    const errors = await open(page, '#/policies', 'policies');
+    await page.fill('#replay-packs', path.join(sourceDir, 'policies/uk/npcc-2020'));
+    await page.fill('#replay-last', '500');
+    await page.click('#replay-form button');
+    await page.waitForSelector('#replay-result .replay', { timeout: 60000 });
+    const changed = Number(await page.getAttribute('#replay-result .replay', 'data-changed'));
+    assert.ok(changed > 0, 'the weakened candidate changes some logged decisions');
+    const rows = page.locator('#replay-result table tbody tr');
+    assert.equal(await rows.count(), changed);
+    const text = await page.textContent('#replay-result');
+    assert.match(text, /Decisions the candidate would change/);
+    assert.match(text, /home-office-immigration-enforcement/);
+    assert.match(text, /denypermit|deny.*permit/s);
+    await axe(page, 'policies-replay');
+    await shot(page, 'policies-replay');
+    // The policy in force as the candidate: nothing changes.
+    await page.fill('#replay-packs', path.join(sourceDir, 'policies/uk/strict-firewall'));
+    await page.click('#replay-form button');
+    await page.waitForSelector('#replay-result .replay[data-changed="0"]', { timeout: 60000 });
+    assert.match(await page.textContent('#replay-result'), /No decision would change/);
+    // A bad path is refused with the field named.
+    await page.fill('#replay-packs', '/nonexistent/pack');
+    await page.click('#replay-form button');
+    await page.waitForSelector('#replay-result [role="alert"]', { timeout: 60000 });
+    assert.match(await page.textContent('#replay-result'), /No replay: .*not a directory/);
+    assert.deepEqual(errors.filter((e) => !/400/.test(e)), []);
+    await ctx.close();
+  });
+
   test('policies, agreements (with exports) and log views', async () => {
     const ctx = await signedIn('example-constabulary-analyst');
     const page = await ctx.newPage();
@@ -148,6 +180,7 @@ describe('console in Chromium', { skip }, () => {
     assert.match(policies, /proved/);
     assert.match(policies, /policies\/uk\/[\w-]+\/[\w-]+\.fbp:\d+/, 'source locations');
     assert.equal(await page.locator('#diff-form').count(), 0, 'an analyst cannot run a comparison');
+    assert.equal(await page.locator('#replay-form').count(), 0, 'an analyst cannot run a replay');
     await axe(page, 'policies');
     await shot(page, 'policies');
 

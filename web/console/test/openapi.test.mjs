@@ -118,6 +118,12 @@ describe('docs/openapi.yaml against a live gateway', { skip }, () => {
     documented('/v1/console/policies/diff', 'POST', await request(gw, 'POST', '/v1/console/policies/diff', { org: 'example-constabulary-dpo', body: '[]' }));
     documented('/v1/console/policies/diff', 'POST', await request(gw, 'POST', '/v1/console/policies/diff', { org: 'example-constabulary-analyst', body: weaker }));
     documented('/v1/console/policies/diff', 'POST', await request(gw, 'GET', '/v1/console/policies/diff', { org: 'example-constabulary-dpo' }));
+    const replay = (org, body, method = 'POST') => request(gw, method, '/v1/console/policies/replay', { org, body });
+    documented('/v1/console/policies/replay', 'POST', await replay('example-constabulary-dpo', weaker));
+    documented('/v1/console/policies/replay', 'POST', await replay('example-constabulary-dpo', '{"packs": ["/nonexistent"], "last": 5}'));
+    documented('/v1/console/policies/replay', 'POST', await replay('example-constabulary-dpo', '{"packs": ["x"], "last": 0}'));
+    documented('/v1/console/policies/replay', 'POST', await replay('hmicfrs-inspection', weaker));
+    documented('/v1/console/policies/replay', 'POST', await replay('example-constabulary-dpo', undefined, 'GET'));
     for (const [route, target] of calls.slice(0, 3)) {
       documented(route, 'GET', await request(gw, 'GET', target));
       documented(route, 'GET', await request(gw, 'GET', target, { org: 'example-constabulary' }));

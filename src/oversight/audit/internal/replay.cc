@@ -9,6 +9,7 @@
 #include <fmt/ranges.h>
 
 #include "engine/facts.h"
+#include "engine/replay.h"
 #include "verify/verify.h"
 
 namespace firebreak::oversight::internal {
@@ -34,11 +35,6 @@ int64_t Int(const json::object& o, std::string_view key) {
   return v && v->is_int64() ? v->get_int64() : 0;
 }
 
-bool Bool(const json::object& o, std::string_view key) {
-  const json::value* v = o.if_contains(key);
-  return v && v->is_bool() && v->get_bool();
-}
-
 std::vector<std::string> Strings(const json::array* a) {
   std::vector<std::string> out;
   if (!a) return out;
@@ -46,96 +42,6 @@ std::vector<std::string> Strings(const json::array* a) {
     if (v.is_string()) out.emplace_back(v.get_string());
   }
   return out;
-}
-
-// Collects the first problem met while translating names into the schema.
-class Reader {
- public:
-  explicit Reader(const policy::Schema& s) : s_(s) {}
-
-  uint8_t One(EnumKind k, std::string_view field, std::string_view value) {
-    int i = s_.Find(k, value);
-    if (i < 0) {
-      Fail(fmt::format("its {} `{}` is not a {} of the pack's schema", field, value, policy::EnumKindName(k)));
-      return 0;
-    }
-    return uint8_t(i);
-  }
-  Mask Set(EnumKind k, std::string_view field, const json::array* names) {
-    Mask m = 0;
-    if (!names) return m;
-    for (const json::value& v : *names) {
-      if (!v.is_string()) {
-        Fail(fmt::format("its {} holds a value that is not a name", field));
-        continue;
-      }
-      m |= Mask(1) << One(k, field, v.get_string());
-    }
-    return m;
-  }
-  void Fail(std::string why) {
-    if (problem_.empty()) problem_ = std::move(why);
-  }
-  const std::string& problem() const { return problem_; }
-
- private:
-  const policy::Schema& s_;
-  std::string problem_;
-};
-
-// The request as the entry records it, in `schema`'s codes, without a record.
-engine::Request BaseRequest(const policy::Schema& schema, const json::object& e, const json::object& sealed,
-                            Reader& rd) {
-  engine::Request r;
-  const json::value* req = e.if_contains("requester");
-  if (req && req->is_object()) {
-    const json::object& q = req->get_object();
-    r.org = std::string(Str(q, "org"));
-    r.org_type = rd.One(EnumKind::kOrgType, "requester type", Str(q, "org_type"));
-    r.user_role = rd.One(EnumKind::kUserRole, "requester role", Str(q, "role"));
-  } else {
-    rd.Fail("it names no requester");
-  }
-  r.id = std::string(Str(e, "request_id"));
-  r.purpose = rd.One(EnumKind::kPurpose, "purpose", Str(e, "purpose"));
-  r.action = rd.One(EnumKind::kAction, "action", Str(e, "action"));
-  r.legal_basis = rd.One(EnumKind::kLegalBasis, "legal basis", Str(e, "legal_basis"));
-  r.categories = rd.Set(EnumKind::kCategory, "categories asked", Arr(e, "asked"));
-  r.context.resize(schema.context.size());
-  const json::value* subject = sealed.if_contains("subject");
-  if (subject && subject->is_string()) {
-    std::vector<std::string> roles = Strings(Arr(sealed, "roles"));
-    std::vector<std::string> flags = Strings(Arr(sealed, "flags"));
-    std::vector<std::vector<std::string>> case_flags;  // owns what f.cases views
-    std::vector<std::string> chosen;
-    engine::SubjectFacts f;
-    for (const std::string& x : roles) f.roles.push_back(x);
-    for (const std::string& x : flags) f.flags.push_back(x);
-    f.concern = Str(sealed, "immigration_concern");
-    f.regularisation_pending = Bool(sealed, "regularisation_pending");
-    f.subject_initiated = Bool(sealed, "subject_initiated");
-    f.consent_to_ie = Bool(sealed, "consent_to_ie");
-    if (const json::array* cases = Arr(sealed, "cases")) {
-      case_flags.reserve(cases->size());
-      for (const json::value& c : *cases) {
-        if (!c.is_object()) continue;
-        const json::object& co = c.get_object();
-        case_flags.push_back(Strings(Arr(co, "flags")));
-        engine::CaseCodes cc{Str(co, "type"), Str(co, "status"), Str(co, "role"), {}};
-        for (const std::string& fl : case_flags.back()) cc.flags.push_back(fl);
-        f.cases.push_back(std::move(cc));
-      }
-    }
-    if (const json::value* a = sealed.if_contains("application"); a && a->is_object()) {
-      f.application_recipient = Str(a->get_object(), "recipient");
-      chosen = Strings(Arr(a->get_object(), "categories"));
-      for (const std::string& c : chosen) f.chosen_categories.push_back(c);
-    }
-    if (auto st = engine::BindSubject(schema, f, &r); !st) rd.Fail("its subject's facts: " + st.error().message());
-  } else if (const json::value* none = sealed.if_contains("subject_none"); none && none->is_bool() && none->get_bool()) {
-    engine::BindNoSubject(&r);
-  }
-  return r;
 }
 
 // A recorded decision as the engine would have made it.
@@ -183,8 +89,8 @@ ReplayOutcome ReplayDecision(const engine::Engine& engine, std::span<const engin
   out.permit = Str(said, "decision") == "permit";
   out.rules = Strings(Arr(sealed, "rules"));
 
-  Reader rd(schema);
-  engine::Request base = BaseRequest(schema, e, sealed, rd);
+  engine::EntryReader rd(schema);
+  engine::Request base = engine::RebuildRequest(schema, e, sealed, rd);
   Mask disclosed = rd.Set(EnumKind::kCategory, "categories disclosed", Arr(said, "disclosed"));
   Mask obligations = rd.Set(EnumKind::kObligation, "obligations", Arr(sealed, "obligations"));
   // Entries before the application choice sealed `withheld` (asked less
@@ -321,7 +227,7 @@ ReplayOutcome ReplayDecision(const engine::Engine& engine, std::span<const engin
   std::vector<std::string_view> checked;  // guarantee names, each checked once
   checked.reserve(32);
   auto check = [&](const engine::Engine& g_engine, const std::vector<Eval>& g_evals, Mask g_obligations,
-                   Mask g_disclosed, uint8_t g_purpose, Reader& g_rd) {
+                   Mask g_disclosed, uint8_t g_purpose, engine::EntryReader& g_rd) {
     const policy::Schema& s = g_engine.schema();
     for (const policy::Guarantee& g : g_engine.policy_set().guarantees) {
       if (std::find(checked.begin(), checked.end(), g.name) != checked.end()) continue;
@@ -347,8 +253,8 @@ ReplayOutcome ReplayDecision(const engine::Engine& engine, std::span<const engin
       check(*b, evals, obligations, disclosed, effective, rd);
       continue;
     }
-    Reader brd(b->schema());
-    engine::Request bbase = BaseRequest(b->schema(), e, sealed, brd);
+    engine::EntryReader brd(b->schema());
+    engine::Request bbase = engine::RebuildRequest(b->schema(), e, sealed, brd);
     std::vector<Eval> bevals;
     for (const Eval& ev : evals) {
       Eval x;

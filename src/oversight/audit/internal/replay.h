@@ -1,5 +1,5 @@
 // Replaying one decision entry: the request rebuilt from what the entry
-// records (its clear part and its opened sealed part), decided again by the
+// records (engine/replay.h: its clear part and its opened sealed part), decided again by the
 // engine of the pack the entry names, compared with what was recorded; and
 // the recorded decision checked against guarantees.
 //

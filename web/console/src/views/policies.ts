@@ -1,5 +1,6 @@
 import { get, post, type Policies, type PolicyDiff } from '../api';
 import { h, table, time } from '../dom';
+import { replayForm } from './replay';
 
 export async function renderPolicies(main: HTMLElement): Promise<void> {
   const p = await get<Policies>('/v1/console/policies');
@@ -14,8 +15,8 @@ export async function renderPolicies(main: HTMLElement): Promise<void> {
       p.rules.map((r) => [h('code', {}, r.name), r.kind, r.layer, r.pack, h('code', {}, r.location), r.because]), { className: 'compact' }),
     table('Policy loads (newest first)', ['Log index', 'Time', 'Trigger', 'Hash'],
       p.loads.map((l) => [String(l.index), time(l.time), l.trigger, h('code', { class: 'hash' }, l.hash)])),
-    document.body.dataset.scope === 'admin' ? compareForm() : h('p', { class: 'note' }, 'Comparing the policy in force with a candidate pack is for the DPO (admin scope).'),
-    h('p', { class: 'note' }, 'Replaying logged requests against a candidate is not in the console yet: ', h('code', {}, 'firebreak audit'), ' replays every logged decision against the packs that made it.'),
+    ...(document.body.dataset.scope === 'admin' ? [compareForm(), replayForm()]
+      : [h('p', { class: 'note' }, 'Comparing the policy in force with a candidate pack, and replaying logged requests against one, are for the DPO (admin scope).')]),
   );
 }
 
