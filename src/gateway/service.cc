@@ -476,14 +476,24 @@ constexpr RouteEntry kRoutes[] = {
     {"/console", kExact, "GET", kAnyone, false, "/console"},
     {"/console/", kPrefix, "GET", kAnyone, false, "/console/{path}"},
     {"/v1/console/policies/diff", kExact, "POST", kConsole, true, "/v1/console/policies/diff"},
+    // Transparency releases (service_releases.cc): made by the DPO, read by
+    // the console's scopes.
+    {"/v1/console/reports", kExact, "POST", kConsole, true, "/v1/console/reports"},
+    {"/v1/console/reports", kExact, "GET", kConsole, true, "/v1/console/reports"},
+    {"/v1/console/reports/", kPrefix, "GET", kConsole, true, "/v1/console/reports/{id}"},
     {"/v1/console/", kPrefix, "GET", kConsole, true, "/v1/console/{view}"},
 };
 
-const RouteEntry* FindRoute(std::string_view path) {
+// The first route for `path` with `method`; else the first for `path` (a 405).
+const RouteEntry* FindRoute(std::string_view path, std::string_view method = {}) {
+  const RouteEntry* first = nullptr;
   for (const RouteEntry& r : kRoutes) {
-    if (r.match == kExact ? path == r.path : path.substr(0, std::strlen(r.path)) == r.path) return &r;
+    if (r.match == kExact ? path == r.path : path.substr(0, std::strlen(r.path)) == r.path) {
+      if (method.empty() || r.method == method) return &r;
+      if (!first) first = &r;
+    }
   }
-  return nullptr;
+  return first;
 }
 
 std::string_view PathOf(const std::string& target) {
@@ -500,7 +510,7 @@ std::vector<std::pair<std::string, std::string>> RouteTable() {
 
 bool Service::MayBlock(const HttpRequest& request) const {
   if (request.plain_listener) return false;
-  const RouteEntry* r = FindRoute(PathOf(request.target));
+  const RouteEntry* r = FindRoute(PathOf(request.target), request.method);
   return r && r->may_block;
 }
 
@@ -558,7 +568,7 @@ void Service::Dispatch(const std::shared_ptr<Exchange>& x) {
     if (request.method != "GET") return reply(ProblemResponse({405, "", "use GET"}));
     return reply(RenderMetrics());
   }
-  const RouteEntry* route = FindRoute(path);
+  const RouteEntry* route = FindRoute(path, request.method);
   x->route = route ? route->name : "other";
   if (!route) return reply(ProblemResponse({404, "", "no such endpoint"}));
   if (request.method != route->method) {
@@ -607,6 +617,10 @@ void Service::Dispatch(const std::shared_ptr<Exchange>& x) {
   x->caller = std::move(**caller);
   const Caller& c = *x->caller;
   x->org_id = c.org.id;
+  if (route->who == RouteEntry::Who::kConsole && (path == "/v1/console/reports" ||
+                                                  path.rfind("/v1/console/reports/", 0) == 0)) {
+    return reply(ConsoleReleases(request, path, x->query, c));
+  }
   if (route->who == RouteEntry::Who::kConsole) return reply(ConsoleApi(path, x->query, request.body, c.org, c.by_certificate));
   if (route->who == RouteEntry::Who::kAdmin) {
     // The holder's administration needs its client certificate: a bearer
