@@ -22,6 +22,7 @@
 #include "ledger/note.h"
 #include "ledger/storage.h"
 #include "ledger/verify.h"
+#include "oversight/audit/audit.h"
 
 namespace firebreak::gateway {
 namespace {
@@ -215,6 +216,30 @@ TEST_F(ReleasesTest, MadeLoggedStoredAndRefusedOverBudget) {
     EXPECT_EQ(As(org, "GET", "/v1/console/reports/" + id).status, 403) << org;
   }
   EXPECT_EQ(As(demo::kOrgDpo, "PUT", "/v1/console/reports", kAsk).status, 405);
+
+  // The audit reads the release entries as a known kind.
+  oversight::AuditOptions ao;
+  ao.log_dir = dir_ + "/log";
+  auto vkey = ReadFile(dir_ + "/keys/log.vkey");
+  ASSERT_TRUE(vkey);
+  std::string vk = *vkey;
+  while (!vk.empty() && vk.back() == '\n') vk.pop_back();
+  auto verifier = ledger::NoteVerifier::FromKeyText(vk);
+  ASSERT_TRUE(verifier);
+  ao.log_key = *verifier;
+  auto key = entry::ReadAuditKey(dir_ + "/keys/audit.key");
+  ASSERT_TRUE(key);
+  ao.keys = entry::Keyring({*key});
+  ao.packs_dir = std::string(FIREBREAK_SOURCE_DIR) + "/policies/uk";
+  auto audit = oversight::RunAudit(ao);
+  ASSERT_TRUE(audit) << audit.error().ToString();
+  EXPECT_TRUE(audit->log_verified);
+  for (const auto& f : audit->findings) {
+    EXPECT_EQ(f.sentence.find("unknown kind"), std::string::npos) << f.sentence;
+    if (f.index) {
+      EXPECT_NE(*f.index, index) << f.sentence;
+    }
+  }
 }
 
 }  // namespace

@@ -484,13 +484,19 @@ constexpr RouteEntry kRoutes[] = {
     {"/v1/console/", kPrefix, "GET", kConsole, true, "/v1/console/{view}"},
 };
 
-// The first route for `path` with `method`; else the first for `path` (a 405).
+// The first route for `path`; when its method is not `method`, another entry
+// for the same path pattern with that method (one path, several methods),
+// else the first (a 405).
 const RouteEntry* FindRoute(std::string_view path, std::string_view method = {}) {
   const RouteEntry* first = nullptr;
   for (const RouteEntry& r : kRoutes) {
-    if (r.match == kExact ? path == r.path : path.substr(0, std::strlen(r.path)) == r.path) {
-      if (method.empty() || r.method == method) return &r;
-      if (!first) first = &r;
+    bool matches = r.match == kExact ? path == r.path : path.substr(0, std::strlen(r.path)) == r.path;
+    if (!matches) continue;
+    if (!first) {
+      first = &r;
+      if (method.empty() || r.method == method) return first;
+    } else if (r.match == first->match && std::string_view(r.path) == first->path && r.method == method) {
+      return &r;
     }
   }
   return first;
