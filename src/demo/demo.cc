@@ -492,6 +492,9 @@ Result<DemoSummary> CreateDemoForce(const DemoOptions& o) {
       {"policy", {{"packs", packs}, {"shadow_packs", json::array()}}},
       {"limits", {{"max_body_bytes", 65536}, {"header_timeout_ms", 10000}, {"idle_timeout_ms", 30000}}},
       {"threads", {{"io", 2}, {"workers", 64}}},
+      // Transparency releases made through the console (docs/reports.md).
+      {"reports_dir", "reports"},
+      {"reports_yearly_budget", "1"},
   };
   summary.config_path = (dir / "firebreak.json").string();
   FB_RETURN_IF_ERROR(WriteFileAtomically(summary.config_path, json::serialize(config) + "\n"));

@@ -12,6 +12,10 @@
 //   delivery    a follow-up saying an earlier decision's answer was not
 //               delivered, so that no one counts a disclosure that did not
 //               happen
+//   release     a transparency release made through the console
+//               (docs/reports.md): mechanism, ε, cap, cell count and the
+//               hash of its output in clear (no personal data), its id
+//               sealed and padded to `kSealedSize` like every sealed part
 // Version 4 seals 1,536 bytes (room for the subject's application choice
 // and case flags) and no longer seals `withheld` (asked less disclosed).
 // Version 3 and version 2 entries (decisions only, sealed directly under

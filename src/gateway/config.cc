@@ -7,6 +7,7 @@
 #include "base/encoding.h"
 #include "base/files.h"
 #include "gateway/gateway.h"
+#include "report/dlaplace.h"
 #include "ledger/note.h"
 
 namespace firebreak::gateway {
@@ -42,7 +43,8 @@ Result<GatewayConfig> ParseConfig(std::string_view text, const std::string& path
   const json::object& o = v.get_object();
   Status keys = OnlyKeys(o, "", {"listen", "store", "log", "pseudonym_key", "audit_key", "old_audit_keys", "tls",
                                  "bearer_tokens", "metrics_listen", "metrics_remote", "policy", "limits", "threads",
-                                 "access_log", "witnesses", "console_dir", "reporting"});
+                                 "access_log", "witnesses", "console_dir", "reporting", "reports_dir",
+                                 "reports_yearly_budget"});
   if (!keys) return tl::make_unexpected(keys.error().WithContext(path));
   fs::path base = fs::absolute(path).parent_path();
   GatewayConfig c;
@@ -164,6 +166,13 @@ Result<GatewayConfig> ParseConfig(std::string_view text, const std::string& path
     c.bearer_tokens = b->get_bool();
   }
   if (o.if_contains("console_dir")) str(o, "console_dir", &c.console_dir, true);
+  if (o.if_contains("reports_dir")) str(o, "reports_dir", &c.reports_dir, true);
+  if (o.if_contains("reports_yearly_budget")) {
+    str(o, "reports_yearly_budget", &c.reports_yearly_budget, false);
+    if (auto b = report::Rational::Parse(c.reports_yearly_budget); error.empty() && !b) {
+      return tl::make_unexpected(Bad(path, "`reports_yearly_budget`: " + b.error().message()));
+    }
+  }
   if (const json::value* b = o.if_contains("access_log")) {
     if (!b->is_bool()) return tl::make_unexpected(Bad(path, "`access_log` must be true or false"));
     c.access_log = b->get_bool();

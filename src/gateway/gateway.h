@@ -128,6 +128,12 @@ struct GatewayConfig {
   double reports_per_second = 50;
   double reports_burst = 200;
   int64_t max_hold_days = 180;
+  // Transparency releases made through the console (docs/reports.md): the
+  // budget ledger directory (ledger.json and releases/) and the holder's ε
+  // per calendar year, a rational, used when the ledger is new. Empty
+  // `reports_dir`: releases cannot be made on this gateway (503).
+  std::string reports_dir;
+  std::string reports_yearly_budget = "1";
   bool handle_signals = false;  // SIGHUP reloads, SIGINT/SIGTERM stop
 };
 

@@ -474,14 +474,30 @@ constexpr RouteEntry kRoutes[] = {
     {"/console/", kPrefix, "GET", kAnyone, false, "/console/{path}"},
     {"/v1/console/policies/diff", kExact, "POST", kConsole, true, "/v1/console/policies/diff"},
     {"/v1/console/policies/replay", kExact, "POST", kConsole, true, "/v1/console/policies/replay"},
+    // Transparency releases (service_releases.cc): made by the DPO, read by
+    // the console's scopes.
+    {"/v1/console/reports", kExact, "POST", kConsole, true, "/v1/console/reports"},
+    {"/v1/console/reports", kExact, "GET", kConsole, true, "/v1/console/reports"},
+    {"/v1/console/reports/", kPrefix, "GET", kConsole, true, "/v1/console/reports/{id}"},
     {"/v1/console/", kPrefix, "GET", kConsole, true, "/v1/console/{view}"},
 };
 
-const RouteEntry* FindRoute(std::string_view path) {
+// The first route for `path`; when its method is not `method`, another entry
+// for the same path pattern with that method (one path, several methods),
+// else the first (a 405).
+const RouteEntry* FindRoute(std::string_view path, std::string_view method = {}) {
+  const RouteEntry* first = nullptr;
   for (const RouteEntry& r : kRoutes) {
-    if (r.match == kExact ? path == r.path : path.substr(0, std::strlen(r.path)) == r.path) return &r;
+    bool matches = r.match == kExact ? path == r.path : path.substr(0, std::strlen(r.path)) == r.path;
+    if (!matches) continue;
+    if (!first) {
+      first = &r;
+      if (method.empty() || r.method == method) return first;
+    } else if (r.match == first->match && std::string_view(r.path) == first->path && r.method == method) {
+      return &r;
+    }
   }
-  return nullptr;
+  return first;
 }
 
 std::string_view PathOf(const std::string& target) {
@@ -498,7 +514,7 @@ std::vector<std::pair<std::string, std::string>> RouteTable() {
 
 bool Service::MayBlock(const HttpRequest& request) const {
   if (request.plain_listener) return false;
-  const RouteEntry* r = FindRoute(PathOf(request.target));
+  const RouteEntry* r = FindRoute(PathOf(request.target), request.method);
   return r && r->may_block;
 }
 
@@ -556,7 +572,7 @@ void Service::Dispatch(const std::shared_ptr<Exchange>& x) {
     if (request.method != "GET") return reply(ProblemResponse({405, "", "use GET"}));
     return reply(RenderMetrics());
   }
-  const RouteEntry* route = FindRoute(path);
+  const RouteEntry* route = FindRoute(path, request.method);
   x->route = route ? route->name : "other";
   if (!route) return reply(ProblemResponse({404, "", "no such endpoint"}));
   if (request.method != route->method) {
@@ -605,6 +621,10 @@ void Service::Dispatch(const std::shared_ptr<Exchange>& x) {
   x->caller = std::move(**caller);
   const Caller& c = *x->caller;
   x->org_id = c.org.id;
+  if (route->who == RouteEntry::Who::kConsole && (path == "/v1/console/reports" ||
+                                                  path.rfind("/v1/console/reports/", 0) == 0)) {
+    return reply(ConsoleReleases(request, path, x->query, c));
+  }
   if (route->who == RouteEntry::Who::kConsole) return reply(ConsoleApi(path, x->query, request.body, c.org, c.by_certificate));
   if (route->who == RouteEntry::Who::kAdmin) {
     // The holder's administration needs its client certificate: a bearer

@@ -269,7 +269,7 @@ http::Response Console::Handle(std::string_view rest, std::string_view query, Co
 }
 
 http::Response Console::Whoami(ConsoleAccess access, const ConsoleContext& ctx) {
-  json::array views{"overview", "decisions", "policies", "agreements", "log"};
+  json::array views{"overview", "decisions", "policies", "agreements", "log", "reports"};
   return Json(200, json::object{{"org", ctx.org_id},
                                 {"name", ctx.org_name},
                                 {"scope", ctx.scope},

@@ -119,6 +119,13 @@ class Service : public http::Handler {
   HttpResponse ConsoleApi(const std::string& path, const std::string& query, const std::string& body,
                           const store::Organisation& org, bool by_certificate);
 
+  // Transparency releases through the console (service_releases.cc):
+  // POST /v1/console/reports (admin) makes one and logs it; GET lists them
+  // and GET /v1/console/reports/{id} shows one (admin, analyst, oversight).
+  HttpResponse ConsoleReleases(const HttpRequest& request, const std::string& path, const std::string& query,
+                               const Caller& caller);
+  HttpResponse MakeConsoleRelease(const std::string& body, const Caller& caller);
+
   GatewayConfig config_;
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<ledger::NoteSigner> signer_;
@@ -148,6 +155,7 @@ class Service : public http::Handler {
   // Reads the log into the console's index once at start, so that the first
   // visit does not wait for it; stopped and joined in Close.
   std::thread console_warmup_;
+  std::mutex release_mu_;  // one release made at a time
   std::unique_ptr<RateLimiter> report_limiter_;
   std::unique_ptr<GroupCommitter> report_commits_;
   // After store_: stopped (its queue written) before the store closes.

@@ -82,9 +82,9 @@ class Auditor {
       Policy(i, e);
     } else if (kind == "delivery") {
       Delivery(i, e);
-    } else if (kind == "report" || kind == "tracker-view") {
-      // The reporting pathway's intake and an advocate's tracker view: no
-      // decision to replay (docs/log-format.md).
+    } else if (kind == "report" || kind == "tracker-view" || kind == "release") {
+      // The reporting pathway's intake, an advocate's tracker view and a
+      // transparency release: no decision to replay (docs/log-format.md).
     } else {
       Add(i, finding::kUnreadableEntry, fmt::format("The entry is of an unknown kind `{}`.", kind));
     }

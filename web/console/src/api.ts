@@ -112,3 +112,21 @@ export async function post<T>(path: string, body: unknown): Promise<T> {
   if (!r.ok) throw new ApiError(r.status, data?.error?.message ?? `${r.status} ${r.statusText}`);
   return data as T;
 }
+
+// Transparency releases (docs/reports.md).
+export interface ReleaseSummary {
+  id: string; holder: string; period: string; from: string; to: string; epsilon: string; cap: number;
+  mechanism: string; cells: number; half_width: number; output_hash: string; created: number; log_index: number;
+}
+export interface ReleaseList { releases: ReleaseSummary[]; configured: boolean; yearly_budget: string; spent_this_year: string }
+export interface Release {
+  release: string; holder: string; period: string; from: string; to: string; epsilon: string; cap_per_subject: number;
+  privacy_unit?: string; mechanism: string; interval95_half_width: number; pack_hash?: string; statements_note?: string;
+  unreadable_entries?: number; created: number; output_sha256: string;
+  numbers: {
+    vocabulary: { periods: string[]; requester_types: string[]; purposes: string[]; decisions: string[]; roles: string[] };
+    cells: number[]; outside_vocabulary: number;
+    statements: { guarantee: string; text: string; because: string; source: string; from: string }[];
+  };
+}
+export interface ReleaseMade { release: Release; log_index: number; logged_now: boolean }

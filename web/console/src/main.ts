@@ -1,4 +1,4 @@
-// The console's entry point: a hash router over five views, each filled
+// The console's entry point: a hash router over six views, each filled
 // from the gateway's JSON API (docs/console.md).
 import './style.css';
 import { ApiError, get, type Whoami } from './api';
@@ -8,6 +8,7 @@ import { renderDecision, renderDecisions } from './views/decisions';
 import { renderLog } from './views/log';
 import { renderOverview } from './views/overview';
 import { renderPolicies } from './views/policies';
+import { renderRelease, renderReports } from './views/reports';
 
 const main = document.getElementById('main') as HTMLElement;
 const who = document.getElementById('who') as HTMLElement;
@@ -50,6 +51,8 @@ async function route(): Promise<void> {
     else if (view === 'policies') await renderPolicies(page);
     else if (view === 'agreements') await renderAgreements(page);
     else if (view === 'log') await renderLog(page, params);
+    else if (view === 'reports' && arg) await renderRelease(page, arg, params);
+    else if (view === 'reports') await renderReports(page);
     else await renderOverview(page, params);
     main.replaceChildren(page);
     document.title = `${page.querySelector('h1')?.textContent ?? 'Console'} · Firebreak console`;

@@ -212,6 +212,52 @@ describe('console in Chromium', { skip }, () => {
     await ctx.close();
   });
 
+  test('reports: the DPO makes a release, logged first; analysts read it, with its proved statements', async () => {
+    const ctx = await signedIn('example-constabulary-dpo');
+    const page = await ctx.newPage();
+    const errors = await open(page, '#/reports', 'reports');
+    assert.match(await page.textContent('main'), /Privacy budget this year: ε 0 spent of 1/);
+    await axe(page, 'reports-form');
+    await page.fill('#r-from', '2025-01');
+    await page.fill('#r-to', '2025-02');
+    await page.fill('#r-epsilon', '1/8');
+    await page.fill('#r-cap', '2');
+    await page.click('#release-form button[type="submit"]');
+    await page.waitForSelector('main[data-ready="reports"] #proved', { timeout: 60000 });
+    const text = await page.textContent('main');
+    assert.match(text, /Transparency report 2025-01 to 2025-02/);
+    assert.match(text, /From the proofs, not the data/);
+    assert.match(text, /\[proved\]/, 'the statements from the proofs are marked as such');
+    assert.match(text, /Log entry\s*index \d+ \(kind release\)/);
+    assert.match(text, /± \d+/);
+    assert.equal(await page.locator('main svg.chart').count(), 1);
+    assert.ok(await page.locator('main table.compact tbody tr').count() > 10, 'every cell, zeros included');
+    await axe(page, 'report');
+    await shot(page, 'report');
+    assert.deepEqual(errors, []);
+    // Over the budget: refused (409, which Chromium logs), said so, nothing shown.
+    await page.goto(`${gw.origin}/console/#/reports`);
+    await page.waitForSelector('main[data-ready="reports"] #release-form');
+    await page.fill('#r-from', '2025-03');
+    await page.fill('#r-to', '2025-03');
+    await page.fill('#r-epsilon', '1');
+    await page.click('#release-form button[type="submit"]');
+    await page.waitForSelector('#release-result [role="alert"]');
+    assert.match(await page.textContent('#release-result'), /Not released: .*budget/);
+    assert.deepEqual(errors.filter((e) => !/status of 409/.test(e)), []);
+    await ctx.close();
+
+    const actx = await signedIn('example-constabulary-analyst');
+    const apage = await actx.newPage();
+    await open(apage, '#/reports', 'reports');
+    assert.equal(await apage.locator('#release-form').count(), 0, 'an analyst cannot make a release');
+    assert.equal(await apage.locator('main table tbody tr a').count(), 1);
+    assert.match(await apage.textContent('main'), /ε 1\/8 spent of 1/);
+    await axe(apage, 'reports');
+    await shot(apage, 'reports');
+    await actx.close();
+  });
+
   test('oversight sees how the policy decided, never whom it was about', async () => {
     const ctx = await signedIn('hmicfrs-inspection');
     const page = await ctx.newPage();
