@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-targets=(parser_fuzz request_fuzz scenario_fuzz wire_fuzz config_fuzz reporting_fuzz note_fuzz c2sp_fuzz wal_fuzz entry_fuzz witness_protocol_fuzz replay_fuzz)
+targets=(parser_fuzz request_fuzz scenario_fuzz http_fuzz wire_fuzz config_fuzz reporting_fuzz note_fuzz c2sp_fuzz wal_fuzz entry_fuzz witness_protocol_fuzz replay_fuzz)
 # Where each target's seed corpus lives (beside the code it attacks).
 corpus_of() {
   case "$1" in
@@ -12,6 +12,7 @@ corpus_of() {
     wire_fuzz|config_fuzz|reporting_fuzz) echo "src/gateway/testdata/fuzz/$1" ;;
     note_fuzz|c2sp_fuzz|wal_fuzz|witness_protocol_fuzz) echo "src/ledger/testdata/fuzz/$1" ;;
     entry_fuzz) echo src/entry/testdata/fuzz/entry_fuzz ;;
+    http_fuzz) echo src/http/testdata/fuzz/http_fuzz ;;
     replay_fuzz) echo src/oversight/audit/testdata/fuzz/replay_fuzz ;;
     *) return 1 ;;
   esac
