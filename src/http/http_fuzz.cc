@@ -92,6 +92,11 @@ std::string Exchange(std::string_view bytes) {
     if (n <= 0) break;
     out.append(buf, size_t(n));
   }
+  // Close with a reset: tens of thousands of connections in TIME_WAIT
+  // would use up the loopback's ephemeral ports (that, not the server,
+  // was the first "does not accept" this target reported).
+  linger off{1, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &off, sizeof off);
   ::close(fd);
   return out;
 }
