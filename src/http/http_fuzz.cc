@@ -17,7 +17,9 @@
 
 #include <atomic>
 #include <cstdio>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 
 #include "http/http.h"
@@ -74,7 +76,19 @@ std::string Exchange(std::string_view bytes) {
   addr.sin_family = AF_INET;
   addr.sin_port = htons(Port());
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) Fail("the server does not accept");
+  // The client half-closes first, so each connection leaves a TIME_WAIT
+  // behind for a minute; rotating the source address over 127.0.0.0/8
+  // keeps tens of thousands of them from using up one address's ephemeral
+  // ports (which, not the server, was what the first runs reported as
+  // "does not accept").
+  static std::atomic<uint32_t> next{0};
+  sockaddr_in local{};
+  local.sin_family = AF_INET;
+  local.sin_addr.s_addr = htonl(0x7F000000u | (2 + next.fetch_add(1) % 250));
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0) Fail("bind");
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    Fail(std::string("the server does not accept: ") + std::strerror(errno));
+  }
   size_t sent = 0;
   while (sent < bytes.size()) {
     ssize_t n = ::send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
@@ -92,11 +106,6 @@ std::string Exchange(std::string_view bytes) {
     if (n <= 0) break;
     out.append(buf, size_t(n));
   }
-  // Close with a reset: tens of thousands of connections in TIME_WAIT
-  // would use up the loopback's ephemeral ports (that, not the server,
-  // was the first "does not accept" this target reported).
-  linger off{1, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &off, sizeof off);
   ::close(fd);
   return out;
 }
