@@ -86,12 +86,25 @@ std::string Exchange(std::string_view bytes) {
   local.sin_family = AF_INET;
   local.sin_addr.s_addr = htonl(0x7F000000u | (2 + next.fetch_add(1) % 250));
   if (::bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0) Fail("bind");
+  // libFuzzer's timer signal can interrupt a call: a connect interrupted
+  // goes on in the background (wait until writable, then read its result).
   if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    Fail(std::string("the server does not accept: ") + std::strerror(errno));
+    int err = errno;
+    if (err == EINTR || err == EINPROGRESS) {
+      pollfd p{fd, POLLOUT, 0};
+      while (::poll(&p, 1, 3000) < 0 && errno == EINTR) {
+      }
+      socklen_t len = sizeof err;
+      ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+    }
+    if (err != 0 && err != EINTR && err != EINPROGRESS) {
+      Fail(std::string("the server does not accept: ") + std::strerror(err));
+    }
   }
   size_t sent = 0;
   while (sent < bytes.size()) {
     ssize_t n = ::send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;  // the server may close early (413, 431): fine
     sent += size_t(n);
   }
@@ -101,8 +114,10 @@ std::string Exchange(std::string_view bytes) {
   for (;;) {
     pollfd p{fd, POLLIN, 0};
     int r = ::poll(&p, 1, 3000);
+    if (r < 0 && errno == EINTR) continue;
     if (r == 0) Fail("the server neither answered nor closed within 3 s");
     ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     out.append(buf, size_t(n));
   }
