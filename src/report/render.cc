@@ -1,6 +1,7 @@
 // CSV and a standalone HTML page (inline CSS and SVG, no external resource,
 // no script) for a release. The JSON is `Release::ToJson`.
 #include <algorithm>
+#include <cmath>
 #include <ctime>
 #include <map>
 
@@ -57,14 +58,13 @@ void ForEachCell(const Release& r, Fn fn) {
 // A horizontal bar chart: one bar per label, values may be negative (noise).
 std::string BarChart(const std::string& title, const std::vector<std::pair<std::string, int64_t>>& bars,
                      const std::string& colour) {
-  const int label_w = 220, bar_w = 420, row_h = 22, top = 30;
+  const int label_w = 300, bar_w = 380, row_h = 22, top = 4;
   int64_t max = 1;
   for (const auto& [l, v] : bars) max = std::max(max, v);
   int height = top + row_h * int(bars.size()) + 10;
   std::string s = fmt::format(
-      "<svg role=\"img\" aria-label=\"{0}\" width=\"{1}\" height=\"{2}\" viewBox=\"0 0 {1} {2}\" "
-      "xmlns=\"http://www.w3.org/2000/svg\"><title>{0}</title>"
-      "<text x=\"0\" y=\"18\" font-weight=\"bold\">{0}</text>",
+      "<h3>{0}</h3><svg role=\"img\" aria-label=\"{0}\" width=\"{1}\" height=\"{2}\" viewBox=\"0 0 {1} {2}\" "
+      "xmlns=\"http://www.w3.org/2000/svg\"><title>{0}</title>",
       Esc(title), label_w + bar_w + 80, height);
   int y = top;
   for (const auto& [label, value] : bars) {
@@ -144,14 +144,25 @@ std::string ToHtml(const Release& r) {
   h += "<h2>Decisions counted</h2>\n";
   h += fmt::format(
       "<p class=\"note\">Every count below has random noise added (differential privacy, ε = {} for this release, "
-      "each person counted at most {} time{}), so that nothing in it shows whether any one person is in the data. "
+      "each person counted at most {}), so that nothing in it shows whether any one person is in the data. "
       "Each cell's true count is within <strong>±{}</strong> of the number shown with probability at least 95 %. "
       "Small or negative numbers mean “few or none”. Sums of cells add the noise of every cell.</p>\n",
-      Esc(r.epsilon.ToString()), r.cap, r.cap == 1 ? "" : "s", r.half_width);
-  h += BarChart("Permits by period (noisy sums)", bars(v.periods, permits_by_period), "#1a5e20");
-  h += BarChart("Refusals by period (noisy sums)", bars(v.periods, denies_by_period), "#8b1a1a");
-  h += BarChart("Permits by the person's role (noisy sums)", bars(v.roles, permits_by_role), "#1a3e8b");
-  h += BarChart("Permits by requester type (noisy sums)", bars(v.requester_types, permits_by_type), "#5a2a8b");
+      Esc(r.epsilon.ToString()), r.cap == 1 ? std::string("once") : fmt::format("{} times", r.cap), r.half_width);
+  // A sum of N cells adds N independent noises: its standard deviation is
+  // σ·√N with σ² = 2p/(1−p)², p = e^{−s/t} (for reading only).
+  long double p = std::exp(-(long double)r.scale.s / (long double)r.scale.t);
+  long double sigma = std::sqrt(2 * p) / (1 - p);
+  auto spread = [&](size_t cells) {
+    return fmt::format(" — noisy sums of {} cells each, ± about {:.0f} (two standard deviations)", cells,
+                       double(2 * sigma * std::sqrt((long double)cells)));
+  };
+  const size_t per_period = v.requester_types.size() * v.purposes.size() * v.roles.size();
+  h += BarChart("Permits by period" + spread(per_period), bars(v.periods, permits_by_period), "#1a5e20");
+  h += BarChart("Refusals by period" + spread(per_period), bars(v.periods, denies_by_period), "#8b1a1a");
+  h += BarChart("Permits by the person's role" + spread(v.periods.size() * v.requester_types.size() * v.purposes.size()),
+                bars(v.roles, permits_by_role), "#1a3e8b");
+  h += BarChart("Permits by requester type" + spread(v.periods.size() * v.purposes.size() * v.roles.size()),
+                bars(v.requester_types, permits_by_type), "#5a2a8b");
 
   h += fmt::format(
       "<h2>Cells above the noise</h2><p>The cells whose noisy count exceeds ±{}; every cell of the {} "
