@@ -103,11 +103,19 @@ describe('console in Chromium', { skip }, () => {
     await shot(page, 'decisions');
     await page.selectOption('#f-decision', 'deny');
     await page.click('#decision-filters button');
-    await page.waitForFunction(() => location.hash.includes('decision=deny') && document.querySelector('main[data-ready="decisions"] table.stream'));
+    // Wait for the filtered table itself: the unfiltered one stays on the
+    // page while the new one loads (if the filter were broken this wait
+    // times out and the test fails).
+    await page.waitForFunction(() => {
+      if (!location.hash.includes('decision=deny')) return false;
+      const badges = [...document.querySelectorAll('main[data-ready="decisions"] table.stream tbody .badge')];
+      return badges.length > 0 && badges.every((b) => b.textContent === 'deny');
+    });
     const badges = await page.locator('table.stream tbody .badge').allTextContents();
     assert.ok(badges.length > 0 && badges.every((b) => b === 'deny'), `only refusals after filtering: ${badges}`);
     await page.click('table.stream tbody tr:first-child a');
-    await page.waitForFunction(() => /^#\/decisions\/\d+$/.test(location.hash) && document.querySelector('main[data-ready="decisions"] h1'));
+    await page.waitForFunction(() => /^#\/decisions\/\d+$/.test(location.hash) &&
+      /Decision at log index/.test(document.querySelector('main[data-ready="decisions"]')?.textContent ?? ''));
     const text = await page.textContent('main');
     assert.match(text, /Decision at log index \d+/);
     assert.match(text, /Pseudonym/);
