@@ -23,4 +23,7 @@ Result<std::string> HexDecode(std::string_view hex);
 std::string Base64Encode(std::string_view bytes);
 Result<std::string> Base64Decode(std::string_view text);
 
+// Text for HTML element content or a quoted attribute: & < > " ' escaped.
+std::string HtmlEscape(std::string_view text);
+
 }  // namespace firebreak

@@ -7,26 +7,12 @@
 
 #include <fmt/format.h>
 
+#include "base/encoding.h"
 #include "report/report.h"
 
 namespace firebreak::report {
 
 namespace {
-
-std::string Esc(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out.push_back(c);
-    }
-  }
-  return out;
-}
 
 std::string CsvField(std::string_view s) {
   if (s.find_first_of(",\"\n") == std::string_view::npos) return std::string(s);
@@ -65,14 +51,14 @@ std::string BarChart(const std::string& title, const std::vector<std::pair<std::
   std::string s = fmt::format(
       "<h3>{0}</h3><svg role=\"img\" aria-label=\"{0}\" width=\"{1}\" height=\"{2}\" viewBox=\"0 0 {1} {2}\" "
       "xmlns=\"http://www.w3.org/2000/svg\"><title>{0}</title>",
-      Esc(title), label_w + bar_w + 80, height);
+      HtmlEscape(title), label_w + bar_w + 80, height);
   int y = top;
   for (const auto& [label, value] : bars) {
     int w = value > 0 ? int(double(value) / double(max) * bar_w) : 0;
     s += fmt::format(
         "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text><rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" "
         "fill=\"{}\"/><text x=\"{}\" y=\"{}\">{}</text>",
-        label_w - 6, y + 15, Esc(label), label_w, y + 3, w, row_h - 6, colour, label_w + w + 6, y + 15, value);
+        label_w - 6, y + 15, HtmlEscape(label), label_w, y + 3, w, row_h - 6, colour, label_w + w + 6, y + 15, value);
     y += row_h;
   }
   return s + "</svg>";
@@ -120,16 +106,16 @@ std::string ToHtml(const Release& r) {
       "font-size:.85em}}.note{{border-left:.4rem solid #8a5a00;background:#fff6e0;padding:.5rem 1rem}}"
       "svg text{{font-size:13px;fill:#111}}@media print{{.proof,.note{{break-inside:avoid}}}}"
       "</style></head><body>\n<h1>{}</h1>\n",
-      Esc(title), Esc(title));
+      HtmlEscape(title), HtmlEscape(title));
   h += fmt::format(
       "<p>Release <code>{}</code>, made {} from the first {} entries of the log <code>{}</code> under the pack "
       "<code>{}</code>.</p>\n",
-      Esc(r.id.substr(0, 16)), Date(r.created), r.log_size, Esc(r.holder), Esc(r.pack_hash));
+      HtmlEscape(r.id.substr(0, 16)), Date(r.created), r.log_size, HtmlEscape(r.holder), HtmlEscape(r.pack_hash));
 
   h += "<h2>What the proofs guarantee</h2>\n";
   if (r.statements.empty()) {
     h += fmt::format("<p class=\"note\">{}</p>\n",
-                     Esc(r.statements_note.empty() ? "The pack in force proves no guarantee." : r.statements_note));
+                     HtmlEscape(r.statements_note.empty() ? "The pack in force proves no guarantee." : r.statements_note));
   } else {
     h += "<p>These statements hold for <strong>every possible request</strong> under the pack in force. They come "
          "from the verifier's proof, not from the data, and carry no noise.</p>\n";
@@ -137,7 +123,7 @@ std::string ToHtml(const Release& r) {
       h += fmt::format(
           "<div class=\"proof\"><span class=\"badge\">From the proof</span> <strong>{}</strong><br>{}"
           "<br><small><code>{}</code>{}</small></div>\n",
-          Esc(s.text), Esc(s.because), Esc(s.guarantee), s.source.empty() ? "" : " — " + Esc(s.source));
+          HtmlEscape(s.text), HtmlEscape(s.because), HtmlEscape(s.guarantee), s.source.empty() ? "" : " — " + HtmlEscape(s.source));
     }
   }
 
@@ -147,7 +133,7 @@ std::string ToHtml(const Release& r) {
       "each person counted at most {}), so that nothing in it shows whether any one person is in the data. "
       "Each cell's true count is within <strong>±{}</strong> of the number shown with probability at least 95 %. "
       "Small or negative numbers mean “few or none”. Sums of cells add the noise of every cell.</p>\n",
-      Esc(r.epsilon.ToString()), r.cap == 1 ? std::string("once") : fmt::format("{} times", r.cap), r.half_width);
+      HtmlEscape(r.epsilon.ToString()), r.cap == 1 ? std::string("once") : fmt::format("{} times", r.cap), r.half_width);
   // A sum of N cells adds N independent noises: its standard deviation is
   // σ·√N with σ² = 2p/(1−p)², p = e^{−s/t} (for reading only).
   long double p = std::exp(-(long double)r.scale.s / (long double)r.scale.t);
@@ -176,12 +162,12 @@ std::string ToHtml(const Release& r) {
     h += fmt::format(
         "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td>"
         "<td class=\"n\">{} to {}</td></tr>\n",
-        Esc(v.periods[p]), Esc(v.requester_types[t]), Esc(v.purposes[u]), Esc(v.decisions[d]), Esc(v.roles[k]), n,
+        HtmlEscape(v.periods[p]), HtmlEscape(v.requester_types[t]), HtmlEscape(v.purposes[u]), HtmlEscape(v.decisions[d]), HtmlEscape(v.roles[k]), n,
         std::max<int64_t>(0, n - r.half_width), n + r.half_width);
   });
   h += "</tbody></table>\n";
   h += "<h2>How this was made</h2>\n<ul>";
-  h += fmt::format("<li>Mechanism: {}, noise scale {}/{} per cell.</li>", Esc(r.mechanism), r.scale.t, r.scale.s);
+  h += fmt::format("<li>Mechanism: {}, noise scale {}/{} per cell.</li>", HtmlEscape(r.mechanism), r.scale.t, r.scale.s);
   h += fmt::format(
       "<li>Privacy unit: the data subject. Each person (by pseudonym) contributes at most {} decision{} to this "
       "release; later ones are left out. Requests about a person the holder could not find, or about no one, count "
@@ -193,7 +179,7 @@ std::string ToHtml(const Release& r) {
                      r.unreadable);
   }
   h += fmt::format("<li>Hash of the numbers: <code>{}</code> (recorded in the holder's budget ledger).</li>",
-                   Esc(r.output_hash));
+                   HtmlEscape(r.output_hash));
   h += "</ul>\n</body></html>\n";
   return h;
 }

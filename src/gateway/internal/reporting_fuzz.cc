@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "base/encoding.h"
 #include "gateway/internal/reports.h"
 #include "gateway/internal/tracker.h"
 
@@ -64,7 +65,7 @@ void CheckQuery(std::string_view query) {
 }
 
 void CheckEscape(std::string_view s) {
-  std::string e = HtmlEscape(s);
+  std::string e = firebreak::HtmlEscape(s);
   if (e.find_first_of("<>\"'") != std::string::npos) Fail("an escaped string holds markup");
   for (size_t i = e.find('&'); i != std::string::npos; i = e.find('&', i + 1)) {
     if (e.find(';', i) == std::string::npos) Fail("a bare ampersand");

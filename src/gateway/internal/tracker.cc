@@ -228,21 +228,6 @@ bool Matches(const json::object& line, const TrackerFilter& f) {
   return p.at("declared").as_string() == f.purpose || p.at("effective").as_string() == f.purpose;
 }
 
-std::string HtmlEscape(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
-
 std::string EvidenceHtml(const json::object& pack) {
   auto text = [](const json::value* v) -> std::string {
     if (!v) return "";

@@ -77,9 +77,9 @@ std::optional<boost::json::object> TrackerLine(const boost::json::object& opened
 bool Matches(const boost::json::object& line, const TrackerFilter& filter);
 
 // The evidence pack (the JSON export) as a standalone printable HTML page:
-// no script, no external resources, every value escaped.
+// no script, no external resources, every value escaped (HtmlEscape,
+// base/encoding.h).
 std::string EvidenceHtml(const boost::json::object& pack);
-std::string HtmlEscape(std::string_view s);
 
 // Writes (pseudonym, log index) pairs to the store's tracker index on its
 // own thread, several in one transaction, so that logging never waits for
