@@ -2,6 +2,7 @@
 // tests. A transaction (`Bulk`) snapshots the state and restores it if the
 // body fails.
 #include <algorithm>
+#include <atomic>
 #include <mutex>
 #include <set>
 #include <shared_mutex>
@@ -46,6 +47,7 @@ class MemoryStore : public Store {
  public:
   Status PutOrganisation(const Organisation& org) override {
     std::lock_guard lock(mu_);
+    ++stamp_;  // before the write: a reader never keeps data newer than its stamp
     if (org.id.empty()) return tl::make_unexpected(InvalidArgument("organisation id is empty"));
     s_.orgs[org.id] = org;
     return Ok();
@@ -54,6 +56,7 @@ class MemoryStore : public Store {
   Status AddCredential(std::string_view org_id, CredentialKind kind,
                        std::string_view sha256_hex) override {
     std::lock_guard lock(mu_);
+    ++stamp_;  // before the write: a reader never keeps data newer than its stamp
     if (!s_.orgs.count(std::string(org_id))) {
       return tl::make_unexpected(InvalidArgument("no organisation `" + std::string(org_id) + "`"));
     }
@@ -67,12 +70,14 @@ class MemoryStore : public Store {
 
   Status SetFieldCategory(std::string_view field, std::string_view category) override {
     std::lock_guard lock(mu_);
+    ++stamp_;  // before the write: a reader never keeps data newer than its stamp
     s_.field_categories[std::string(field)] = std::string(category);
     return Ok();
   }
 
   Result<int64_t> AddSubject(const Subject& subject) override {
     std::lock_guard lock(mu_);
+    ++stamp_;  // before the write: a reader never keeps data newer than its stamp
     if (s_.by_reference.count(subject.reference)) {
       return tl::make_unexpected(
           AlreadyExists("subject reference `" + subject.reference + "` already exists"));
@@ -88,6 +93,7 @@ class MemoryStore : public Store {
 
   Status PutCase(const Case& c) override {
     std::lock_guard lock(mu_);
+    ++stamp_;  // before the write: a reader never keeps data newer than its stamp
     s_.cases[c.id] = c;
     return Ok();
   }
@@ -95,6 +101,7 @@ class MemoryStore : public Store {
   Status SetApplicationChoice(int64_t subject_id, const ApplicationChoice& choice) override {
     FB_RETURN_IF_ERROR(CheckApplicationChoice(choice));
     std::lock_guard lock(mu_);
+    ++stamp_;  // before the write: a reader never keeps data newer than its stamp
     auto it = s_.subjects.find(subject_id);
     if (it == s_.subjects.end()) {
       return tl::make_unexpected(InvalidArgument("no subject " + std::to_string(subject_id)));
@@ -106,6 +113,7 @@ class MemoryStore : public Store {
   Status AddParticipant(std::string_view case_id, int64_t subject_id,
                         std::string_view role) override {
     std::lock_guard lock(mu_);
+    ++stamp_;  // before the write: a reader never keeps data newer than its stamp
     if (!s_.cases.count(std::string(case_id))) {
       return tl::make_unexpected(InvalidArgument("no case `" + std::string(case_id) + "`"));
     }
@@ -124,6 +132,7 @@ class MemoryStore : public Store {
 
   Result<int64_t> AddRecord(const Record& record) override {
     std::lock_guard lock(mu_);
+    ++stamp_;  // before the write: a reader never keeps data newer than its stamp
     if (!s_.subjects.count(record.subject_id)) {
       return tl::make_unexpected(InvalidArgument("no subject " + std::to_string(record.subject_id)));
     }
@@ -208,8 +217,13 @@ class MemoryStore : public Store {
     if (!st) {
       std::lock_guard lock(mu_);
       s_ = std::move(saved);
+      ++stamp_;
     }
     return st;
+  }
+
+  Result<std::optional<uint64_t>> ChangeStamp() override {
+    return std::optional<uint64_t>(stamp_.load());
   }
 
   Result<std::optional<Organisation>> FindOrganisationByCredential(
@@ -358,6 +372,7 @@ class MemoryStore : public Store {
   }
 
  private:
+  std::atomic<uint64_t> stamp_{0};
   std::shared_mutex bulk_mu_;  // one transaction at a time; ReadTogether shares it
   std::mutex mu_;
   State s_;

@@ -91,6 +91,38 @@ CREATE TABLE tracker_index(
   pseudonym TEXT NOT NULL, log_index INTEGER NOT NULL,
   PRIMARY KEY(pseudonym, log_index)) WITHOUT ROWID;
 )sql",
+    // 3 → 4: a change stamp, bumped in the same transaction as every write
+    // to what a decision or an authentication reads, by whichever program
+    // writes it (triggers), so that the gateway may cache those reads and
+    // know, with one small read, whether they are still current.
+    R"sql(
+CREATE TABLE change_stamp(n INTEGER NOT NULL);
+INSERT INTO change_stamp(n) VALUES(0);
+CREATE TRIGGER change_stamp_organisations_insert AFTER INSERT ON organisations BEGIN UPDATE change_stamp SET n = n + 1; END;
+CREATE TRIGGER change_stamp_organisations_update AFTER UPDATE ON organisations BEGIN UPDATE change_stamp SET n = n + 1; END;
+CREATE TRIGGER change_stamp_organisations_delete AFTER DELETE ON organisations BEGIN UPDATE change_stamp SET n = n + 1; END;
+CREATE TRIGGER change_stamp_credentials_insert AFTER INSERT ON credentials BEGIN UPDATE change_stamp SET n = n + 1; END;
+CREATE TRIGGER change_stamp_credentials_update AFTER UPDATE ON credentials BEGIN UPDATE change_stamp SET n = n + 1; END;
+CREATE TRIGGER change_stamp_credentials_delete AFTER DELETE ON credentials BEGIN UPDATE change_stamp SET n = n + 1; END;
+CREATE TRIGGER change_stamp_field_categories_insert AFTER INSERT ON field_categories BEGIN UPDATE change_stamp SET n = n + 1; END;
+CREATE TRIGGER change_stamp_field_categories_update AFTER UPDATE ON field_categories BEGIN UPDATE change_stamp SET n = n + 1; END;
+CREATE TRIGGER change_stamp_field_categories_delete AFTER DELETE ON field_categories BEGIN UPDATE change_stamp SET n = n + 1; END;
+CREATE TRIGGER change_stamp_subjects_insert AFTER INSERT ON subjects BEGIN UPDATE change_stamp SET n = n + 1; END;
+CREATE TRIGGER change_stamp_subjects_update AFTER UPDATE ON subjects BEGIN UPDATE change_stamp SET n = n + 1; END;
+CREATE TRIGGER change_stamp_subjects_delete AFTER DELETE ON subjects BEGIN UPDATE change_stamp SET n = n + 1; END;
+CREATE TRIGGER change_stamp_cases_insert AFTER INSERT ON cases BEGIN UPDATE change_stamp SET n = n + 1; END;
+CREATE TRIGGER change_stamp_cases_update AFTER UPDATE ON cases BEGIN UPDATE change_stamp SET n = n + 1; END;
+CREATE TRIGGER change_stamp_cases_delete AFTER DELETE ON cases BEGIN UPDATE change_stamp SET n = n + 1; END;
+CREATE TRIGGER change_stamp_participants_insert AFTER INSERT ON participants BEGIN UPDATE change_stamp SET n = n + 1; END;
+CREATE TRIGGER change_stamp_participants_update AFTER UPDATE ON participants BEGIN UPDATE change_stamp SET n = n + 1; END;
+CREATE TRIGGER change_stamp_participants_delete AFTER DELETE ON participants BEGIN UPDATE change_stamp SET n = n + 1; END;
+CREATE TRIGGER change_stamp_records_insert AFTER INSERT ON records BEGIN UPDATE change_stamp SET n = n + 1; END;
+CREATE TRIGGER change_stamp_records_update AFTER UPDATE ON records BEGIN UPDATE change_stamp SET n = n + 1; END;
+CREATE TRIGGER change_stamp_records_delete AFTER DELETE ON records BEGIN UPDATE change_stamp SET n = n + 1; END;
+CREATE TRIGGER change_stamp_application_choices_insert AFTER INSERT ON application_choices BEGIN UPDATE change_stamp SET n = n + 1; END;
+CREATE TRIGGER change_stamp_application_choices_update AFTER UPDATE ON application_choices BEGIN UPDATE change_stamp SET n = n + 1; END;
+CREATE TRIGGER change_stamp_application_choices_delete AFTER DELETE ON application_choices BEGIN UPDATE change_stamp SET n = n + 1; END;
+)sql",
 };
 constexpr int kSchemaVersion = int(std::size(kMigrations));
 
@@ -170,6 +202,16 @@ class Connection {
       sqlite3_free(err);
       return tl::make_unexpected(IoError("store: " + m));
     }
+    return Ok();
+  }
+
+  // Runs one statement without results (BEGIN, COMMIT) from the cache:
+  // unlike Exec, nothing is parsed again.
+  Status Run(const char* sql) {
+    FB_ASSIGN_OR_RETURN(sqlite3_stmt * s, Prepare(sql));
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE) return tl::make_unexpected(StepError(std::string("store: ") + sql));
     return Ok();
   }
 
@@ -517,6 +559,21 @@ class SqliteStore : public Store {
     });
   }
 
+  Result<std::optional<uint64_t>> ChangeStamp() override {
+    return Read<std::optional<uint64_t>>([&](Connection& c) -> Result<std::optional<uint64_t>> {
+      FB_ASSIGN_OR_RETURN(sqlite3_stmt * s, c.Prepare("SELECT n FROM change_stamp"));
+      int rc = sqlite3_step(s);
+      if (rc != SQLITE_ROW) {
+        Error e = c.StepError("reading the change stamp");
+        sqlite3_reset(s);
+        return tl::make_unexpected(e);
+      }
+      auto n = static_cast<uint64_t>(sqlite3_column_int64(s, 0));
+      sqlite3_reset(s);
+      return std::optional<uint64_t>(n);
+    });
+  }
+
   Result<std::optional<Organisation>> GetOrganisation(std::string_view id) override {
     return Read<std::optional<Organisation>>([&](Connection& c) -> Result<std::optional<Organisation>> {
       FB_ASSIGN_OR_RETURN(sqlite3_stmt * s,
@@ -803,7 +860,7 @@ class SqliteStore : public Store {
   Status ReadTogether(const std::function<Status()>& body) override {
     if (pinned_.store == this) return body();  // already inside one
     FB_ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn, Borrow());
-    Status st = conn->Exec("BEGIN");
+    Status st = conn->Run("BEGIN");
     if (st) {
       // Pinned for this thread while `body` runs, and unpinned however it
       // leaves (an exception must not leave a pointer to a pooled connection).
@@ -816,11 +873,11 @@ class SqliteStore : public Store {
         Pin pin(this, conn.get());
         st = body();
       } catch (...) {
-        (void)conn->Exec("ROLLBACK");
+        (void)conn->Run("ROLLBACK");
         GiveBack(std::move(conn));
         throw;
       }
-      Status end = conn->Exec("COMMIT");
+      Status end = conn->Run("COMMIT");
       if (st && !end) st = end;
     }
     GiveBack(std::move(conn));

@@ -226,6 +226,14 @@ class Store {
   // agree with each other and with the subject. Cheaper, too, than one
   // transaction per read. Do not write inside `body`.
   virtual Status ReadTogether(const std::function<Status()>& body) = 0;
+  // A number that changes, in the same transaction, with every write to
+  // what an authentication or a decision reads (organisations, credentials,
+  // the field map, subjects, cases, participants, records, application
+  // choices), whichever program writes it; nullopt where the backend cannot
+  // tell cheaply (PostgreSQL), and then nothing read may be cached. A cache
+  // reads the stamp before the data it keeps: data read under stamp S is
+  // current while the stamp is still S.
+  virtual Result<std::optional<uint64_t>> ChangeStamp() { return std::optional<uint64_t>(); }
   virtual Result<std::optional<Organisation>> FindOrganisationByCredential(
       CredentialKind kind, std::string_view sha256_hex) = 0;
   virtual Result<std::optional<Organisation>> GetOrganisation(std::string_view id) = 0;

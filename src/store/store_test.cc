@@ -456,6 +456,71 @@ TEST_P(StoreTest, ApplicationChoiceAndCaseFlags) {
 
 // A store written by the first schema (version 1) is migrated: its cases
 // get no flags and its subjects no application choice.
+// The change stamp (what lets the gateway cache authentications and
+// subjects): every write to what a decision or an authentication reads
+// changes it; the tracker's index, receipts, reports' own rows and reads do
+// not. PostgreSQL cannot tell cheaply and says so (nothing is cached).
+TEST_P(StoreTest, ChangeStampMovesWithEveryFactWrite) {
+  auto stamp = [&]() {
+    auto s = store_->ChangeStamp();
+    EXPECT_TRUE(s) << s.error().ToString();
+    return s ? *s : std::optional<uint64_t>();
+  };
+  if (GetParam() == "postgresql") {
+    EXPECT_FALSE(stamp().has_value());
+    return;
+  }
+  std::optional<uint64_t> last = stamp();
+  ASSERT_TRUE(last.has_value());
+  auto moved = [&](const char* what) {
+    std::optional<uint64_t> now = stamp();
+    EXPECT_NE(now, last) << what << " did not change the stamp";
+    last = now;
+  };
+  auto still = [&](const char* what) {
+    std::optional<uint64_t> now = stamp();
+    EXPECT_EQ(now, last) << what << " changed the stamp";
+    last = now;
+  };
+  ASSERT_TRUE(store_->PutOrganisation({"org-a", "police", "A", Scope::kRequester}));
+  moved("an organisation");
+  ASSERT_TRUE(store_->AddCredential("org-a", CredentialKind::kToken, std::string(64, 'a')));
+  moved("a credential");
+  ASSERT_TRUE(store_->SetFieldCategory("postcode", "address"));
+  moved("the field map");
+  int64_t id = AddPerson("ST-1", "Ana", "Lima", "1990-01-01");
+  moved("a subject");
+  ASSERT_TRUE(store_->PutCase({"CR-9", "assault", "reported", {}}));
+  moved("a case");
+  ASSERT_TRUE(store_->AddParticipant("CR-9", id, "victim"));
+  moved("a participant");
+  Record r;
+  r.subject_id = id;
+  r.kind = "statement";
+  r.collected_as = "victim";
+  r.case_id = "CR-9";
+  ASSERT_TRUE(store_->AddRecord(r));
+  moved("a record");
+  ASSERT_TRUE(store_->SetApplicationChoice(id, {"home-office-ukvi", {"identity"}, "dpo", "2026-01-01"}));
+  moved("an application choice");
+  ASSERT_TRUE(store_->FindSubjectByReference("ST-1"));
+  ASSERT_TRUE(store_->SubjectRecords(id));
+  still("reads");
+  ASSERT_TRUE(store_->AddTrackerIndex(std::string(64, 'b'), 7));
+  still("the tracker's index");
+  // A failed transaction leaves the facts as they were; the stamp may move
+  // (a cache then reads again) but must never go back to a value under
+  // which other facts were read.
+  std::optional<uint64_t> before = stamp();
+  Status failed = store_->Bulk([&]() -> Status {
+    (void)store_->PutCase({"CR-10", "theft", "reported", {}});
+    return tl::make_unexpected(Internal("give up"));
+  });
+  EXPECT_FALSE(failed);
+  std::optional<uint64_t> after = stamp();
+  EXPECT_TRUE(after == before || *after > *before);
+}
+
 TEST(SqliteStoreTest, MigratesAVersionOneStore) {
   auto dir = std::filesystem::temp_directory_path() / ("store_migrate_" + std::to_string(getpid()));
   std::filesystem::remove_all(dir);
