@@ -87,8 +87,8 @@ std::string Upper(std::string s) {
 
 }  // namespace
 
-void Service::IndexForTracker(const std::string& reference, uint64_t index) {
-  if (indexer_) indexer_->Add(SubjectPseudonym(pseudonym_key_, reference), index);
+void Service::IndexForTracker(const std::string& pseudonym, uint64_t index) {
+  if (indexer_) indexer_->Add(pseudonym, index);
 }
 
 HttpResponse Service::TakeReport(const HttpRequest& request, const Caller& caller) {

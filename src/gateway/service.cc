@@ -244,6 +244,7 @@ Result<std::unique_ptr<Service>> Service::Create(const GatewayConfig& config) {
     FB_RETURN_IF_ERROR(CheckPrivate(path, "an old audit key"));
   }
   FB_ASSIGN_OR_RETURN(s->store_, store::OpenStore(config.store_path));
+  s->facts_ = std::make_unique<FactCache>(*s->store_);
   s->report_limiter_ = std::make_unique<RateLimiter>(config.reports_per_second, config.reports_burst);
   s->report_commits_ = std::make_unique<GroupCommitter>(*s->store_);
   {
@@ -410,16 +411,15 @@ Result<std::optional<Service::Caller>> Service::Authenticate(const HttpRequest& 
   std::optional<store::Organisation> org;
   bool by_certificate = false;
   if (!request.cert_fingerprint.empty()) {
-    FB_ASSIGN_OR_RETURN(org, store_->FindOrganisationByCredential(store::CredentialKind::kCertificate,
-                                                                  request.cert_fingerprint));
+    FB_ASSIGN_OR_RETURN(org, facts_->Organisation(store::CredentialKind::kCertificate, request.cert_fingerprint));
     by_certificate = org.has_value();
   }
   if (!org && config_.bearer_tokens && request.authorization.size() > 7 &&
       (request.authorization.compare(0, 7, "Bearer ") == 0 ||
        request.authorization.compare(0, 7, "bearer ") == 0)) {
     std::string token = request.authorization.substr(7);
-    FB_ASSIGN_OR_RETURN(org, store_->FindOrganisationByCredential(
-                                 store::CredentialKind::kToken, HexEncode(DigestBytes(Sha256(token)))));
+    FB_ASSIGN_OR_RETURN(org, facts_->Organisation(store::CredentialKind::kToken,
+                                                  HexEncode(DigestBytes(Sha256(token)))));
   }
   if (!org) return std::optional<Caller>();
   return std::optional<Caller>(Caller{std::move(*org), by_certificate});
@@ -671,8 +671,9 @@ struct Service::Pending {
   std::shared_ptr<const PolicyState> state;
   std::shared_ptr<const FieldMap> field_map;
   CallerRequest caller;
-  Resolution resolution;
+  std::shared_ptr<const Resolution> resolution;  // shared with the fact cache, never changed
   Merged merged;  // points into `resolution`
+  std::string pseudonym;  // the subject's, for the tracker's index ("" for none)
   std::string request_id;
   bool outward = false;
   bool held = false;  // the entry is appended at the release deadline
@@ -740,26 +741,27 @@ void Service::Decide(const std::shared_ptr<Exchange>& x, bool outward) {
     // From here on, what happens may depend on the subject.
     timed = true;
 
-    auto resolved = Resolve(*store_, p->caller);
+    auto resolved = facts_->Resolve(p->caller);
     if (!resolved) return fail("store", resolved.error());
     p->resolution = std::move(*resolved);
-    if (!p->resolution.unresolved.empty() && !outward) {
+    const Resolution& resolution = *p->resolution;
+    if (!resolution.unresolved.empty() && !outward) {
       // The holder's own systems get a clear answer; nothing is logged or changed.
-      if (p->resolution.unresolved == "ambiguous-identity") {
+      if (resolution.unresolved == "ambiguous-identity") {
         return reply(ProblemResponse(
             {409, "subject", "the identity details match more than one subject; use the reference"}));
       }
       return reply(ProblemResponse({404, "subject", "no subject matches in the holder's records"}));
     }
     p->field_map = field_map_.load();
-    auto merged = Evaluate(engine, *base, p->resolution, *p->field_map);
+    auto merged = Evaluate(engine, *base, resolution, *p->field_map);
     if (!merged) return fail("policy", merged.error());
     p->merged = std::move(*merged);
 
     // Shadow mode: the candidate decides beside the live policy, not enforced.
-    if (p->state->shadow && p->resolution.unresolved.empty()) {
+    if (p->state->shadow && resolution.unresolved.empty()) {
       auto shadow_base = engine::ParseRequest(p->caller.base, p->state->shadow->schema());
-      auto shadow = shadow_base ? Evaluate(*p->state->shadow, *shadow_base, p->resolution, *p->field_map)
+      auto shadow = shadow_base ? Evaluate(*p->state->shadow, *shadow_base, resolution, *p->field_map)
                                 : Result<Merged>(tl::make_unexpected(shadow_base.error()));
       if (!shadow) {
         metrics_.Count("firebreak_errors_total", "kind=\"shadow\"");
@@ -791,8 +793,8 @@ void Service::Decide(const std::shared_ptr<Exchange>& x, bool outward) {
     auto rid = RandomBytes(16);
     if (!rid) return fail("random", rid.error());
     p->request_id = HexEncode(*rid);
-    auto e = DecisionEntry(engine, p->caller, p->resolution, p->merged, outward, p->request_id, pseudonym_key_,
-                           audit_key_);
+    auto e = DecisionEntry(engine, p->caller, resolution, p->merged, outward, p->request_id, pseudonym_key_,
+                           audit_key_, &p->pseudonym);
     if (!e) return fail("seal", e.error());
     std::string text = entry::CanonicalJson(*e);
     if (outward && !p->merged.permit && config_.refusal_release.count() > 0) {
@@ -834,7 +836,7 @@ void Service::AppendAndAnswer(const std::shared_ptr<Exchange>& x, const std::sha
       // The entry is durable: a disclosure whose answer cannot be built from
       // here is logged as not delivered (a follow-up entry) before the 500.
       try {
-        if (!p->outward) return JsonResponse(200, RenderDecision(engine, p->resolution, m, receipt, *index));
+        if (!p->outward) return JsonResponse(200, RenderDecision(engine, *p->resolution, m, receipt, *index));
         auto [status, body] = RenderDisclosure(engine, m, *p->field_map, receipt);
         HttpResponse r = Released(*x, JsonResponse(status, body), true, p->held);
         if (m.permit) r.delivers = receipt;
@@ -850,7 +852,7 @@ void Service::AppendAndAnswer(const std::shared_ptr<Exchange>& x, const std::sha
     });
   };
   auto queued = appender_->Enqueue(text, [this, x, p, answer](Result<uint64_t> index) {
-    if (index && p->resolution.subject) IndexForTracker(p->resolution.subject->reference, *index);
+    if (index && !p->pseudonym.empty()) IndexForTracker(p->pseudonym, *index);
     if (!index || !p->outward || !witnessing_ || !config_.witness_wait) return answer(index);
     // A disclosure is answered once a witnessed checkpoint covers its entry;
     // if none does in time, it fails closed (and a permit is marked as not

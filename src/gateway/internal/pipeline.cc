@@ -270,7 +270,7 @@ bool ShadowDiffers(const policy::Schema& ls, const Merged& live, const policy::S
 Result<json::object> DecisionEntry(const engine::Engine& engine, const CallerRequest& caller,
                                    const Resolution& res, const Merged& merged, bool outward,
                                    const std::string& request_id, const std::string& pseudonym_key,
-                                   const entry::AuditKey& audit_key) {
+                                   const entry::AuditKey& audit_key, std::string* pseudonym_out) {
   const policy::Schema& schema = engine.schema();
   json::object e{{"v", entry::kVersion},
                  {"kind", "decision"},
@@ -294,6 +294,7 @@ Result<json::object> DecisionEntry(const engine::Engine& engine, const CallerReq
   }
   FB_ASSIGN_OR_RETURN(std::string plain, SealedPart(engine, res, merged, pseudonym, outward));
   FB_RETURN_IF_ERROR(entry::SealInto(e, audit_key, plain));
+  if (pseudonym_out) *pseudonym_out = std::move(pseudonym);
   return e;
 }
 

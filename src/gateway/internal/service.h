@@ -30,6 +30,7 @@
 #include "gateway/gateway.h"
 #include "gateway/internal/console.h"
 #include "gateway/internal/decision_log.h"
+#include "gateway/internal/fact_cache.h"
 #include "gateway/internal/metrics.h"
 #include "gateway/internal/static_files.h"
 #include "gateway/internal/reports.h"
@@ -109,7 +110,7 @@ class Service : public http::Handler {
   HttpResponse TrackerAdmin(const std::string& what, const HttpRequest& request, const Caller& caller);
   std::string RenderTrackerGauges();
   // Notes a durable entry about `reference`'s subject in the tracker's index.
-  void IndexForTracker(const std::string& reference, uint64_t index);
+  void IndexForTracker(const std::string& pseudonym, uint64_t index);
   HttpResponse RenderMetrics();
   Result<std::optional<Caller>> Authenticate(const HttpRequest& request);
   // The console (service_console.cc): its files and its JSON API.
@@ -128,6 +129,7 @@ class Service : public http::Handler {
 
   GatewayConfig config_;
   std::unique_ptr<store::Store> store_;
+  std::unique_ptr<FactCache> facts_;  // authentication and subjects, while the store is unchanged
   std::unique_ptr<ledger::NoteSigner> signer_;
   // The log (a directory, or PostgreSQL shared by several nodes).
   std::unique_ptr<DecisionLog> appender_;

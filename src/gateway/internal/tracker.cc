@@ -310,18 +310,24 @@ TrackerIndexer::~TrackerIndexer() {
 }
 
 void TrackerIndexer::Add(std::string pseudonym, uint64_t index) {
+  bool wake;
   {
     std::lock_guard lock(mu_);
     queue_.emplace_back(std::move(pseudonym), index);
     ++added_;
+    // Only the first of a batch wakes the writer, and a full batch.
+    wake = queue_.size() == 1 || queue_.size() == kBatch;
   }
-  cv_.notify_one();
+  if (wake) cv_.notify_one();
 }
 
 void TrackerIndexer::Flush() {
   std::unique_lock lock(mu_);
   uint64_t target = added_;
+  ++flushing_;
+  cv_.notify_one();
   done_cv_.wait(lock, [&] { return written_ >= target || stop_; });
+  --flushing_;
 }
 
 void TrackerIndexer::Run() {
@@ -329,6 +335,9 @@ void TrackerIndexer::Run() {
   for (;;) {
     cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
     if (queue_.empty() && stop_) break;
+    // One transaction per gathering window, not per entry: the index is
+    // written off the request path, and a tracker answer flushes it first.
+    cv_.wait_for(lock, kGather, [&] { return stop_ || flushing_ > 0 || queue_.size() >= kBatch; });
     std::deque<std::pair<std::string, uint64_t>> batch;
     batch.swap(queue_);
     lock.unlock();

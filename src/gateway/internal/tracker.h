@@ -14,6 +14,7 @@
 // Thread model: free functions are thread-safe; `TrackerIndexer` is.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -98,7 +99,10 @@ class TrackerIndexer {
   std::mutex mu_;
   std::condition_variable cv_, done_cv_;
   std::deque<std::pair<std::string, uint64_t>> queue_;
+  static constexpr size_t kBatch = 4096;
+  static constexpr std::chrono::milliseconds kGather{20};
   uint64_t added_ = 0, written_ = 0;
+  int flushing_ = 0;  // Flush() calls waiting
   bool stop_ = false;
   std::thread thread_;
 };
