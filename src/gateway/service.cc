@@ -396,7 +396,7 @@ constexpr RouteEntry kRoutes[] = {
     {"/v1/disclosures", kExact, "POST", kCredential, false, "/v1/disclosures"},
     {"/v1/decisions", kExact, "POST", kCredential, false, "/v1/decisions"},
     {"/v1/receipts/", kPrefix, "GET", kCredential, true, "/v1/receipts/{id}"},
-    // The safe reporting pathway and the tracker (reporting.cc). The tracker
+    // The safe reporting pathway and the tracker (api/reporting.cc). The tracker
     // is opened by a token in a header; a credential is optional (advocates).
     {"/v1/reports", kExact, "POST", kCredential, true, "/v1/reports"},
     {"/v1/tracker", kExact, "GET", kAnyone, true, "/v1/tracker"},
@@ -411,7 +411,7 @@ constexpr RouteEntry kRoutes[] = {
     {"/console/", kPrefix, "GET", kAnyone, false, "/console/{path}"},
     {"/v1/console/policies/diff", kExact, "POST", kConsole, true, "/v1/console/policies/diff"},
     {"/v1/console/policies/replay", kExact, "POST", kConsole, true, "/v1/console/policies/replay"},
-    // Transparency releases (service_releases.cc): made by the DPO, read by
+    // Transparency releases (api/releases.cc): made by the DPO, read by
     // the console's scopes.
     {"/v1/console/reports", kExact, "POST", kConsole, true, "/v1/console/reports"},
     {"/v1/console/reports", kExact, "GET", kConsole, true, "/v1/console/reports"},
