@@ -11,9 +11,7 @@
 
 #include <cerrno>
 #include <chrono>
-#include <cstdio>
 #include <cstring>
-#include <set>
 #include <tuple>
 
 #include <boost/json.hpp>
@@ -23,9 +21,6 @@
 #include "base/crypto.h"
 #include "base/encoding.h"
 #include "base/files.h"
-#include "ledger/checkpoint.h"
-#include "ledger/merkle.h"
-#include "ledger/tiles.h"
 #include "policy/policy.h"
 #include "verify/verify.h"
 
