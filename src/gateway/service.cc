@@ -1,6 +1,9 @@
-// The gateway's application logic (see internal/service.h and docs/api.md).
+// The gateway's service: construction and shutdown, the policy reload,
+// authentication, the one route table and dispatch (see internal/service.h
+// and docs/api.md). Each endpoint group's handlers are in api/ (api/api.h).
 #include "gateway/internal/service.h"
 
+#include "gateway/api/api.h"
 #include "gateway/internal/pipeline.h"
 #include "gateway/internal/wire.h"
 
@@ -8,9 +11,7 @@
 
 #include <cerrno>
 #include <chrono>
-#include <cstdio>
 #include <cstring>
-#include <set>
 #include <tuple>
 
 #include <boost/json.hpp>
@@ -20,9 +21,6 @@
 #include "base/crypto.h"
 #include "base/encoding.h"
 #include "base/files.h"
-#include "ledger/checkpoint.h"
-#include "ledger/merkle.h"
-#include "ledger/tiles.h"
 #include "policy/policy.h"
 #include "verify/verify.h"
 
@@ -32,39 +30,12 @@ namespace {
 namespace json = boost::json;
 using engine::Decision;
 using engine::Engine;
-using policy::EnumKind;
-
-
-int64_t NowSeconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::string Trim(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
   size_t i = 0;
   while (i < s.size() && s[i] == ' ') ++i;
   return s.substr(i);
-}
-
-HttpResponse JsonResponse(int status, const json::value& body) {
-  HttpResponse r;
-  r.status = status;
-  r.body = json::serialize(body);
-  r.body += '\n';
-  return r;
-}
-
-HttpResponse ProblemResponse(const Problem& p) {
-  json::object e{{"status", p.status}, {"message", p.message}};
-  if (!p.field.empty()) e["field"] = p.field;
-  return JsonResponse(p.status, json::object{{"error", std::move(e)}});
-}
-
-// Maps the engine's field path back to the caller's vocabulary.
-Problem EngineProblem(const engine::FieldError& e) {
-  return Problem{400, e.path == "requester.role" ? "user_role" : e.path, e.message};
 }
 
 // Everything of `set` a deployment can require: every firewall rule,
@@ -200,29 +171,6 @@ std::string PublicReason(const std::string& message) {
   return out;
 }
 
-void AccessLog(const json::object& line) {
-  std::string s = json::serialize(line);
-  s += '\n';
-  std::fwrite(s.data(), 1, s.size(), stderr);
-}
-
-// A receipt names the entry's index and request id: "<index>-<32 hex>".
-bool ParseReceiptId(std::string_view id, uint64_t* index, std::string* request_id) {
-  size_t dash = id.find('-');
-  if (dash == std::string_view::npos || dash == 0 || dash > 19 || id.size() - dash - 1 != 32) return false;
-  uint64_t v = 0;
-  for (char c : id.substr(0, dash)) {
-    if (c < '0' || c > '9') return false;
-    v = v * 10 + uint64_t(c - '0');
-  }
-  for (char c : id.substr(dash + 1)) {
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  }
-  *index = v;
-  *request_id = std::string(id.substr(dash + 1));
-  return true;
-}
-
 }  // namespace
 
 Service::~Service() { (void)Close(); }
@@ -330,12 +278,6 @@ Status Service::Close() {
   return Ok();
 }
 
-bool Service::ready() const {
-  if (closed_.load() || policy_.load() == nullptr || !appender_) return false;
-  ledger::AppenderHealth h = appender_->health();
-  return !h.failed && !h.publish_stalled;
-}
-
 Result<uint64_t> Service::Append(const json::object& e) {
   if (closed_.load()) return tl::make_unexpected(Unavailable("the log is closed"));
   auto t0 = std::chrono::steady_clock::now();
@@ -425,16 +367,6 @@ Result<std::optional<Service::Caller>> Service::Authenticate(const HttpRequest& 
   return std::optional<Caller>(Caller{std::move(*org), by_certificate});
 }
 
-// One request in flight: what it asked, who asked, and how to answer.
-struct Service::Exchange {
-  HttpRequest request;
-  Respond respond;
-  std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
-  std::string path, query, route, org_id;
-  std::optional<Caller> caller;
-  bool outward = false;  // /v1/disclosures
-};
-
 namespace {
 
 // The route table: every endpoint, once.
@@ -459,7 +391,7 @@ constexpr RouteEntry kRoutes[] = {
     {"/v1/disclosures", kExact, "POST", kCredential, false, "/v1/disclosures"},
     {"/v1/decisions", kExact, "POST", kCredential, false, "/v1/decisions"},
     {"/v1/receipts/", kPrefix, "GET", kCredential, true, "/v1/receipts/{id}"},
-    // The safe reporting pathway and the tracker (reporting.cc). The tracker
+    // The safe reporting pathway and the tracker (api/reporting.cc). The tracker
     // is opened by a token in a header; a credential is optional (advocates).
     {"/v1/reports", kExact, "POST", kCredential, true, "/v1/reports"},
     {"/v1/tracker", kExact, "GET", kAnyone, true, "/v1/tracker"},
@@ -474,7 +406,7 @@ constexpr RouteEntry kRoutes[] = {
     {"/console/", kPrefix, "GET", kAnyone, false, "/console/{path}"},
     {"/v1/console/policies/diff", kExact, "POST", kConsole, true, "/v1/console/policies/diff"},
     {"/v1/console/policies/replay", kExact, "POST", kConsole, true, "/v1/console/policies/replay"},
-    // Transparency releases (service_releases.cc): made by the DPO, read by
+    // Transparency releases (api/releases.cc): made by the DPO, read by
     // the console's scopes.
     {"/v1/console/reports", kExact, "POST", kConsole, true, "/v1/console/reports"},
     {"/v1/console/reports", kExact, "GET", kConsole, true, "/v1/console/reports"},
@@ -663,393 +595,6 @@ void Service::Dispatch(const std::shared_ptr<Exchange>& x) {
     return reply(ProblemResponse({403, "", "the decision API is for the holder's own systems"}));
   }
   return Decide(x, false);
-}
-
-// What a decision carries from the request to its answer, across the wait
-// for the log to be durable.
-struct Service::Pending {
-  std::shared_ptr<const PolicyState> state;
-  std::shared_ptr<const FieldMap> field_map;
-  CallerRequest caller;
-  std::shared_ptr<const Resolution> resolution;  // shared with the fact cache, never changed
-  Merged merged;  // points into `resolution`
-  std::string pseudonym;  // the subject's, for the tracker's index ("" for none)
-  std::string request_id;
-  bool outward = false;
-  bool held = false;  // the entry is appended at the release deadline
-};
-
-HttpResponse Service::Released(const Exchange& x, HttpResponse r, bool timed, bool held) {
-  if (!x.outward || !timed || r.status == 200) return r;
-  // Outward answers that are not a permit, once the person has been looked
-  // up, are released at the deadline; one that missed it is released at the
-  // next multiple of it, so that slowness shows in steps, not in detail. A
-  // refusal whose entry was held until the deadline (`held`) is answered as
-  // soon as that entry is durable: every refusal takes that same path.
-  auto release = config_.refusal_release;
-  auto now = std::chrono::steady_clock::now();
-  r.not_before = x.request.arrived + release;
-  if (!held && now > r.not_before && release.count() > 0) {
-    metrics_.Count("firebreak_refusal_release_missed_total", "");
-    auto late = now - x.request.arrived;
-    r.not_before = x.request.arrived + release * ((late + release - std::chrono::nanoseconds(1)) / release);
-  }
-  return r;
-}
-
-HttpResponse Service::DecisionFailed(const Exchange& x, const char* kind, const Error& e) {
-  metrics_.Count("firebreak_errors_total", fmt::format("kind=\"{}\"", kind));
-  AccessLog(json::object{{"ts", NowSeconds()}, {"event", "error"}, {"kind", kind},
-                         {"endpoint", x.outward ? "disclosures" : "decisions"},
-                         {"code", std::string(ErrorCodeName(e.code()))}});
-  return Released(x, ProblemResponse({e.code() == ErrorCode::kUnavailable ? 503 : 500, "",
-                                      "the gateway could not decide; nothing was disclosed"}),
-                  true);
-}
-
-// Runs the pipeline (pipeline.h) up to the log entry, appends it, and
-// answers once it is durable. Outward answers that are not a permit, once
-// the person has been looked up, are released `refusal_release` after the
-// request arrived, whatever made them (a protected person, an unknown or
-// ambiguous one, no agreement, a store failure), and an outward refusal's
-// entry is appended only then: neither the answer's timing nor the log's
-// (a receipt's index, the next checkpoint) tells what a refusal hides
-// (docs/operations.md).
-void Service::Decide(const std::shared_ptr<Exchange>& x, bool outward) {
-  x->outward = outward;
-  bool timed = false;
-  auto reply = [&](HttpResponse r) {
-    x->respond([r = Released(*x, std::move(r), timed)] { return r; });
-  };
-  auto fail = [&](const char* kind, const Error& e) {
-    HttpResponse r = DecisionFailed(*x, kind, e);
-    x->respond([r = std::move(r)] { return r; });
-  };
-  try {
-    const char* endpoint = outward ? "disclosures" : "decisions";
-    auto p = std::make_shared<Pending>();
-    p->outward = outward;
-    auto parsed = ParseCaller(x->request.body, x->caller->org);
-    if (!parsed) return reply(ProblemResponse(parsed.error()));
-    p->caller = std::move(*parsed);
-    p->state = policy_.load();
-    if (!p->state) return fail("policy", Unavailable("no policy"));
-    const Engine& engine = *p->state->live;
-    // Validate the caller's vocabulary before touching the store.
-    auto base = engine::ReadRequest(p->caller.base, engine.schema());
-    if (!base) return reply(ProblemResponse(EngineProblem(base.error())));
-    // From here on, what happens may depend on the subject.
-    timed = true;
-
-    auto resolved = facts_->Resolve(p->caller);
-    if (!resolved) return fail("store", resolved.error());
-    p->resolution = std::move(*resolved);
-    const Resolution& resolution = *p->resolution;
-    if (!resolution.unresolved.empty() && !outward) {
-      // The holder's own systems get a clear answer; nothing is logged or changed.
-      if (resolution.unresolved == "ambiguous-identity") {
-        return reply(ProblemResponse(
-            {409, "subject", "the identity details match more than one subject; use the reference"}));
-      }
-      return reply(ProblemResponse({404, "subject", "no subject matches in the holder's records"}));
-    }
-    p->field_map = field_map_.load();
-    auto merged = Evaluate(engine, *base, resolution, *p->field_map);
-    if (!merged) return fail("policy", merged.error());
-    p->merged = std::move(*merged);
-
-    // Shadow mode: the candidate decides beside the live policy, not enforced.
-    if (p->state->shadow && resolution.unresolved.empty()) {
-      auto shadow_base = engine::ParseRequest(p->caller.base, p->state->shadow->schema());
-      auto shadow = shadow_base ? Evaluate(*p->state->shadow, *shadow_base, resolution, *p->field_map)
-                                : Result<Merged>(tl::make_unexpected(shadow_base.error()));
-      if (!shadow) {
-        metrics_.Count("firebreak_errors_total", "kind=\"shadow\"");
-      } else {
-        const policy::Schema& ls = engine.schema();
-        const policy::Schema& ss = p->state->shadow->schema();
-        bool differs = ShadowDiffers(ls, p->merged, ss, *shadow);
-        metrics_.Count("firebreak_shadow_decisions_total", differs ? "result=\"differs\"" : "result=\"same\"");
-        if (differs) {
-          AccessLog(json::object{{"ts", NowSeconds()}, {"event", "shadow-difference"}, {"endpoint", endpoint},
-                                 {"live", p->merged.permit ? "permit" : "deny"},
-                                 {"shadow", shadow->permit ? "permit" : "deny"},
-                                 {"live_disclosed", Names(ls, EnumKind::kCategory, p->merged.disclosed)},
-                                 {"shadow_disclosed", Names(ss, EnumKind::kCategory, shadow->disclosed)},
-                                 {"shadow_rules", json::value_from(shadow->rules)},
-                                 {"purpose", ls.Values(EnumKind::kPurpose)[p->merged.purpose]}});
-        }
-      }
-    }
-
-    // Counted now, not after the release deadline: work after the deadline
-    // that depends on the subject (one count per rule) would show in the
-    // answer's timing.
-    metrics_.Count("firebreak_decisions_total", fmt::format("endpoint=\"{}\",decision=\"{}\"", endpoint,
-                                                            p->merged.permit ? "permit" : "deny"));
-    for (const std::string& rule : p->merged.rules) {
-      metrics_.Count("firebreak_decision_rules_total", fmt::format("rule=\"{}\"", rule));
-    }
-    auto rid = RandomBytes(16);
-    if (!rid) return fail("random", rid.error());
-    p->request_id = HexEncode(*rid);
-    auto e = DecisionEntry(engine, p->caller, resolution, p->merged, outward, p->request_id, pseudonym_key_,
-                           audit_key_, &p->pseudonym);
-    if (!e) return fail("seal", e.error());
-    std::string text = entry::CanonicalJson(*e);
-    if (outward && !p->merged.permit && config_.refusal_release.count() > 0) {
-      p->held = true;
-      timers_->At(x->request.arrived + config_.refusal_release, [this, x, p, text = std::move(text)] {
-        try {
-          AppendAndAnswer(x, p, text);
-        } catch (const std::exception&) {
-          HttpResponse r = DecisionFailed(*x, "exception", Internal("exception while logging"));
-          x->respond([r = std::move(r)] { return r; });
-        }
-      });
-    } else {
-      AppendAndAnswer(x, p, text);
-    }
-  } catch (const std::exception&) {
-    // Fail closed, at the deadline like any other refusal.
-    fail("exception", Internal("exception while deciding"));
-  }
-}
-
-void Service::AppendAndAnswer(const std::shared_ptr<Exchange>& x, const std::shared_ptr<Pending>& p,
-                              const std::string& text) {
-  if (closed_.load()) {
-    HttpResponse r = DecisionFailed(*x, "log", Unavailable("the log is closed"));
-    return x->respond([r = std::move(r)] { return r; });
-  }
-  auto t0 = std::chrono::steady_clock::now();
-  // The answer is built once the entry is durable, on the connection's thread.
-  auto answer = [this, x, p, t0](Result<uint64_t> index) {
-    x->respond([this, x, p, t0, index]() -> HttpResponse {
-      if (!index) return DecisionFailed(*x, "log", index.error());
-      metrics_.sequence_seconds().Observe(
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-      const Merged& m = p->merged;
-      // The receipt is the entry's place in the log: no second durable write.
-      std::string receipt = fmt::format("{}-{}", *index, p->request_id);
-      const Engine& engine = *p->state->live;
-      // The entry is durable: a disclosure whose answer cannot be built from
-      // here is logged as not delivered (a follow-up entry) before the 500.
-      try {
-        if (!p->outward) return JsonResponse(200, RenderDecision(engine, *p->resolution, m, receipt, *index));
-        auto [status, body] = RenderDisclosure(engine, m, *p->field_map, receipt);
-        HttpResponse r = Released(*x, JsonResponse(status, body), true, p->held);
-        if (m.permit) r.delivers = receipt;
-        return r;
-      } catch (const std::exception&) {
-        if (p->outward && m.permit) {
-          // Not on this (I/O) thread: logging waits for the disk.
-          timers_->At(std::chrono::steady_clock::now(),
-                      [this, receipt] { Undelivered(receipt, "the answer could not be built"); });
-        }
-        return DecisionFailed(*x, "answer", Internal("building the answer"));
-      }
-    });
-  };
-  auto queued = appender_->Enqueue(text, [this, x, p, answer](Result<uint64_t> index) {
-    if (index && !p->pseudonym.empty()) IndexForTracker(p->pseudonym, *index);
-    if (!index || !p->outward || !witnessing_ || !config_.witness_wait) return answer(index);
-    // A disclosure is answered once a witnessed checkpoint covers its entry;
-    // if none does in time, it fails closed (and a permit is marked as not
-    // delivered). Only the log's size decides when: nothing about the request.
-    witnessing_->WhenWitnessed(
-        *index, std::chrono::steady_clock::now() + config_.witness_wait_timeout,
-        [this, x, p, index, answer](bool witnessed) {
-          if (witnessed) return answer(index);
-          metrics_.Count("firebreak_witness_wait_timeouts_total", "");
-          if (p->merged.permit) {
-            std::string receipt = fmt::format("{}-{}", *index, p->request_id);
-            timers_->At(std::chrono::steady_clock::now(), [this, receipt] {
-              Undelivered(receipt, "no witnessed checkpoint covered the entry in time");
-            });
-          }
-          x->respond([this, x]() -> HttpResponse {
-            return DecisionFailed(*x, "witness", Unavailable("the log's checkpoint was not witnessed in time"));
-          });
-        });
-  });
-  if (!queued) {
-    HttpResponse r = DecisionFailed(*x, "log", queued.error());
-    x->respond([r = std::move(r)] { return r; });
-  }
-}
-
-void Service::Undelivered(const std::string& receipt, const std::string& why) {
-  uint64_t index = 0;
-  std::string request_id;
-  if (!ParseReceiptId(receipt, &index, &request_id)) return;
-  metrics_.Count("firebreak_undelivered_total", "");
-  auto rid = RandomBytes(16);
-  if (!rid) return;
-  json::object e{{"v", entry::kVersion},         {"kind", "delivery"},
-                 {"time", NowSeconds()},         {"request_id", HexEncode(*rid)},
-                 {"refers_to", request_id},      {"refers_to_index", index},
-                 {"delivered", false},           {"reason", why}};
-  if (auto st = Append(e); !st) {
-    metrics_.Count("firebreak_errors_total", "kind=\"log\"");
-    AccessLog(json::object{{"ts", NowSeconds()}, {"event", "error"}, {"kind", "undelivered-entry"},
-                           {"refers_to", request_id}});
-  }
-}
-
-HttpResponse Service::Receipt(const Caller& caller, const std::string& id, bool as_json) {
-  auto fail = [&](const Error& e) {
-    metrics_.Count("firebreak_errors_total", "kind=\"receipt\"");
-    AccessLog(json::object{{"ts", NowSeconds()}, {"event", "error"}, {"kind", "receipt"},
-                           {"code", std::string(ErrorCodeName(e.code()))}});
-    return ProblemResponse({500, "", "the receipt could not be built"});
-  };
-  uint64_t index = 0;
-  std::string request_id;
-  if (!ParseReceiptId(id, &index, &request_id) || index >= appender_->sequenced_size()) {
-    return ProblemResponse({404, "", "no such receipt"});
-  }
-  auto t0 = std::chrono::steady_clock::now();
-  // Bounded: a stalled publisher must not hold every worker (or shutdown).
-  if (auto st = appender_->WaitPublished(index, std::chrono::seconds(5)); !st) {
-    if (st.error().code() == ErrorCode::kUnavailable) {
-      HttpResponse r = ProblemResponse({503, "", "the log has not published this entry yet; try again shortly"});
-      r.headers.emplace_back("Retry-After", "1");
-      return r;
-    }
-    return fail(st.error());
-  }
-  metrics_.publish_seconds().Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-  auto snapshot = log_->Latest();
-  if (!snapshot) return fail(snapshot.error());
-  if (witnessing_) {
-    // Against the newest witnessed checkpoint when it covers the entry, so
-    // that the receipt carries the cosignatures; else the newest, with the
-    // cosignatures collected for it so far.
-    std::string served = witnessing_->Served();
-    auto note = ledger::ParseNote(served);
-    auto cp = note ? ledger::ParseCheckpoint(note->text) : Result<ledger::Checkpoint>(tl::make_unexpected(Internal("")));
-    if (cp && cp->size > index && cp->size <= snapshot->checkpoint.size) {
-      snapshot->note = served;
-      snapshot->checkpoint = *cp;
-    } else {
-      snapshot->note = witnessing_->WithCosignatures(snapshot->note);
-    }
-  }
-  if (snapshot->checkpoint.size <= index) return fail(Internal("published checkpoint does not cover the entry"));
-  auto entry_text = log_->Entry(*snapshot, index);
-  if (!entry_text) return fail(entry_text.error());
-  // Receipts are for the organisation they were issued to; anything else is
-  // "no such receipt", in the same words.
-  auto parsed = entry::Parse(*entry_text);
-  if (!parsed) return ProblemResponse({404, "", "no such receipt"});
-  const json::value* rid = parsed->if_contains("request_id");
-  const json::value* req = parsed->if_contains("requester");
-  const json::value* org = req && req->is_object() ? req->get_object().if_contains("org") : nullptr;
-  if (!rid || !rid->is_string() || !ConstantTimeEquals(rid->get_string(), request_id) || !org ||
-      !org->is_string() || org->get_string() != caller.org.id) {
-    return ProblemResponse({404, "", "no such receipt"});
-  }
-  auto built = log_->ReceiptFor(*snapshot, index);
-  if (!built) return fail(built.error());
-  ledger::Receipt& receipt = *built;
-  std::string text = ledger::FormatReceipt(receipt);
-  if (as_json) {
-    return JsonResponse(200, json::object{{"receipt", id},
-                                          {"index", index},
-                                          {"entry", receipt.extra},
-                                          {"tlog_proof", text},
-                                          {"log_key", signer_->VerifierKeyText()}});
-  }
-  HttpResponse out;
-  out.content_type = "text/plain; charset=utf-8";
-  out.body = std::move(text);
-  return out;
-}
-
-HttpResponse Service::Tile(const std::string& path) {
-  if (path != "checkpoint" && !ledger::ParseTilePath(path)) {
-    return ProblemResponse({404, "", "not a tlog-tiles path"});
-  }
-  auto data = log_reader_->ReadFile(path);
-  if (!data) {
-    if (data.error().code() == ErrorCode::kNotFound) return ProblemResponse({404, "", "no such tile"});
-    metrics_.Count("firebreak_errors_total", "kind=\"tile\"");
-    if (data.error().code() == ErrorCode::kUnavailable) return ProblemResponse({503, "", "the log cannot be read now"});
-    return ProblemResponse({500, "", "could not read the log"});
-  }
-  HttpResponse out;
-  out.body = std::move(*data);
-  if (path == "checkpoint" && witnessing_) {
-    // With its cosignatures (witnessing.h says which checkpoint).
-    std::string served = witnessing_->Served();
-    if (!served.empty()) out.body = std::move(served);
-  }
-  if (path == "checkpoint") {
-    out.content_type = "text/plain; charset=utf-8";
-    out.headers.emplace_back("Cache-Control", "no-cache");
-  } else {
-    out.content_type = "application/octet-stream";
-    bool partial = path.find(".p/") != std::string::npos;
-    out.headers.emplace_back("Cache-Control", partial ? "public, max-age=60" : "public, max-age=31536000, immutable");
-  }
-  return out;
-}
-
-HttpResponse Service::AdminReload(const HttpRequest& request, const Caller& caller) {
-  std::vector<std::string> packs;
-  if (!request.body.empty()) {
-    boost::system::error_code ec;
-    json::value v = json::parse(request.body, ec);
-    if (ec || !v.is_object()) return ProblemResponse({400, "", "the body must be a JSON object"});
-    for (const auto& kv : v.get_object()) {
-      if (kv.key() != "packs") return ProblemResponse({400, std::string(kv.key()), "unknown field"});
-      if (!kv.value().is_array()) return ProblemResponse({400, "packs", "must be a list of pack directories"});
-      for (const auto& p : kv.value().get_array()) {
-        if (!p.is_string()) return ProblemResponse({400, "packs", "must be a list of pack directories"});
-        packs.emplace_back(p.get_string());
-      }
-    }
-  }
-  Status st = Reload(packs, "api", caller.org);
-  std::shared_ptr<const PolicyState> state = policy_.load();
-  if (!st) {
-    return JsonResponse(422, json::object{{"reloaded", false},
-                                          {"error", st.error().ToString()},
-                                          {"policy_hash", state->live->policy_hash()},
-                                          {"packs", json::value_from(state->packs)}});
-  }
-  return JsonResponse(200, json::object{{"reloaded", true},
-                                        {"policy_hash", state->live->policy_hash()},
-                                        {"packs", json::value_from(state->packs)}});
-}
-
-HttpResponse Service::RenderMetrics() {
-  std::string extra;
-  if (appender_) {
-    ledger::AppenderHealth h = appender_->health();
-    extra += fmt::format("# TYPE firebreak_log_sequenced_size gauge\nfirebreak_log_sequenced_size {}\n",
-                         appender_->sequenced_size());
-    extra += fmt::format("# TYPE firebreak_log_published_size gauge\nfirebreak_log_published_size {}\n",
-                         appender_->published_size());
-    extra += fmt::format("# TYPE firebreak_log_publish_retries_total counter\nfirebreak_log_publish_retries_total {}\n",
-                         h.publish_retries);
-    extra += fmt::format("# TYPE firebreak_log_failed gauge\nfirebreak_log_failed{{reason=\"{}\"}} {}\n",
-                         h.failed ? "appender-stopped" : (h.publish_stalled ? "publishing-stalled" : ""),
-                         h.failed || h.publish_stalled ? 1 : 0);
-  }
-  if (appender_) extra += appender_->RenderGauges();
-  if (witnessing_) extra += witnessing_->RenderGauges();
-  extra += RenderTrackerGauges();
-  std::shared_ptr<const PolicyState> state = policy_.load();
-  if (state) {
-    extra += fmt::format("# TYPE firebreak_policy_info gauge\nfirebreak_policy_info{{hash=\"{}\",shadow=\"{}\"}} 1\n",
-                         state->live->policy_hash(), state->shadow ? state->shadow->policy_hash() : "");
-  }
-  HttpResponse out;
-  out.content_type = "text/plain; version=0.0.4";
-  out.body = metrics_.Render(extra);
-  return out;
 }
 
 }  // namespace firebreak::gateway::internal

@@ -5,7 +5,7 @@
 // category, merged (`Evaluate`) → the shadow candidate's comparison
 // (`ShadowDiffers`) → the log entry (`DecisionEntry`) → the answer, with
 // only the permitted fields (`RenderDisclosure`, `RenderDecision`).
-// `service.cc` runs them and appends the entry between the last two.
+// `api/disclosures.cc` runs them and appends the entry between the last two.
 //
 // Error model: `Error`s are infrastructure failures (store, policy data):
 // the request fails closed. Caller mistakes never get this far (wire.h).

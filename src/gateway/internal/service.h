@@ -1,7 +1,7 @@
 // The gateway's application logic, free of HTTP machinery: a request in
 // (method, path, credential, body), a response out. `server.cc` feeds it
 // from Beast. One route table (service.cc) says, per endpoint, the method,
-// the scope and whether the handler may block.
+// the scope and whether the handler may block; the handlers are in api/.
 //
 // Thread model: thread-safe. `Handle` runs on the connection's I/O thread
 // for endpoints that do not block (store reads are short; waiting for the
@@ -86,11 +86,12 @@ class Service : public http::Handler {
     store::Organisation org;
     bool by_certificate = false;
   };
-  struct Exchange;
-  struct Pending;
+  struct Exchange;  // api/api.h
+  struct Pending;   // api/disclosures.cc
   explicit Service(const GatewayConfig& config) : config_(config) {}
 
   void Dispatch(const std::shared_ptr<Exchange>& x);
+  // POST /v1/disclosures and /v1/decisions (api/disclosures.cc).
   void Decide(const std::shared_ptr<Exchange>& x, bool outward);
   void AppendAndAnswer(const std::shared_ptr<Exchange>& x, const std::shared_ptr<Pending>& p,
                        const std::string& entry_text);
@@ -99,28 +100,28 @@ class Service : public http::Handler {
   HttpResponse DecisionFailed(const Exchange& x, const char* kind, const Error& e);
   // Appends a log entry; returns its index once durable.
   Result<uint64_t> Append(const boost::json::object& entry);
-  HttpResponse Receipt(const Caller& caller, const std::string& id, bool json);
-  HttpResponse Tile(const std::string& path);
-  HttpResponse AdminReload(const HttpRequest& request, const Caller& caller);
-  // The safe reporting pathway and the tracker (reporting.cc).
+  HttpResponse Receipt(const Caller& caller, const std::string& id, bool json);  // api/receipts.cc
+  HttpResponse Tile(const std::string& path);                                     // api/log.cc
+  HttpResponse AdminReload(const HttpRequest& request, const Caller& caller);     // api/admin.cc
+  // The safe reporting pathway and the tracker (api/reporting.cc).
   HttpResponse TakeReport(const HttpRequest& request, const Caller& caller);
   HttpResponse TrackerView(const HttpRequest& request, const std::string& query, const std::optional<Caller>& caller,
                            bool export_pack);
   HttpResponse TrackerRotate(const HttpRequest& request, const std::optional<Caller>& caller);
   HttpResponse TrackerAdmin(const std::string& what, const HttpRequest& request, const Caller& caller);
   std::string RenderTrackerGauges();
-  // Notes a durable entry about `reference`'s subject in the tracker's index.
+  // Notes a durable entry about the subject with `pseudonym` in the tracker's index.
   void IndexForTracker(const std::string& pseudonym, uint64_t index);
-  HttpResponse RenderMetrics();
+  HttpResponse RenderMetrics();  // api/health.cc
   Result<std::optional<Caller>> Authenticate(const HttpRequest& request);
-  // The console (service_console.cc): its files and its JSON API.
+  // The console (api/console.cc): its files and its JSON API.
   Status OpenConsole();
   void StopConsole();
   HttpResponse ConsoleFile(const std::string& path);
   HttpResponse ConsoleApi(const std::string& path, const std::string& query, const std::string& body,
                           const store::Organisation& org, bool by_certificate);
 
-  // Transparency releases through the console (service_releases.cc):
+  // Transparency releases through the console (api/releases.cc):
   // POST /v1/console/reports (admin) makes one and logs it; GET lists them
   // and GET /v1/console/reports/{id} shows one (admin, analyst, oversight).
   HttpResponse ConsoleReleases(const HttpRequest& request, const std::string& path, const std::string& query,

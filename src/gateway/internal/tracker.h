@@ -2,7 +2,7 @@
 // the query, one line per log entry that touched the person's pseudonym, in
 // plain English and with nothing about anyone else, the evidence pack as a
 // printable page, and the index writer that keeps pseudonym → log indices
-// as the gateway logs. `reporting.cc` runs them against the store and the log.
+// as the gateway logs. `api/reporting.cc` runs them against the store and the log.
 //
 // What a line may show (everything else in an entry stays out): the time,
 // the kind of organisation that asked and the acting user's role, the
