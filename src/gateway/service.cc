@@ -352,19 +352,20 @@ Status Service::Reload(const std::vector<std::string>& packs_in, const std::stri
 Result<std::optional<Service::Caller>> Service::Authenticate(const HttpRequest& request) {
   std::optional<store::Organisation> org;
   bool by_certificate = false;
+  FB_ASSIGN_OR_RETURN(FactCache::Stamp stamp, facts_->Now());
   if (!request.cert_fingerprint.empty()) {
-    FB_ASSIGN_OR_RETURN(org, facts_->Organisation(store::CredentialKind::kCertificate, request.cert_fingerprint));
+    FB_ASSIGN_OR_RETURN(org, facts_->Organisation(stamp, store::CredentialKind::kCertificate, request.cert_fingerprint));
     by_certificate = org.has_value();
   }
   if (!org && config_.bearer_tokens && request.authorization.size() > 7 &&
       (request.authorization.compare(0, 7, "Bearer ") == 0 ||
        request.authorization.compare(0, 7, "bearer ") == 0)) {
     std::string token = request.authorization.substr(7);
-    FB_ASSIGN_OR_RETURN(org, facts_->Organisation(store::CredentialKind::kToken,
+    FB_ASSIGN_OR_RETURN(org, facts_->Organisation(stamp, store::CredentialKind::kToken,
                                                   HexEncode(DigestBytes(Sha256(token)))));
   }
   if (!org) return std::optional<Caller>();
-  return std::optional<Caller>(Caller{std::move(*org), by_certificate});
+  return std::optional<Caller>(Caller{std::move(*org), by_certificate, stamp});
 }
 
 namespace {

@@ -107,7 +107,7 @@ void Service::Decide(const std::shared_ptr<Exchange>& x, bool outward) {
     // From here on, what happens may depend on the subject.
     timed = true;
 
-    auto resolved = facts_->Resolve(p->caller);
+    auto resolved = facts_->Resolve(x->caller->facts, p->caller);
     if (!resolved) return fail("store", resolved.error());
     p->resolution = std::move(*resolved);
     const Resolution& resolution = *p->resolution;

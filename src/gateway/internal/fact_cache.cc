@@ -32,7 +32,10 @@ std::optional<std::string> SubjectKey(const CallerRequest& caller) {
 
 FactCache::FactCache(store::Store& store, size_t capacity) : store_(store), capacity_(capacity) {}
 
-Result<std::optional<uint64_t>> FactCache::Stamp() { return store_.ChangeStamp(); }
+Result<FactCache::Stamp> FactCache::Now() {
+  FB_ASSIGN_OR_RETURN(std::optional<uint64_t> value, store_.ChangeStamp());
+  return Stamp{value};
+}
 
 void FactCache::Align(uint64_t stamp) {
   if (aligned_ && stamp == stamp_) return;
@@ -42,9 +45,9 @@ void FactCache::Align(uint64_t stamp) {
   aligned_ = true;
 }
 
-Result<std::optional<store::Organisation>> FactCache::Organisation(store::CredentialKind kind,
+Result<std::optional<store::Organisation>> FactCache::Organisation(const Stamp& now, store::CredentialKind kind,
                                                                    std::string_view sha256_hex) {
-  FB_ASSIGN_OR_RETURN(std::optional<uint64_t> stamp, Stamp());
+  const std::optional<uint64_t>& stamp = now.value;
   if (!stamp) {
     std::lock_guard lock(mu_);
     ++counts_.uncached;
@@ -72,12 +75,9 @@ Result<std::optional<store::Organisation>> FactCache::Organisation(store::Creden
   return store_.FindOrganisationByCredential(kind, sha256_hex);
 }
 
-Result<std::shared_ptr<const Resolution>> FactCache::Resolve(const CallerRequest& caller) {
+Result<std::shared_ptr<const Resolution>> FactCache::Resolve(const Stamp& now, const CallerRequest& caller) {
   std::optional<std::string> key = SubjectKey(caller);
-  std::optional<uint64_t> stamp;
-  if (key) {
-    FB_ASSIGN_OR_RETURN(stamp, Stamp());
-  }
+  std::optional<uint64_t> stamp = key ? now.value : std::nullopt;
   if (stamp) {
     std::lock_guard lock(mu_);
     Align(*stamp);

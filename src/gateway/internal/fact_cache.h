@@ -1,7 +1,7 @@
 // The store's reads that every request repeats — who a credential belongs
 // to, and the subject a request names with her cases and records — kept in
 // memory while the store's change stamp (store.h `ChangeStamp`) stays the
-// same. Every call reads the stamp first (one small read), so a fact that
+// same. Every request reads the stamp first (one small read), so a fact that
 // changes in the store, whichever program changes it, changes the very next
 // decision; a backend that cannot give a stamp (PostgreSQL) is read every
 // time, as before.
@@ -33,10 +33,17 @@ class FactCache {
   // starts again empty (a stamp change empties it too).
   explicit FactCache(store::Store& store, size_t capacity = 65536);
 
-  Result<std::optional<store::Organisation>> Organisation(store::CredentialKind kind,
+  // The store's change stamp now: read once per request, then given to
+  // the calls below (what they return is as of that stamp, or newer).
+  struct Stamp {
+    std::optional<uint64_t> value;  // nullopt: the backend cannot tell; nothing is kept
+  };
+  Result<Stamp> Now();
+
+  Result<std::optional<store::Organisation>> Organisation(const Stamp& stamp, store::CredentialKind kind,
                                                           std::string_view sha256_hex);
   // `Resolve` (pipeline.h), shared: the result is never changed.
-  Result<std::shared_ptr<const Resolution>> Resolve(const CallerRequest& caller);
+  Result<std::shared_ptr<const Resolution>> Resolve(const Stamp& stamp, const CallerRequest& caller);
 
   struct Counts {
     uint64_t hits = 0, misses = 0, uncached = 0;
@@ -44,8 +51,6 @@ class FactCache {
   Counts counts() const;
 
  private:
-  // The current stamp; nullopt: do not cache.
-  Result<std::optional<uint64_t>> Stamp();
   // Empties the maps if `stamp` is not the one they were read under.
   void Align(uint64_t stamp);
 

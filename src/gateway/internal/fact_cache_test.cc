@@ -35,7 +35,9 @@ class FactCacheTest : public ::testing::Test {
   }
 
   std::shared_ptr<const Resolution> Get(const CallerRequest& c) {
-    auto r = cache_->Resolve(c);
+    auto now = cache_->Now();
+    EXPECT_TRUE(now);
+    auto r = cache_->Resolve(*now, c);
     EXPECT_TRUE(r) << r.error().ToString();
     return r ? *r : nullptr;
   }
@@ -118,20 +120,20 @@ TEST_F(FactCacheTest, IdentityMatchesAreKeptByWhatTheCallerSent) {
 
 TEST_F(FactCacheTest, ACredentialAddedOrItsOrganisationChangedIsSeenAtOnce) {
   std::string digest(64, 'c');
-  auto none = cache_->Organisation(store::CredentialKind::kToken, digest);
+  auto none = cache_->Organisation(*cache_->Now(), store::CredentialKind::kToken, digest);
   ASSERT_TRUE(none);
   EXPECT_FALSE(none->has_value());
   ASSERT_TRUE(store_->AddCredential("force", store::CredentialKind::kToken, digest));
-  auto org = cache_->Organisation(store::CredentialKind::kToken, digest);
+  auto org = cache_->Organisation(*cache_->Now(), store::CredentialKind::kToken, digest);
   ASSERT_TRUE(org && org->has_value());
   EXPECT_EQ((*org)->scope, store::Scope::kHolder);
   // The same digest as a certificate is another credential.
-  auto cert = cache_->Organisation(store::CredentialKind::kCertificate, digest);
+  auto cert = cache_->Organisation(*cache_->Now(), store::CredentialKind::kCertificate, digest);
   ASSERT_TRUE(cert);
   EXPECT_FALSE(cert->has_value());
   // The organisation's scope narrowed in the store: the next call sees it.
   ASSERT_TRUE(store_->PutOrganisation({"force", "police", "A force", store::Scope::kRequester}));
-  auto narrowed = cache_->Organisation(store::CredentialKind::kToken, digest);
+  auto narrowed = cache_->Organisation(*cache_->Now(), store::CredentialKind::kToken, digest);
   ASSERT_TRUE(narrowed && narrowed->has_value());
   EXPECT_EQ((*narrowed)->scope, store::Scope::kRequester);
 }

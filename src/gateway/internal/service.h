@@ -85,6 +85,7 @@ class Service : public http::Handler {
   struct Caller {
     store::Organisation org;
     bool by_certificate = false;
+    FactCache::Stamp facts;  // the store as of authentication: the request's reads use it
   };
   struct Exchange;  // api/api.h
   struct Pending;   // api/disclosures.cc
