@@ -1,6 +1,9 @@
 #include "entry/entry.h"
 
 #include <algorithm>
+#include <charconv>
+
+#include <boost/container/small_vector.hpp>
 
 #include <fmt/format.h>
 
@@ -15,38 +18,47 @@ namespace json = boost::json;
 
 constexpr size_t kMaxListed = 16;  // cases or records listed in one entry
 
+// A JSON string as RFC 8785 writes it: only '"', '\\' and control bytes
+// escaped, the short forms where JSON has them.
+void CanonicalString(std::string_view str, std::string& out) {
+  out += '"';
+  // Runs that need no escape are appended whole.
+  size_t run = 0;
+  for (size_t i = 0; i < str.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(str[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(str.data() + run, i - run);
+    run = i + 1;
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default: out += fmt::format("\\u{:04x}", c);
+    }
+  }
+  out.append(str.data() + run, str.size() - run);
+  out += '"';
+}
+
+template <class Int>
+void CanonicalInt(Int n, std::string& out) {
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, n);
+  out.append(buf, end);
+}
+
 void Canonical(const json::value& v, std::string& out) {
   switch (v.kind()) {
     case json::kind::null: out += "null"; break;
     case json::kind::bool_: out += v.get_bool() ? "true" : "false"; break;
-    case json::kind::int64: out += std::to_string(v.get_int64()); break;
-    case json::kind::uint64: out += std::to_string(v.get_uint64()); break;
+    case json::kind::int64: CanonicalInt(v.get_int64(), out); break;
+    case json::kind::uint64: CanonicalInt(v.get_uint64(), out); break;
     case json::kind::double_: out += fmt::format("{}", v.get_double()); break;
-    case json::kind::string: {
-      out += '"';
-      std::string_view str = v.get_string();
-      // Runs that need no escape are appended whole.
-      size_t run = 0;
-      for (size_t i = 0; i < str.size(); ++i) {
-        unsigned char c = static_cast<unsigned char>(str[i]);
-        if (c >= 0x20 && c != '"' && c != '\\') continue;
-        out.append(str.data() + run, i - run);
-        run = i + 1;
-        switch (c) {
-          case '"': out += "\\\""; break;
-          case '\\': out += "\\\\"; break;
-          case '\b': out += "\\b"; break;
-          case '\f': out += "\\f"; break;
-          case '\n': out += "\\n"; break;
-          case '\r': out += "\\r"; break;
-          case '\t': out += "\\t"; break;
-          default: out += fmt::format("\\u{:04x}", c);
-        }
-      }
-      out.append(str.data() + run, str.size() - run);
-      out += '"';
-      break;
-    }
+    case json::kind::string: CanonicalString(v.get_string(), out); break;
     case json::kind::array: {
       out += '[';
       bool first = true;
@@ -59,7 +71,9 @@ void Canonical(const json::value& v, std::string& out) {
       break;
     }
     case json::kind::object: {
-      std::vector<const json::key_value_pair*> kvs;
+      // Members by key (UTF-8 bytes compare as RFC 8785's UTF-16 order for
+      // the ASCII keys entries have); no allocation for the usual sizes.
+      boost::container::small_vector<const json::key_value_pair*, 32> kvs;
       for (const auto& kv : v.get_object()) kvs.push_back(&kv);
       std::sort(kvs.begin(), kvs.end(), [](auto* a, auto* b) { return a->key() < b->key(); });
       out += '{';
@@ -67,7 +81,7 @@ void Canonical(const json::value& v, std::string& out) {
       for (auto* kv : kvs) {
         if (!first) out += ',';
         first = false;
-        Canonical(json::string(kv->key()), out);
+        CanonicalString(kv->key(), out);
         out += ':';
         Canonical(kv->value(), out);
       }
@@ -124,14 +138,14 @@ const AuditKey* Keyring::Find(std::string_view id) const {
   return nullptr;
 }
 
-Result<std::string> FitSealed(const json::object& base, const std::vector<json::value>& cases,
+Result<std::string> FitSealed(json::object base, const std::vector<json::value>& cases,
                               const std::vector<json::value>& records,
                               const std::vector<std::string>& rules) {
   size_t n_cases = std::min(cases.size(), kMaxListed);
   size_t n_records = std::min(records.size(), kMaxListed);
   size_t n_rules = rules.size();
   // One object, its lists shortened in place until the whole fits.
-  json::object o = base;
+  json::object& o = base;
   auto set_lists = [&] {
     o["cases"] = json::array(cases.begin(), cases.begin() + std::ptrdiff_t(n_cases));
     o["records"] = json::array(records.begin(), records.begin() + std::ptrdiff_t(n_records));

@@ -83,7 +83,7 @@ class Keyring {
 // `cases_not_listed`, `records_not_listed` and `rules_not_listed`, rendered
 // canonically and padded with spaces to exactly kSealedSize bytes, whatever
 // the subject. kInternal when even `base` alone does not fit.
-Result<std::string> FitSealed(const boost::json::object& base,
+Result<std::string> FitSealed(boost::json::object base,
                               const std::vector<boost::json::value>& cases,
                               const std::vector<boost::json::value>& records,
                               const std::vector<std::string>& rules);

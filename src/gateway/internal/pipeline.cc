@@ -81,7 +81,7 @@ Result<std::string> SealedPart(const engine::Engine& engine, const Resolution& r
     }
     if (seen.insert(json::serialize(r)).second) records.push_back(std::move(r));
   }
-  return entry::FitSealed(base, cases, records, merged.rules);
+  return entry::FitSealed(std::move(base), cases, records, merged.rules);
 }
 
 Result<Resolution> ResolveNow(store::Store& store, const CallerRequest& caller);
