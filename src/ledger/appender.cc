@@ -1,5 +1,11 @@
 #include "ledger/appender.h"
 
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
 #include <cstring>
 
 #include "ledger/checkpoint.h"
@@ -49,6 +55,21 @@ std::optional<std::pair<uint64_t, uint64_t>> ParsePosition(std::string_view s) {
   return std::make_pair(a, b);
 }
 
+// Sleeps while `*word == expected` (returns early on any wake or signal; the
+// caller re-checks). The word is a lock-free std::atomic<uint32_t>, which has
+// the size and representation of the uint32_t the kernel compares.
+void FutexWait(std::atomic<uint32_t>& word, uint32_t expected) {
+  static_assert(sizeof(std::atomic<uint32_t>) == sizeof(uint32_t));
+  static_assert(std::atomic<uint32_t>::is_always_lock_free);
+  ::syscall(SYS_futex, reinterpret_cast<uint32_t*>(&word), FUTEX_WAIT_PRIVATE, expected, nullptr,
+            nullptr, 0);
+}
+
+void FutexWakeAll(std::atomic<uint32_t>& word) {
+  ::syscall(SYS_futex, reinterpret_cast<uint32_t*>(&word), FUTEX_WAKE_PRIVATE, INT_MAX, nullptr,
+            nullptr, 0);
+}
+
 }  // namespace
 
 Status Appender::InitLog(LogStorage& storage, const NoteSigner& signer) {
@@ -59,7 +80,7 @@ Status Appender::InitLog(LogStorage& storage, const NoteSigner& signer) {
 }
 
 Appender::Appender(LogStorage& storage, const NoteSigner& signer, AppenderOptions options)
-    : storage_(storage), signer_(signer), options_(options) {}
+    : storage_(storage), signer_(signer), options_(options), open_(std::make_shared<Commit>()) {}
 
 Result<std::unique_ptr<Appender>> Appender::Open(LogStorage& storage, const NoteSigner& signer,
                                                  AppenderOptions options) {
@@ -166,7 +187,7 @@ Status Appender::Recover() {
     recovered.push_back(std::move(b));
   }
   wal_offset_ = offset;
-  next_index_ = sequenced_size_ = index;
+  next_index_ = sequenced_size_ = open_first_ = index;
   published_size_ = cp->size;
   checkpoint_ = note;
   // 4. Publish what was sequenced but not yet published.
@@ -182,24 +203,60 @@ Status Appender::Failed() const {
 Result<uint64_t> Appender::Enqueue(std::string_view entry) { return Enqueue(entry, nullptr); }
 
 Result<uint64_t> Appender::Enqueue(std::string_view entry, DurableCallback on_durable) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return EnqueueLocked(entry, std::move(on_durable), nullptr);
+}
+
+Result<uint64_t> Appender::EnqueueLocked(std::string_view entry, DurableCallback on_durable,
+                                         std::shared_ptr<Commit>* commit) {
   if (entry.size() > kMaxEntrySize) {
     return tl::make_unexpected(InvalidArgument("entry of " + std::to_string(entry.size()) +
                                                " bytes exceeds the 65,535-byte limit"));
   }
-  std::lock_guard<std::mutex> lock(mu_);
   FB_RETURN_IF_ERROR(Failed());
   if (stopping_) return tl::make_unexpected(FailedPrecondition("the log is closing"));
   AppendToBundle(pending_, entry);
-  ++pending_count_;
+  if (pending_count_++ == 0) work_cv_.notify_one();  // the sequencer sleeps only when none are
   uint64_t index = next_index_++;
   if (on_durable) pending_callbacks_.emplace_back(index, std::move(on_durable));
-  work_cv_.notify_one();
+  if (commit) *commit = open_;
   return index;
+}
+
+Status Appender::WaitCommit(Commit& commit, uint64_t index) {
+  uint32_t state;
+  while ((state = commit.state.load(std::memory_order_acquire)) == Commit::kPending) {
+    FutexWait(commit.state, Commit::kPending);
+  }
+  if (state == Commit::kDurable) return Ok();
+  std::lock_guard<std::mutex> lock(mu_);
+  FB_RETURN_IF_ERROR(Failed());
+  return tl::make_unexpected(Unavailable("index " + std::to_string(index) +
+                                         " was not made durable: the log closed"));
+}
+
+void Appender::Resolve(Commit& commit, uint32_t state) {
+  commit.state.store(state, std::memory_order_release);
+  FutexWakeAll(commit.state);
 }
 
 Status Appender::WaitSequenced(uint64_t index) {
   std::unique_lock<std::mutex> lock(mu_);
+  if (sequenced_size_ > index) return Ok();
+  std::shared_ptr<Commit> commit;
+  if (syncing_ && index >= syncing_first_ && index < syncing_end_) {
+    commit = syncing_;
+  } else if (index >= open_first_ && index < next_index_) {
+    commit = open_;
+  }
+  if (commit) {
+    lock.unlock();
+    return WaitCommit(*commit, index);
+  }
+  // Not queued yet: wait for it to be queued and sequenced, or for the end.
+  ++future_waiters_;
   sequenced_cv_.wait(lock, [&] { return sequenced_size_ > index || failure_ || sequencer_done_; });
+  --future_waiters_;
   if (sequenced_size_ > index) return Ok();
   FB_RETURN_IF_ERROR(Failed());
   return tl::make_unexpected(FailedPrecondition("index " + std::to_string(index) +
@@ -207,8 +264,13 @@ Status Appender::WaitSequenced(uint64_t index) {
 }
 
 Result<uint64_t> Appender::Add(std::string_view entry) {
-  FB_ASSIGN_OR_RETURN(uint64_t index, Enqueue(entry));
-  FB_RETURN_IF_ERROR(WaitSequenced(index));
+  std::shared_ptr<Commit> commit;
+  uint64_t index;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    FB_ASSIGN_OR_RETURN(index, EnqueueLocked(entry, nullptr, &commit));
+  }
+  FB_RETURN_IF_ERROR(WaitCommit(*commit, index));
   return index;
 }
 
@@ -275,18 +337,33 @@ std::string Appender::checkpoint() const {
 
 void Appender::SequencerLoop() {
   Sha256Hasher hasher;
+  // Made ready outside the lock for the next cut: the open commit's
+  // successor and the buffers the next entries are queued into.
+  auto next_open = std::make_shared<Commit>();
+  std::string next_pending;
+  std::vector<std::pair<uint64_t, DurableCallback>> callbacks;
   for (;;) {
     std::unique_lock<std::mutex> lock(mu_);
     work_cv_.wait(lock, [&] { return pending_count_ > 0 || stopping_ || failure_; });
     if (failure_ || (pending_count_ == 0 && stopping_)) break;
+    // Cut: everything queued so far becomes this commit; new entries join
+    // the next one.
     Batch b;
     b.payload.swap(pending_);
+    pending_.swap(next_pending);
     uint64_t count = pending_count_;
     pending_count_ = 0;
-    std::vector<std::pair<uint64_t, DurableCallback>> callbacks;
     callbacks.swap(pending_callbacks_);
     uint64_t first = sequenced_size_;
+    std::shared_ptr<Commit> commit = std::move(open_);
+    syncing_ = commit;
+    syncing_first_ = first;
+    syncing_end_ = first + count;
+    open_ = std::move(next_open);
+    open_first_ = first + count;
     lock.unlock();
+    next_open = std::make_shared<Commit>();
+    next_pending.reserve(b.payload.size());
 
     b.leaves.reserve(count);
     size_t off = 0;
@@ -309,6 +386,7 @@ void Appender::SequencerLoop() {
     Status st = storage_.AppendWal(record);
 
     lock.lock();
+    syncing_.reset();
     if (!st) {
       failure_ = st.error().WithContext("write-ahead log");
       sequenced_cv_.notify_all();
@@ -316,6 +394,7 @@ void Appender::SequencerLoop() {
       publish_cv_.notify_all();
       Error e = *failure_;
       lock.unlock();
+      Resolve(*commit, Commit::kAbandoned);
       for (auto& [index, cb] : callbacks) cb(tl::make_unexpected(e));
       lock.lock();
       break;
@@ -325,13 +404,17 @@ void Appender::SequencerLoop() {
     b.end_size = sequenced_size_;
     b.wal_end = wal_offset_;
     to_publish_.push_back(std::move(b));
-    sequenced_cv_.notify_all();
+    if (future_waiters_ > 0) sequenced_cv_.notify_all();
     publish_cv_.notify_all();
     lock.unlock();
-    // Durable: answer the waiting callers, one call each (no broadcast).
+    // Durable (AppendWal returned after its fdatasync): wake this commit's
+    // callers, and only them, then answer the callbacks, one call each.
+    Resolve(*commit, Commit::kDurable);
     for (auto& [index, cb] : callbacks) cb(index);
+    callbacks.clear();  // keeps its capacity for the next swap
   }
   std::vector<std::pair<uint64_t, DurableCallback>> orphans;
+  std::shared_ptr<Commit> abandoned;
   Error e = Unavailable("the log closed");
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -339,9 +422,11 @@ void Appender::SequencerLoop() {
     sequenced_cv_.notify_all();
     publish_cv_.notify_all();
     orphans.swap(pending_callbacks_);
+    abandoned = open_;  // stays in place: nothing joins it any more
     if (failure_) e = *failure_;
   }
   // Entries queued after the log failed are never durable.
+  Resolve(*abandoned, Commit::kAbandoned);
   for (auto& [index, cb] : orphans) cb(tl::make_unexpected(e));
 }
 

@@ -25,6 +25,7 @@
 //   FB_RETURN_IF_ERROR(log->WaitPublished(index));          // in a checkpoint
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -110,8 +111,24 @@ class Appender {
     Hash root;                 // tree root after the batch
   };
 
+  // One group commit's callers: the entries queued between two cuts. Each
+  // caller blocked in Add() or WaitSequenced() sleeps on `state` (a futex
+  // word) and is woken exactly once, when the commit's `fdatasync` returned
+  // (kDurable) or when it never will (kAbandoned), so a commit wakes only its
+  // own callers and they never contend for `mu_` on the way out.
+  struct Commit {
+    static constexpr uint32_t kPending = 0, kDurable = 1, kAbandoned = 2;
+    std::atomic<uint32_t> state{kPending};
+  };
+
   Appender(LogStorage& storage, const NoteSigner& signer, AppenderOptions options);
   Status Recover();
+  Result<uint64_t> EnqueueLocked(std::string_view entry, DurableCallback on_durable,
+                                 std::shared_ptr<Commit>* commit);  // REQUIRES: mu_ held
+  // Blocks until `commit` is resolved; the error is the log's (mu_ not held).
+  Status WaitCommit(Commit& commit, uint64_t index);
+  // Resolves `commit` and wakes every caller sleeping on it.
+  static void Resolve(Commit& commit, uint32_t state);
   void SequencerLoop();
   void PublisherLoop();
   // Materialises `batches` and signs and writes a checkpoint. Publisher only.
@@ -132,7 +149,16 @@ class Appender {
 
   mutable std::mutex mu_;
   std::condition_variable work_cv_;       // sequencer: pending entries or stop
-  std::condition_variable sequenced_cv_;  // waiters on sequenced
+  // Waiters on an index not queued yet (rare); notified after each commit
+  // only while there are any.
+  std::condition_variable sequenced_cv_;
+  int future_waiters_ = 0;
+  // The commit now being written, covering [syncing_first_, syncing_end_),
+  // and the open one that entries from open_first_ to next_index_ join.
+  std::shared_ptr<Commit> syncing_;
+  uint64_t syncing_first_ = 0, syncing_end_ = 0;
+  std::shared_ptr<Commit> open_;
+  uint64_t open_first_ = 0;
   std::condition_variable publish_cv_;    // publisher: batches, force or stop
   std::condition_variable published_cv_;  // waiters on published
   std::string pending_;                   // bundle encoding of queued entries

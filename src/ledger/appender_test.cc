@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <filesystem>
 #include <random>
 #include <set>
@@ -146,6 +148,216 @@ TEST(AppenderTest, PublishingFailuresAreRetriedNotLatched) {
   auto report = VerifyLog(ReaderOf(storage), KeyOf(*signer), "", nullptr);
   ASSERT_TRUE(report) << report.error().ToString();
   EXPECT_EQ(report->entries, 2u);
+}
+
+// A storage whose write-ahead log appends wait at a gate the test opens one
+// append at a time, optionally failing one; `durable_end` is how far the log
+// is durable (set just before AppendWal returns, i.e. after its "fdatasync").
+class GatedWalStorage : public MemoryStorage {
+ public:
+  std::atomic<uint64_t> durable_end{0};
+
+  Status AppendWal(std::string_view bytes) override {
+    {
+      std::unique_lock<std::mutex> lock(gate_mu_);
+      ++entered_;
+      gate_cv_.notify_all();
+      gate_cv_.wait(lock, [&] { return permits_ > 0; });
+      --permits_;
+      if (fail_at_ == entered_) return tl::make_unexpected(IoError("fdatasync wal/log: Input/output error"));
+    }
+    FB_RETURN_IF_ERROR(MemoryStorage::AppendWal(bytes));
+    // The batch header: "FBW1" | first index u64 BE | count u32 BE | ...
+    uint64_t first = 0, count = 0;
+    for (int i = 4; i < 12; ++i) first = (first << 8) | static_cast<unsigned char>(bytes[i]);
+    for (int i = 12; i < 16; ++i) count = (count << 8) | static_cast<unsigned char>(bytes[i]);
+    durable_end.store(first + count);
+    return Ok();
+  }
+  // Lets `n` more appends through.
+  void Allow(int n) {
+    std::lock_guard<std::mutex> lock(gate_mu_);
+    permits_ += n;
+    gate_cv_.notify_all();
+  }
+  // Waits until the sequencer has entered AppendWal `n` times in all.
+  void WaitEntered(int n) {
+    std::unique_lock<std::mutex> lock(gate_mu_);
+    gate_cv_.wait(lock, [&] { return entered_ >= n; });
+  }
+  // The same, giving up after `timeout` (false).
+  bool WaitEnteredFor(int n, std::chrono::milliseconds timeout) {
+    std::unique_lock<std::mutex> lock(gate_mu_);
+    return gate_cv_.wait_for(lock, timeout, [&] { return entered_ >= n; });
+  }
+  // The `n`-th append (from 1) fails instead of writing.
+  void FailAppend(int n) {
+    std::lock_guard<std::mutex> lock(gate_mu_);
+    fail_at_ = n;
+  }
+
+ private:
+  std::mutex gate_mu_;
+  std::condition_variable gate_cv_;
+  int permits_ = 0;
+  int entered_ = 0;
+  int fail_at_ = -1;
+};
+
+// Each caller blocked in Add() is woken by its own group commit: with its own
+// index, never before that commit's append returned, and every one of them.
+TEST(AppenderTest, HeldSyncWakesEachCallerWithItsOwnIndexOnlyOnceDurable) {
+  GatedWalStorage storage;
+  auto signer = NoteSigner::Generate("firebreak.example/test");
+  ASSERT_TRUE(Appender::InitLog(storage, *signer));
+  auto log = Appender::Open(storage, *signer, {std::chrono::milliseconds(5)});
+  ASSERT_TRUE(log) << log.error().ToString();
+
+  // The first commit is held inside its append.
+  std::thread first([&] { EXPECT_EQ((*log)->Add("first"), 0u); });
+  storage.WaitEntered(1);
+
+  constexpr int kThreads = 64, kPerThread = 20;
+  std::atomic<int> returned{0}, early{0};
+  std::vector<std::vector<std::pair<uint64_t, std::string>>> got(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int k = 0; k < kPerThread; ++k) {
+        std::string e = "caller " + std::to_string(t) + " entry " + std::to_string(k);
+        auto index = (*log)->Add(e);
+        ASSERT_TRUE(index) << index.error().ToString();
+        if (*index >= storage.durable_end.load()) ++early;  // answered before durable
+        got[t].emplace_back(*index, e);
+        ++returned;
+      }
+    });
+  }
+  // Give the callers time to queue behind the held commit (the checks below
+  // hold however far they got): while it is held, nobody is answered.
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(returned.load(), 0);
+  EXPECT_EQ((*log)->sequenced_size(), 0u);
+  // Release the commits one by one: each release answers some callers and
+  // only ones whose entries are durable.
+  // (The last release answers the last callers and no append follows.)
+  for (int n = 2; returned.load() < kThreads * kPerThread; ++n) {
+    storage.Allow(1);
+    while (!storage.WaitEnteredFor(n, std::chrono::milliseconds(10)) &&
+           returned.load() < kThreads * kPerThread) {
+    }
+  }
+  storage.Allow(1 << 20);
+  first.join();
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(early.load(), 0);
+
+  // Every caller got a distinct index, and the entry at its index is its own.
+  auto cp = (*log)->Publish();
+  ASSERT_TRUE(cp) << cp.error().ToString();
+  LogReader reader(storage, KeyOf(*signer));
+  auto snap = reader.Latest();
+  ASSERT_TRUE(snap) << snap.error().ToString();
+  std::set<uint64_t> seen{0};
+  for (const auto& mine : got) {
+    ASSERT_EQ(mine.size(), static_cast<size_t>(kPerThread));
+    for (const auto& [index, text] : mine) {
+      EXPECT_TRUE(seen.insert(index).second) << "index " << index << " answered twice";
+      auto stored = reader.Entry(*snap, index);
+      ASSERT_TRUE(stored) << stored.error().ToString();
+      EXPECT_EQ(*stored, text);
+    }
+  }
+  EXPECT_EQ(seen.size(), static_cast<size_t>(kThreads * kPerThread + 1));
+  EXPECT_EQ(*seen.rbegin(), static_cast<uint64_t>(kThreads * kPerThread));
+  ASSERT_TRUE((*log)->Close());
+}
+
+// A failed append answers its commit's callers, and those queued behind it,
+// with the error (none hangs, none is told "durable"); later adds fail too.
+TEST(AppenderTest, FailedSyncWakesEveryWaitingCallerWithTheError) {
+  GatedWalStorage storage;
+  auto signer = NoteSigner::Generate("firebreak.example/test");
+  ASSERT_TRUE(Appender::InitLog(storage, *signer));
+  auto log = Appender::Open(storage, *signer, {std::chrono::milliseconds(5)});
+  ASSERT_TRUE(log) << log.error().ToString();
+  storage.FailAppend(2);
+
+  std::thread first([&] { EXPECT_EQ((*log)->Add("first"), 0u); });
+  storage.WaitEntered(1);
+  constexpr int kThreads = 32;
+  std::atomic<int> ok{0}, failed{0}, early{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      auto index = (*log)->Add("caller " + std::to_string(t));
+      if (index) {
+        if (*index >= storage.durable_end.load()) ++early;
+        ++ok;
+      } else {
+        EXPECT_EQ(index.error().code(), ErrorCode::kIo) << index.error().ToString();
+        ++failed;
+      }
+    });
+  }
+  // Also a caller waiting on an index that is not queued yet.
+  std::thread future([&] {
+    Status st = (*log)->WaitSequenced(1000);
+    EXPECT_FALSE(st);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  storage.Allow(1 << 20);  // the first append succeeds, the second fails
+  first.join();
+  for (auto& th : threads) th.join();
+  future.join();
+  EXPECT_EQ(early.load(), 0);
+  EXPECT_EQ(ok.load() + failed.load(), kThreads);
+  EXPECT_GE(failed.load(), 1);
+  EXPECT_EQ(storage.durable_end.load(), 1u + static_cast<uint64_t>(ok.load()));
+  EXPECT_TRUE((*log)->health().failed);
+  EXPECT_FALSE((*log)->Add("after"));
+  EXPECT_FALSE((*log)->Close());
+}
+
+// WaitSequenced finds the commit of an index that is queued (open or being
+// written) and waits for an index that is not queued yet until it is durable.
+TEST(AppenderTest, WaitSequencedForQueuedAndNotYetQueuedIndices) {
+  GatedWalStorage storage;
+  auto signer = NoteSigner::Generate("firebreak.example/test");
+  ASSERT_TRUE(Appender::InitLog(storage, *signer));
+  auto log = Appender::Open(storage, *signer, {std::chrono::milliseconds(5)});
+  ASSERT_TRUE(log) << log.error().ToString();
+  std::atomic<bool> future_done{false};
+  std::thread future([&] {
+    EXPECT_TRUE((*log)->WaitSequenced(5));
+    EXPECT_GE(storage.durable_end.load(), 6u);
+    future_done = true;
+  });
+  ASSERT_EQ((*log)->Enqueue(EntryFor(0)), 0u);
+  storage.WaitEntered(1);  // index 0 is being written, held
+  for (int i = 1; i < 6; ++i) ASSERT_EQ((*log)->Enqueue(EntryFor(i)), static_cast<uint64_t>(i));
+  std::atomic<int> done{0};
+  std::thread w0([&] {
+    EXPECT_TRUE((*log)->WaitSequenced(0));
+    EXPECT_GE(storage.durable_end.load(), 1u);
+    ++done;
+  });
+  std::thread w3([&] {
+    EXPECT_TRUE((*log)->WaitSequenced(3));
+    EXPECT_GE(storage.durable_end.load(), 4u);
+    ++done;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(done.load(), 0);
+  EXPECT_FALSE(future_done.load());
+  storage.Allow(1 << 20);
+  w0.join();
+  w3.join();
+  future.join();
+  EXPECT_TRUE((*log)->WaitSequenced(5));
+  ASSERT_TRUE((*log)->Close());
+  // After the close, an index never queued is an error, not a hang.
+  EXPECT_EQ((*log)->WaitSequenced(6).error().code(), ErrorCode::kFailedPrecondition);
 }
 
 TEST(LogReaderTest, ReadsEntriesRangesAndReceiptsAgainstOneCheckpoint) {
