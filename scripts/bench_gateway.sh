@@ -11,6 +11,8 @@ Drives, in one run and alternating, over HTTPS keep-alive on loopback with wrk
   nginx        answering a fixed JSON body over the same certificate and TLS
                settings (the limit: TLS + HTTP with no work at all)
   decisions    POST /v1/decisions (the holder's API; every decision durably logged)
+               about one person (DEMO-R01), and decisions-many: about a
+               different person each time, drawn from the whole demo force
   disclosures  POST /v1/disclosures (a permitted disclosure; durably logged)
 then one client sending one decision at a time (wrk -t1 -c1), and prints for
 each the median over the rounds of requests/s, p50 and p99, and the ratio to
@@ -109,6 +111,18 @@ lua "$(cat "$dir/force/tokens/ie-ice-south.token")" \
   '{"purpose":"immigration-enforcement","action":"disclose","categories":["address"],"legal_basis":"iaa-1999-s20","user_role":"immigration-officer","subject":{"reference":"DEMO-R16"}}' \
   > "$dir/disclosures.lua"
 cp "$dir/disclosures.lua" "$dir/nginx.lua"
+# Decisions about a different person each time (uniform over the demo's
+# synthetic subjects EXC-0000001…): what the fact cache cannot keep.
+many=$(( subjects > 14 ? subjects - 14 : 1 ))
+{
+  lua "$(cat "$dir/force/tokens/example-constabulary.token")" ''
+  cat <<LUA
+local body = '{"purpose":"immigration-status-check","action":"referral","categories":["identity","nationality"],"legal_basis":"iaa-1999-s20","user_role":"police-officer","subject":{"reference":"EXC-%07d"}}'
+request = function()
+  return wrk.format(nil, nil, nil, string.format(body, math.random(1, $many)))
+end
+LUA
+} > "$dir/decisions-many.lua"
 
 # One wrk run: NAME URL SCRIPT THREADS CONNECTIONS -> "name rps p50_ms p99_ms non2xx"
 run() {
@@ -135,6 +149,7 @@ for r in $(seq "$rounds"); do
   run nginx "https://127.0.0.1:$nport/v1/disclosures" "$dir/nginx.lua" 2 64 | tee -a "$results"
   run decisions "https://127.0.0.1:$port/v1/decisions" "$dir/decisions.lua" 2 64 | tee -a "$results"
   run disclosures "https://127.0.0.1:$port/v1/disclosures" "$dir/disclosures.lua" 2 64 | tee -a "$results"
+  run decisions-many "https://127.0.0.1:$port/v1/decisions" "$dir/decisions-many.lua" 2 64 | tee -a "$results"
   run one-client-decisions "https://127.0.0.1:$port/v1/decisions" "$dir/decisions.lua" 1 1 | tee -a "$results"
   run one-client-nginx "https://127.0.0.1:$nport/v1/disclosures" "$dir/nginx.lua" 1 1 | tee -a "$results"
 done
@@ -152,7 +167,7 @@ for line in open(sys.argv[1]):
 med = {k: tuple(statistics.median(x[i] for x in v) for i in range(3)) for k, v in rows.items()}
 print(f"\nmedians of {sys.argv[2]} rounds x {sys.argv[3]} s (wrk -t2 -c64; one-client rows -t1 -c1)")
 print(f"{'run':<24}{'requests/s':>12}{'p50 ms':>9}{'p99 ms':>9}{'vs nginx':>10}{'non-2xx':>9}")
-for k in ["nginx", "decisions", "disclosures", "one-client-nginx", "one-client-decisions"]:
+for k in ["nginx", "decisions", "disclosures", "decisions-many", "one-client-nginx", "one-client-decisions"]:
     if k not in med: continue
     base = med["one-client-nginx" if k.startswith("one-client") else "nginx"][0]
     bad = sum(x[3] for x in rows[k])
