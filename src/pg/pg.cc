@@ -26,7 +26,8 @@ std::string UrlPassword(std::string_view url) {
 
 std::string Scrub(std::string message, std::string_view password) {
   if (!password.empty()) {
-    for (size_t at; (at = message.find(password)) != std::string::npos;) {
+    // Searching on after each replacement: a password inside "***" is not met again.
+    for (size_t at = 0; (at = message.find(password, at)) != std::string::npos; at += 3) {
       message.replace(at, password.size(), "***");
     }
   }

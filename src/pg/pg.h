@@ -229,7 +229,7 @@ Status RunTransaction(Pool& pool, const TransactionOptions& options,
 // database's version is newer than `migrations`.
 struct Schema {
   std::string name;           // "log": "reading the log schema version"
-  std::string version_table;  // an SQL identifier of ours, never input
+  std::string version_table;  // an SQL identifier of ours in lower case, never input
   std::span<const char* const> migrations;
 };
 Status Migrate(Connection& c, const Schema& schema);
