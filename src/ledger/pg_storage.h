@@ -49,12 +49,9 @@
 
 #include "base/error.h"
 #include "ledger/storage.h"
+#include "pg/pg.h"
 
 namespace firebreak::ledger {
-
-namespace pg_internal {
-class Connection;
-}
 
 class PgLogStorage : public LogStorage {
  public:
@@ -126,14 +123,12 @@ class PgLogStorage : public LogStorage {
   Status WriteCheckpoint(std::string_view signed_checkpoint) override;
 
   // "(host …, database …)" of the URL, for messages (no password).
-  const std::string& where() const { return where_; }
+  const std::string& where() const { return endpoint_.where; }
 
  private:
-  PgLogStorage(std::string url, std::string log, std::string where, std::string password);
+  PgLogStorage(pg::Endpoint endpoint, std::string log);
 
-  using Body = std::function<Status(pg_internal::Connection&)>;
-  Result<std::unique_ptr<pg_internal::Connection>> Borrow();
-  void GiveBack(std::unique_ptr<pg_internal::Connection> conn);
+  using Body = std::function<Status(pg::Connection&)>;
   // One transaction around `body` (SERIALIZABLE), retried from the start on
   // a serialisation failure or a lost connection, at most a bounded number
   // of times.
@@ -141,16 +136,14 @@ class PgLogStorage : public LogStorage {
   // A write: `body` after the lease check, in one transaction.
   Status Fenced(const std::string& what, const Body& body);
 
-  const std::string url_;
+  const pg::Endpoint endpoint_;  // the URL, "(host …, database …)", the password to scrub
   const std::string log_;
-  const std::string where_;
-  const std::string password_;
+  pg::Pool pool_;  // at most 8 idle; empties when the server goes away
 
   mutable std::mutex mu_;
   uint64_t epoch_ = 0;
   std::optional<uint64_t> wal_end_;  // the write-ahead log's size, once known
   std::mutex wal_mu_;                // serialises AppendWal / TruncateWal
-  std::vector<std::unique_ptr<pg_internal::Connection>> pool_;
   std::mutex bind_mu_;
   std::map<uint64_t, uint64_t> bound_;  // log index → queue id
 };

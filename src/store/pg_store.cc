@@ -1,10 +1,11 @@
 // The PostgreSQL store (issue 14): the same contract as the SQLite store, on
 // a server several gateway nodes can share.
 //
-// libpq behind a thin RAII wrapper, no ORM. A pool of connections; every
-// operation borrows one and runs one SERIALIZABLE transaction, retried (a
-// bounded number of times, with a short growing pause) when the server
-// reports a serialisation failure (SQLSTATE 40001) or a deadlock (40P01).
+// libpq through the shared thin layer of pg/ (firebreak::pg), no ORM. A
+// pool of connections; every operation borrows one and runs one
+// SERIALIZABLE transaction (pg::RunTransaction), retried (a bounded number
+// of times, with a short growing pause) when the server reports a
+// serialisation failure (SQLSTATE 40001) or a deadlock (40P01).
 // The SQL stays within what CockroachDB also speaks: no advisory locks, no
 // LISTEN/NOTIFY, no triggers, no SERIAL or sequences. Subject and record ids
 // come from a counter row updated inside the inserting transaction, so they
@@ -14,17 +15,13 @@
 // SQLite; a lost connection, an unreachable server or retries exhausted are
 // kUnavailable (the gateway answers 503 and discloses nothing). No message
 // ever carries the password of the URL.
-#include <libpq-fe.h>
-
-#include <charconv>
-#include <chrono>
 #include <mutex>
 #include <optional>
-#include <thread>
 #include <utility>
 
 #include <boost/json.hpp>
 
+#include "pg/pg.h"
 #include "store/store.h"
 
 namespace firebreak::store {
@@ -97,10 +94,10 @@ CREATE TABLE tracker_index(
   PRIMARY KEY(pseudonym, log_index));
 )sql",
 };
-constexpr int kSchemaVersion = int(std::size(kMigrations));
 
-// How many times one transaction is tried before giving up with kUnavailable.
-constexpr int kMaxAttempts = 12;
+using pg::Connection;
+using pg::Param;
+using pg::Rows;
 
 std::string Join(const std::vector<std::string>& v) {
   std::string out;
@@ -143,148 +140,7 @@ Result<std::vector<Field>> DecodeFields(std::string_view text) {
   return out;
 }
 
-// The password of a postgresql:// URL (user:password@host), empty if none;
-// it is cut out of every message that might echo the URL.
-std::string UrlPassword(std::string_view url) {
-  size_t scheme = url.find("://");
-  if (scheme == std::string_view::npos) return {};
-  std::string_view rest = url.substr(scheme + 3);
-  size_t end = rest.find_first_of("/?");
-  std::string_view authority = rest.substr(0, end);
-  size_t at = authority.rfind('@');
-  if (at == std::string_view::npos) return {};
-  std::string_view userinfo = authority.substr(0, at);
-  size_t colon = userinfo.find(':');
-  if (colon == std::string_view::npos) return {};
-  return std::string(userinfo.substr(colon + 1));
-}
-
-std::string Scrub(std::string message, const std::string& secret) {
-  if (!secret.empty()) {
-    for (size_t at; (at = message.find(secret)) != std::string::npos;) message.replace(at, secret.size(), "***");
-  }
-  while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
-  for (char& c : message) {
-    if (c == '\n' || c == '\t') c = ' ';
-  }
-  return message;
-}
-
-// A query parameter: text, or SQL NULL.
-using Param = std::optional<std::string>;
-
-// A result, cleared on destruction.
-class PgResult {
- public:
-  explicit PgResult(PGresult* r) : r_(r) {}
-  PgResult(PgResult&& o) noexcept : r_(std::exchange(o.r_, nullptr)) {}
-  PgResult& operator=(PgResult&&) = delete;
-  ~PgResult() {
-    if (r_) PQclear(r_);
-  }
-  PGresult* get() const { return r_; }
-  int rows() const { return PQntuples(r_); }
-  bool null(int row, int col) const { return PQgetisnull(r_, row, col) != 0; }
-  std::string text(int row, int col) const {
-    return std::string(PQgetvalue(r_, row, col), size_t(PQgetlength(r_, row, col)));
-  }
-  Result<int64_t> int64(int row, int col) const {
-    const char* p = PQgetvalue(r_, row, col);
-    const char* end = p + PQgetlength(r_, row, col);
-    int64_t v = 0;
-    auto [ptr, ec] = std::from_chars(p, end, v);
-    if (ec != std::errc() || ptr != end) return tl::make_unexpected(DataLoss("store: a number column is not a number"));
-    return v;
-  }
-
- private:
-  PGresult* r_;
-};
-
-// One connection. Thread-compatible.
-class Connection {
- public:
-  ~Connection() {
-    if (conn_) PQfinish(conn_);
-  }
-
-  static Result<std::unique_ptr<Connection>> Open(const std::string& url, const std::string& where,
-                                                  const std::string& password) {
-    auto c = std::unique_ptr<Connection>(new Connection);
-    // Our defaults first, so that the URL's own settings override them.
-    const char* keys[] = {"connect_timeout", "application_name", "dbname", nullptr};
-    const char* values[] = {"5", "firebreak", url.c_str(), nullptr};
-    c->conn_ = PQconnectdbParams(keys, values, 1);
-    if (!c->conn_) return tl::make_unexpected(Unavailable("opening PostgreSQL store " + where + ": out of memory"));
-    if (PQstatus(c->conn_) != CONNECTION_OK) {
-      return tl::make_unexpected(Unavailable("opening PostgreSQL store " + where + ": " +
-                                             Scrub(PQerrorMessage(c->conn_), password)));
-    }
-    // Nothing the server says goes to our standard error.
-    PQsetNoticeProcessor(c->conn_, [](void*, const char*) {}, nullptr);
-    return c;
-  }
-
-  bool broken() const { return PQstatus(conn_) != CONNECTION_OK; }
-
-  // Runs `sql` with `params`; a failure's message names `what`.
-  Result<PgResult> Run(const std::string& what, const char* sql, const std::vector<Param>& params = {}) {
-    std::vector<const char*> values;
-    values.reserve(params.size());
-    for (const Param& p : params) values.push_back(p ? p->c_str() : nullptr);
-    return Check(what, PgResult(PQexecParams(conn_, sql, int(values.size()), nullptr, values.data(),
-                                             nullptr, nullptr, 0)));
-  }
-
-  // Several statements without parameters (a migration).
-  Status Script(const std::string& what, const char* sql) {
-    FB_RETURN_IF_ERROR(Check(what, PgResult(PQexec(conn_, sql))));
-    return Ok();
-  }
-
-  // Whether the last failure was a serialisation failure or a deadlock,
-  // which running the whole transaction again can cure.
-  bool retryable() const { return retryable_; }
-
- private:
-  Connection() = default;
-
-  Result<PgResult> Check(const std::string& what, PgResult r) {
-    retryable_ = false;
-    ExecStatusType st = r.get() ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
-    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return r;
-    const char* code = r.get() ? PQresultErrorField(r.get(), PG_DIAG_SQLSTATE) : nullptr;
-    std::string state = code ? code : "";
-    // The server's primary message only: its detail may quote a row's values.
-    const char* primary = r.get() ? PQresultErrorField(r.get(), PG_DIAG_MESSAGE_PRIMARY) : nullptr;
-    std::string m = what + ": " + (primary ? std::string(primary) : Scrub(PQerrorMessage(conn_), ""));
-    if (!state.empty()) m += " (SQLSTATE " + state + ")";
-    if (state == "40001" || state == "40P01") {
-      retryable_ = true;
-      return tl::make_unexpected(Unavailable(m));
-    }
-    if (state == "23505" || state == "42P07") return tl::make_unexpected(AlreadyExists(m));
-    if (state.rfind("23", 0) == 0) return tl::make_unexpected(InvalidArgument(m));
-    if (state == "XX001" || state == "XX002") return tl::make_unexpected(DataLoss(m));
-    if (broken() || state.empty() || state.rfind("08", 0) == 0 || state.rfind("57P", 0) == 0 ||
-        state.rfind("53", 0) == 0) {
-      return tl::make_unexpected(Unavailable(m));
-    }
-    return tl::make_unexpected(IoError(m));
-  }
-
-  PGconn* conn_ = nullptr;
-  bool retryable_ = false;
-};
-
 std::string Str(int64_t v) { return std::to_string(v); }
-
-// The status of a call whose result is not needed.
-template <class T>
-Status Drop(const Result<T>& r) {
-  if (!r) return tl::make_unexpected(r.error());
-  return Ok();
-}
 
 // Read from `subjects s LEFT JOIN application_choices a` (kSubjectFrom).
 constexpr const char kSubjectColumns[] =
@@ -294,7 +150,7 @@ constexpr const char kSubjectColumns[] =
 constexpr const char kSubjectFrom[] =
     " FROM subjects s LEFT JOIN application_choices a ON a.subject_id = s.id";
 
-Result<Subject> ReadSubject(const PgResult& r, int row) {
+Result<Subject> ReadSubject(const Rows& r, int row) {
   Subject out;
   FB_ASSIGN_OR_RETURN(out.id, r.int64(row, 0));
   out.reference = r.text(row, 1);
@@ -313,8 +169,8 @@ Result<Subject> ReadSubject(const PgResult& r, int row) {
   return out;
 }
 
-Result<std::optional<Organisation>> ReadOrganisation(const PgResult& r) {
-  if (r.rows() == 0) return std::optional<Organisation>();
+Result<std::optional<Organisation>> ReadOrganisation(const Rows& r) {
+  if (r.size() == 0) return std::optional<Organisation>();
   Organisation o{r.text(0, 0), r.text(0, 1), r.text(0, 2), Scope::kRequester};
   if (!ParseScope(r.text(0, 3), &o.scope)) {
     return tl::make_unexpected(DataLoss("organisation `" + o.id + "` has an unknown scope"));
@@ -322,36 +178,44 @@ Result<std::optional<Organisation>> ReadOrganisation(const PgResult& r) {
   return std::optional<Organisation>(std::move(o));
 }
 
+// A connection for the pool once the store is open: a server that cannot be
+// reached then is named, with no more detail.
+Result<std::unique_ptr<Connection>> OpenBorrowed(const pg::Endpoint& at) {
+  auto conn = Connection::Open(at, {});
+  if (!conn) return tl::make_unexpected(Unavailable("the PostgreSQL store " + at.where + " cannot be reached"));
+  return conn;
+}
+
 class PgStore : public Store {
  public:
-  PgStore(std::string url, std::string where, std::string password, std::unique_ptr<Connection> first)
-      : url_(std::move(url)), where_(std::move(where)), password_(std::move(password)) {
-    pool_.push_back(std::move(first));
+  PgStore(pg::Endpoint endpoint, std::unique_ptr<Connection> first)
+      : endpoint_(std::move(endpoint)), pool_([this] { return OpenBorrowed(endpoint_); }) {
+    pool_.GiveBack(std::move(first));
   }
 
   Status PutOrganisation(const Organisation& org) override {
     return Write([&](Connection& c) -> Status {
-      return Drop(c.Run("storing organisation",
+      return c.Exec("storing organisation",
                       "INSERT INTO organisations(id, type, name, scope) VALUES($1,$2,$3,$4) "
                       "ON CONFLICT(id) DO UPDATE SET type=excluded.type, name=excluded.name, "
                       "scope=excluded.scope",
-                      {org.id, org.type, org.name, std::string(ScopeName(org.scope))}));
+                      {org.id, org.type, org.name, std::string(ScopeName(org.scope))});
     });
   }
 
   Status AddCredential(std::string_view org_id, CredentialKind kind, std::string_view sha256_hex) override {
     return Write([&](Connection& c) -> Status {
-      return Drop(c.Run("storing credential", "INSERT INTO credentials(kind, digest, org_id) VALUES($1,$2,$3)",
-                      {Str(int64_t(kind)), std::string(sha256_hex), std::string(org_id)}));
+      return c.Exec("storing credential", "INSERT INTO credentials(kind, digest, org_id) VALUES($1,$2,$3)",
+                      {Str(int64_t(kind)), std::string(sha256_hex), std::string(org_id)});
     });
   }
 
   Status SetFieldCategory(std::string_view field, std::string_view category) override {
     return Write([&](Connection& c) -> Status {
-      return Drop(c.Run("storing field category",
+      return c.Exec("storing field category",
                       "INSERT INTO field_categories(field, category) VALUES($1,$2) "
                       "ON CONFLICT(field) DO UPDATE SET category=excluded.category",
-                      {std::string(field), std::string(category)}));
+                      {std::string(field), std::string(category)});
     });
   }
 
@@ -360,7 +224,7 @@ class PgStore : public Store {
     int64_t id = 0;
     FB_RETURN_IF_ERROR(Write([&](Connection& c) -> Status {
       FB_ASSIGN_OR_RETURN(id, NextId(c, "subjects"));
-      FB_RETURN_IF_ERROR(Drop(c.Run(
+      FB_RETURN_IF_ERROR(c.Exec(
           "storing subject `" + subject.reference + "`",
           "INSERT INTO subjects(id, reference, given_name, family_name, date_of_birth, identity_key, concern, "
           "regularisation_pending, subject_initiated, consent_to_ie, flags, service_roles) "
@@ -368,7 +232,7 @@ class PgStore : public Store {
           {Str(id), subject.reference, subject.given_name, subject.family_name, subject.date_of_birth,
            IdentityKey(subject.given_name, subject.family_name, subject.date_of_birth), subject.concern,
            Str(subject.regularisation_pending), Str(subject.subject_initiated), Str(subject.consent_to_ie),
-           Join(subject.flags), Join(subject.service_roles)})));
+           Join(subject.flags), Join(subject.service_roles)}));
       if (subject.application) return PutChoice(c, id, *subject.application);
       return Ok();
     }));
@@ -377,11 +241,11 @@ class PgStore : public Store {
 
   Status PutCase(const Case& k) override {
     return Write([&](Connection& c) -> Status {
-      return Drop(c.Run("storing case `" + k.id + "`",
+      return c.Exec("storing case `" + k.id + "`",
                       "INSERT INTO cases(id, type, status, flags) VALUES($1,$2,$3,$4) "
                       "ON CONFLICT(id) DO UPDATE SET type=excluded.type, status=excluded.status, "
                       "flags=excluded.flags",
-                      {k.id, k.type, k.status, Join(k.flags)}));
+                      {k.id, k.type, k.status, Join(k.flags)});
     });
   }
 
@@ -392,8 +256,8 @@ class PgStore : public Store {
 
   Status AddParticipant(std::string_view case_id, int64_t subject_id, std::string_view role) override {
     return Write([&](Connection& c) -> Status {
-      return Drop(c.Run("storing participant", "INSERT INTO participants(subject_id, case_id, role) VALUES($1,$2,$3)",
-                      {Str(subject_id), std::string(case_id), std::string(role)}));
+      return c.Exec("storing participant", "INSERT INTO participants(subject_id, case_id, role) VALUES($1,$2,$3)",
+                      {Str(subject_id), std::string(case_id), std::string(role)});
     });
   }
 
@@ -401,66 +265,66 @@ class PgStore : public Store {
     int64_t id = 0;
     FB_RETURN_IF_ERROR(Write([&](Connection& c) -> Status {
       FB_ASSIGN_OR_RETURN(id, NextId(c, "records"));
-      return Drop(c.Run("storing record",
+      return c.Exec("storing record",
                       "INSERT INTO records(id, subject_id, kind, collected_as, case_id, fields) "
                       "VALUES($1,$2,$3,$4,$5,$6)",
                       {Str(id), Str(record.subject_id), record.kind, record.collected_as,
-                       record.case_id.empty() ? Param() : Param(record.case_id), EncodeFields(record.fields)}));
+                       record.case_id.empty() ? Param() : Param(record.case_id), EncodeFields(record.fields)});
     }));
     return id;
   }
 
   Status PutReceipt(const Receipt& receipt) override {
     return Write([&](Connection& c) -> Status {
-      return Drop(c.Run("storing receipt", "INSERT INTO receipts(id, log_index, org_id, created) VALUES($1,$2,$3,$4)",
-                      {receipt.id, Str(int64_t(receipt.log_index)), receipt.org_id, Str(receipt.created)}));
+      return c.Exec("storing receipt", "INSERT INTO receipts(id, log_index, org_id, created) VALUES($1,$2,$3,$4)",
+                      {receipt.id, Str(int64_t(receipt.log_index)), receipt.org_id, Str(receipt.created)});
     });
   }
 
   Status PutReport(const Report& r) override {
     return Write([&](Connection& c) -> Status {
-      return Drop(c.Run("storing report",
+      return c.Exec("storing report",
                         "INSERT INTO reports(id, subject_id, case_id, org_id, created, dropped_fields) "
                         "VALUES($1,$2,$3,$4,$5,$6)",
-                        {r.id, Str(r.subject_id), r.case_id, r.org_id, Str(r.created), Str(r.dropped_fields)}));
+                        {r.id, Str(r.subject_id), r.case_id, r.org_id, Str(r.created), Str(r.dropped_fields)});
     });
   }
 
   Status PutTrackerToken(const TrackerToken& t) override {
     return Write([&](Connection& c) -> Status {
-      return Drop(c.Run("storing tracker token",
+      return c.Exec("storing tracker token",
                         "INSERT INTO tracker_tokens(digest, subject_id, kind, org_id, created, revoked) "
                         "VALUES($1,$2,$3,$4,$5,$6)",
                         {t.digest, Str(t.subject_id), t.kind, t.org_id.empty() ? Param() : Param(t.org_id),
-                         Str(t.created), Str(t.revoked)}));
+                         Str(t.created), Str(t.revoked)});
     });
   }
 
   Status RevokeTrackerToken(std::string_view digest, int64_t when) override {
     return Write([&](Connection& c) -> Status {
-      FB_ASSIGN_OR_RETURN(PgResult r, c.Run("revoking tracker token",
+      FB_ASSIGN_OR_RETURN(Rows r, c.Query("revoking tracker token",
                                             "UPDATE tracker_tokens SET revoked = $1 WHERE digest = $2 RETURNING digest",
                                             {Str(when), std::string(digest)}));
-      if (r.rows() == 0) return tl::make_unexpected(NotFound("no such tracker token"));
+      if (r.size() == 0) return tl::make_unexpected(NotFound("no such tracker token"));
       return Ok();
     });
   }
 
   Status PutHold(const Hold& h) override {
     return Write([&](Connection& c) -> Status {
-      return Drop(c.Run("storing hold",
+      return c.Exec("storing hold",
                         "INSERT INTO holds(log_index, hidden_until, reason, created) VALUES($1,$2,$3,$4) "
                         "ON CONFLICT(log_index) DO UPDATE SET hidden_until=excluded.hidden_until, "
                         "reason=excluded.reason, created=excluded.created",
-                        {Str(int64_t(h.log_index)), Str(h.hidden_until), h.reason, Str(h.created)}));
+                        {Str(int64_t(h.log_index)), Str(h.hidden_until), h.reason, Str(h.created)});
     });
   }
 
   Status AddTrackerIndex(std::string_view pseudonym, uint64_t log_index) override {
     return Write([&](Connection& c) -> Status {
-      return Drop(c.Run("indexing a log entry for the tracker",
+      return c.Exec("indexing a log entry for the tracker",
                         "INSERT INTO tracker_index(pseudonym, log_index) VALUES($1,$2) ON CONFLICT DO NOTHING",
-                        {std::string(pseudonym), Str(int64_t(log_index))}));
+                        {std::string(pseudonym), Str(int64_t(log_index))});
     });
   }
 
@@ -484,7 +348,7 @@ class PgStore : public Store {
   Result<std::optional<Organisation>> FindOrganisationByCredential(CredentialKind kind,
                                                                    std::string_view sha256_hex) override {
     return Read<std::optional<Organisation>>([&](Connection& c) -> Result<std::optional<Organisation>> {
-      FB_ASSIGN_OR_RETURN(PgResult r, c.Run("reading organisation",
+      FB_ASSIGN_OR_RETURN(Rows r, c.Query("reading organisation",
                                             "SELECT o.id, o.type, o.name, o.scope FROM credentials k "
                                             "JOIN organisations o ON o.id = k.org_id "
                                             "WHERE k.kind = $1 AND k.digest = $2",
@@ -495,7 +359,7 @@ class PgStore : public Store {
 
   Result<std::optional<Organisation>> GetOrganisation(std::string_view id) override {
     return Read<std::optional<Organisation>>([&](Connection& c) -> Result<std::optional<Organisation>> {
-      FB_ASSIGN_OR_RETURN(PgResult r, c.Run("reading organisation",
+      FB_ASSIGN_OR_RETURN(Rows r, c.Query("reading organisation",
                                             "SELECT id, type, name, scope FROM organisations WHERE id = $1",
                                             {std::string(id)}));
       return ReadOrganisation(r);
@@ -505,8 +369,8 @@ class PgStore : public Store {
   Result<std::optional<Subject>> FindSubjectByReference(std::string_view reference) override {
     return Read<std::optional<Subject>>([&](Connection& c) -> Result<std::optional<Subject>> {
       static const std::string sql = std::string("SELECT ") + kSubjectColumns + kSubjectFrom + " WHERE s.reference = $1";
-      FB_ASSIGN_OR_RETURN(PgResult r, c.Run("reading subject", sql.c_str(), {std::string(reference)}));
-      if (r.rows() == 0) return std::optional<Subject>();
+      FB_ASSIGN_OR_RETURN(Rows r, c.Query("reading subject", sql.c_str(), {std::string(reference)}));
+      if (r.size() == 0) return std::optional<Subject>();
       FB_ASSIGN_OR_RETURN(Subject s, ReadSubject(r, 0));
       return std::optional<Subject>(std::move(s));
     });
@@ -517,10 +381,10 @@ class PgStore : public Store {
     return Read<std::vector<Subject>>([&](Connection& c) -> Result<std::vector<Subject>> {
       static const std::string sql =
           std::string("SELECT ") + kSubjectColumns + kSubjectFrom + " WHERE s.identity_key = $1 ORDER BY s.id";
-      FB_ASSIGN_OR_RETURN(PgResult r, c.Run("matching identity", sql.c_str(),
+      FB_ASSIGN_OR_RETURN(Rows r, c.Query("matching identity", sql.c_str(),
                                             {IdentityKey(given_name, family_name, date_of_birth)}));
       std::vector<Subject> out;
-      for (int i = 0; i < r.rows(); ++i) {
+      for (int i = 0; i < r.size(); ++i) {
         FB_ASSIGN_OR_RETURN(Subject s, ReadSubject(r, i));
         out.push_back(std::move(s));
       }
@@ -532,13 +396,13 @@ class PgStore : public Store {
     return Read<std::vector<Participation>>([&](Connection& c) -> Result<std::vector<Participation>> {
       // COLLATE "C": ordered by bytes, as SQLite orders, whatever the
       // database's locale.
-      FB_ASSIGN_OR_RETURN(PgResult r, c.Run("reading cases",
+      FB_ASSIGN_OR_RETURN(Rows r, c.Query("reading cases",
                                             "SELECT c.id, c.type, c.status, p.role, c.flags FROM participants p "
                                             "JOIN cases c ON c.id = p.case_id WHERE p.subject_id = $1 "
                                             "ORDER BY c.id COLLATE \"C\", p.role COLLATE \"C\"",
                                             {Str(subject_id)}));
       std::vector<Participation> out;
-      for (int i = 0; i < r.rows(); ++i) {
+      for (int i = 0; i < r.size(); ++i) {
         out.push_back({r.text(i, 0), r.text(i, 1), r.text(i, 2), r.text(i, 3), Split(r.text(i, 4))});
       }
       return out;
@@ -547,13 +411,13 @@ class PgStore : public Store {
 
   Result<std::vector<Record>> SubjectRecords(int64_t subject_id) override {
     return Read<std::vector<Record>>([&](Connection& c) -> Result<std::vector<Record>> {
-      FB_ASSIGN_OR_RETURN(PgResult r, c.Run("reading records",
+      FB_ASSIGN_OR_RETURN(Rows r, c.Query("reading records",
                                             "SELECT r.id, r.kind, r.collected_as, r.case_id, r.fields, c.type, "
                                             "c.status FROM records r LEFT JOIN cases c ON c.id = r.case_id "
                                             "WHERE r.subject_id = $1 ORDER BY r.id",
                                             {Str(subject_id)}));
       std::vector<Record> out;
-      for (int i = 0; i < r.rows(); ++i) {
+      for (int i = 0; i < r.size(); ++i) {
         Record rec;
         FB_ASSIGN_OR_RETURN(rec.id, r.int64(i, 0));
         rec.subject_id = subject_id;
@@ -572,19 +436,19 @@ class PgStore : public Store {
   Result<std::map<std::string, std::string>> FieldCategories() override {
     using Map = std::map<std::string, std::string>;
     return Read<Map>([&](Connection& c) -> Result<Map> {
-      FB_ASSIGN_OR_RETURN(PgResult r, c.Run("reading field map", "SELECT field, category FROM field_categories"));
+      FB_ASSIGN_OR_RETURN(Rows r, c.Query("reading field map", "SELECT field, category FROM field_categories"));
       Map out;
-      for (int i = 0; i < r.rows(); ++i) out[r.text(i, 0)] = r.text(i, 1);
+      for (int i = 0; i < r.size(); ++i) out[r.text(i, 0)] = r.text(i, 1);
       return out;
     });
   }
 
   Result<std::optional<Receipt>> GetReceipt(std::string_view id) override {
     return Read<std::optional<Receipt>>([&](Connection& c) -> Result<std::optional<Receipt>> {
-      FB_ASSIGN_OR_RETURN(PgResult r, c.Run("reading receipt",
+      FB_ASSIGN_OR_RETURN(Rows r, c.Query("reading receipt",
                                             "SELECT id, log_index, org_id, created FROM receipts WHERE id = $1",
                                             {std::string(id)}));
-      if (r.rows() == 0) return std::optional<Receipt>();
+      if (r.size() == 0) return std::optional<Receipt>();
       FB_ASSIGN_OR_RETURN(int64_t index, r.int64(0, 1));
       FB_ASSIGN_OR_RETURN(int64_t created, r.int64(0, 3));
       return std::optional<Receipt>(Receipt{r.text(0, 0), uint64_t(index), r.text(0, 2), created});
@@ -593,11 +457,11 @@ class PgStore : public Store {
 
   Result<std::optional<Report>> GetReport(std::string_view id) override {
     return Read<std::optional<Report>>([&](Connection& c) -> Result<std::optional<Report>> {
-      FB_ASSIGN_OR_RETURN(PgResult r, c.Run("reading report",
+      FB_ASSIGN_OR_RETURN(Rows r, c.Query("reading report",
                                             "SELECT id, subject_id, case_id, org_id, created, dropped_fields "
                                             "FROM reports WHERE id = $1",
                                             {std::string(id)}));
-      if (r.rows() == 0) return std::optional<Report>();
+      if (r.size() == 0) return std::optional<Report>();
       Report out{r.text(0, 0), 0, r.text(0, 2), r.text(0, 3), 0, 0};
       FB_ASSIGN_OR_RETURN(out.subject_id, r.int64(0, 1));
       FB_ASSIGN_OR_RETURN(out.created, r.int64(0, 4));
@@ -606,7 +470,7 @@ class PgStore : public Store {
     });
   }
 
-  static Result<TrackerToken> ReadToken(const PgResult& r, int row) {
+  static Result<TrackerToken> ReadToken(const Rows& r, int row) {
     TrackerToken t{r.text(row, 0), 0, r.text(row, 2), r.null(row, 3) ? "" : r.text(row, 3), 0, 0};
     FB_ASSIGN_OR_RETURN(t.subject_id, r.int64(row, 1));
     FB_ASSIGN_OR_RETURN(t.created, r.int64(row, 4));
@@ -616,11 +480,11 @@ class PgStore : public Store {
 
   Result<std::optional<TrackerToken>> FindTrackerToken(std::string_view digest) override {
     return Read<std::optional<TrackerToken>>([&](Connection& c) -> Result<std::optional<TrackerToken>> {
-      FB_ASSIGN_OR_RETURN(PgResult r, c.Run("reading tracker token",
+      FB_ASSIGN_OR_RETURN(Rows r, c.Query("reading tracker token",
                                             "SELECT digest, subject_id, kind, org_id, created, revoked "
                                             "FROM tracker_tokens WHERE digest = $1",
                                             {std::string(digest)}));
-      if (r.rows() == 0) return std::optional<TrackerToken>();
+      if (r.size() == 0) return std::optional<TrackerToken>();
       FB_ASSIGN_OR_RETURN(TrackerToken t, ReadToken(r, 0));
       return std::optional<TrackerToken>(std::move(t));
     });
@@ -628,12 +492,12 @@ class PgStore : public Store {
 
   Result<std::vector<TrackerToken>> SubjectTrackerTokens(int64_t subject_id) override {
     return Read<std::vector<TrackerToken>>([&](Connection& c) -> Result<std::vector<TrackerToken>> {
-      FB_ASSIGN_OR_RETURN(PgResult r, c.Run("reading tracker tokens",
+      FB_ASSIGN_OR_RETURN(Rows r, c.Query("reading tracker tokens",
                                             "SELECT digest, subject_id, kind, org_id, created, revoked "
                                             "FROM tracker_tokens WHERE subject_id = $1 ORDER BY created, digest",
                                             {Str(subject_id)}));
       std::vector<TrackerToken> out;
-      for (int i = 0; i < r.rows(); ++i) {
+      for (int i = 0; i < r.size(); ++i) {
         FB_ASSIGN_OR_RETURN(TrackerToken t, ReadToken(r, i));
         out.push_back(std::move(t));
       }
@@ -644,16 +508,16 @@ class PgStore : public Store {
   Result<std::optional<Subject>> GetSubject(int64_t id) override {
     return Read<std::optional<Subject>>([&](Connection& c) -> Result<std::optional<Subject>> {
       static const std::string sql = std::string("SELECT ") + kSubjectColumns + kSubjectFrom + " WHERE s.id = $1";
-      FB_ASSIGN_OR_RETURN(PgResult r, c.Run("reading subject", sql.c_str(), {Str(id)}));
-      if (r.rows() == 0) return std::optional<Subject>();
+      FB_ASSIGN_OR_RETURN(Rows r, c.Query("reading subject", sql.c_str(), {Str(id)}));
+      if (r.size() == 0) return std::optional<Subject>();
       FB_ASSIGN_OR_RETURN(Subject s, ReadSubject(r, 0));
       return std::optional<Subject>(std::move(s));
     });
   }
 
-  static Result<std::vector<Hold>> ReadHolds(const PgResult& r) {
+  static Result<std::vector<Hold>> ReadHolds(const Rows& r) {
     std::vector<Hold> out;
-    for (int i = 0; i < r.rows(); ++i) {
+    for (int i = 0; i < r.size(); ++i) {
       Hold h;
       FB_ASSIGN_OR_RETURN(int64_t index, r.int64(i, 0));
       h.log_index = uint64_t(index);
@@ -667,20 +531,17 @@ class PgStore : public Store {
 
   Result<std::vector<Hold>> HoldsFor(const std::vector<uint64_t>& indices) override {
     return Read<std::vector<Hold>>([&](Connection& c) -> Result<std::vector<Hold>> {
-      std::string list = "{";
-      for (size_t i = 0; i < indices.size(); ++i) list += (i ? "," : "") + std::to_string(indices[i]);
-      list += "}";
-      FB_ASSIGN_OR_RETURN(PgResult r, c.Run("reading holds",
+      FB_ASSIGN_OR_RETURN(Rows r, c.Query("reading holds",
                                             "SELECT log_index, hidden_until, reason, created FROM holds "
                                             "WHERE log_index = ANY($1::INT8[]) ORDER BY log_index",
-                                            {list}));
+                                            {pg::Int8Array(indices)}));
       return ReadHolds(r);
     });
   }
 
   Result<std::vector<Hold>> AllHolds() override {
     return Read<std::vector<Hold>>([&](Connection& c) -> Result<std::vector<Hold>> {
-      FB_ASSIGN_OR_RETURN(PgResult r, c.Run("reading holds",
+      FB_ASSIGN_OR_RETURN(Rows r, c.Query("reading holds",
                                             "SELECT log_index, hidden_until, reason, created FROM holds "
                                             "ORDER BY log_index"));
       return ReadHolds(r);
@@ -689,12 +550,12 @@ class PgStore : public Store {
 
   Result<std::vector<uint64_t>> TrackerIndex(std::string_view pseudonym) override {
     return Read<std::vector<uint64_t>>([&](Connection& c) -> Result<std::vector<uint64_t>> {
-      FB_ASSIGN_OR_RETURN(PgResult r, c.Run("reading the tracker index",
+      FB_ASSIGN_OR_RETURN(Rows r, c.Query("reading the tracker index",
                                             "SELECT log_index FROM tracker_index WHERE pseudonym = $1 "
                                             "ORDER BY log_index",
                                             {std::string(pseudonym)}));
       std::vector<uint64_t> out;
-      for (int i = 0; i < r.rows(); ++i) {
+      for (int i = 0; i < r.size(); ++i) {
         FB_ASSIGN_OR_RETURN(int64_t v, r.int64(i, 0));
         out.push_back(uint64_t(v));
       }
@@ -704,7 +565,7 @@ class PgStore : public Store {
 
   Result<Counts> CountAll() override {
     return Read<Counts>([&](Connection& c) -> Result<Counts> {
-      FB_ASSIGN_OR_RETURN(PgResult r, c.Run("counting",
+      FB_ASSIGN_OR_RETURN(Rows r, c.Query("counting",
                                             "SELECT (SELECT count(*) FROM organisations), "
                                             "(SELECT count(*) FROM subjects), (SELECT count(*) FROM cases), "
                                             "(SELECT count(*) FROM participants), (SELECT count(*) FROM records), "
@@ -723,110 +584,54 @@ class PgStore : public Store {
   // The next id from the counter row `name`, inside the caller's transaction:
   // two writers taking one id conflict, and one of them is retried.
   static Result<int64_t> NextId(Connection& c, const char* name) {
-    FB_ASSIGN_OR_RETURN(PgResult r, c.Run("assigning an id", "UPDATE counters SET last = last + 1 WHERE name = $1 "
+    FB_ASSIGN_OR_RETURN(Rows r, c.Query("assigning an id", "UPDATE counters SET last = last + 1 WHERE name = $1 "
                                                              "RETURNING last",
                                           {std::string(name)}));
-    if (r.rows() != 1) return tl::make_unexpected(DataLoss(std::string("store: the counter `") + name + "` is missing"));
+    if (r.size() != 1) return tl::make_unexpected(DataLoss(std::string("store: the counter `") + name + "` is missing"));
     return r.int64(0, 0);
   }
 
   static Status PutChoice(Connection& c, int64_t subject_id, const ApplicationChoice& choice) {
-    return Drop(c.Run("storing the application choice of subject " + std::to_string(subject_id),
+    return c.Exec("storing the application choice of subject " + std::to_string(subject_id),
                     "INSERT INTO application_choices(subject_id, recipient, categories, recorded_by, recorded_on) "
                     "VALUES($1,$2,$3,$4,$5) ON CONFLICT(subject_id) DO UPDATE SET recipient=excluded.recipient, "
                     "categories=excluded.categories, recorded_by=excluded.recorded_by, "
                     "recorded_on=excluded.recorded_on",
                     {Str(subject_id), choice.recipient, Join(choice.categories), choice.recorded_by,
-                     choice.recorded_on}));
-  }
-
-  // A connection from the pool (opened when the pool is empty), and back to
-  // it unless it broke (then the whole pool is dropped).
-  Result<std::unique_ptr<Connection>> Borrow() {
-    {
-      std::lock_guard lock(pool_mu_);
-      if (!pool_.empty()) {
-        std::unique_ptr<Connection> conn = std::move(pool_.back());
-        pool_.pop_back();
-        return conn;
-      }
-    }
-    auto conn = Connection::Open(url_, where_, password_);
-    if (!conn) return tl::make_unexpected(Unavailable("the PostgreSQL store " + where_ + " cannot be reached"));
-    return conn;
-  }
-  void GiveBack(std::unique_ptr<Connection> conn) {
-    std::lock_guard lock(pool_mu_);
-    if (conn->broken()) {
-      // The server went away: the idle connections went with it.
-      pool_.clear();
-      return;
-    }
-    pool_.push_back(std::move(conn));
+                     choice.recorded_on});
   }
 
   // Runs `body` in one SERIALIZABLE transaction (READ ONLY for reads) on a
   // connection pinned to this thread, so the store calls `body` makes join
-  // it; again from the start on a serialisation failure, at most
-  // kMaxAttempts times.
+  // it; again from the start on a serialisation failure (even one a call
+  // inside swallowed), at most pg::kMaxAttempts times. A connection lost
+  // during the transaction is not: a lost COMMIT may have committed, and
+  // the writes here (new ids from a counter) are not idempotent.
   Status Transaction(bool read_only, const std::function<Status(Connection&)>& body) {
-    const char* begin = read_only ? "BEGIN ISOLATION LEVEL SERIALIZABLE, READ ONLY"
-                                  : "BEGIN ISOLATION LEVEL SERIALIZABLE";
-    Status st = Ok();
-    for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
-      if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(std::min(1 << attempt, 200)));
-      FB_ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn, Borrow());
-      bool retry = false;
-      st = Drop(conn->Run("beginning a transaction", begin));
-      if (st) {
-        struct Pin {
-          Pinned saved;
-          Pin(const PgStore* store, Connection* c, bool ro) : saved(pinned_) { pinned_ = {store, c, ro, false}; }
-          ~Pin() { pinned_ = saved; }
-        };
-        try {
-          Pin pin(this, conn.get(), read_only);
-          st = body(*conn);
-          retry = pinned_.retry || conn->retryable();
-        } catch (...) {
-          (void)conn->Run("rolling back", "ROLLBACK");
-          GiveBack(std::move(conn));
-          throw;
-        }
-        if (st) {
-          st = Drop(conn->Run("committing", "COMMIT"));
-          if (!st) retry = conn->retryable();
-        }
-        if (!st) (void)conn->Run("rolling back", "ROLLBACK");
-      } else {
-        // A pooled connection the server closed (it restarted): nothing
-        // began, so try again on a new one.
-        retry = conn->retryable() || conn->broken();
-      }
-      GiveBack(std::move(conn));
-      if (st || !retry) return st;
-    }
-    return tl::make_unexpected(Unavailable("store: the transaction met a concurrent one " +
-                                           std::to_string(kMaxAttempts) + " times; try again"));
+    pg::TransactionOptions options;
+    options.what = "the store's transaction";
+    options.read_only = read_only;
+    return pg::RunTransaction(pool_, options, [&](Connection& c) -> Status {
+      struct Pin {
+        Pinned saved;
+        Pin(const PgStore* store, Connection* c, bool ro) : saved(pinned_) { pinned_ = {store, c, ro}; }
+        ~Pin() { pinned_ = saved; }
+      } pin(this, &c, read_only);
+      return body(c);
+    });
   }
 
   Status Write(const std::function<Status(Connection&)>& body) {
     if (pinned_.store == this) {
       if (pinned_.read_only) return tl::make_unexpected(Internal("store: a write inside ReadTogether"));
-      Status st = body(*pinned_.conn);
-      if (!st && pinned_.conn->retryable()) pinned_.retry = true;
-      return st;
+      return body(*pinned_.conn);
     }
     return Transaction(false, body);
   }
 
   template <class T>
   Result<T> Read(const std::function<Result<T>(Connection&)>& body) {
-    if (pinned_.store == this) {
-      Result<T> out = body(*pinned_.conn);
-      if (!out && pinned_.conn->retryable()) pinned_.retry = true;
-      return out;
-    }
+    if (pinned_.store == this) return body(*pinned_.conn);
     std::optional<T> value;
     FB_RETURN_IF_ERROR(Transaction(true, [&](Connection& c) -> Status {
       Result<T> out = body(c);
@@ -838,113 +643,30 @@ class PgStore : public Store {
   }
 
   // The connection and transaction a Bulk, ReadTogether or single call holds
-  // for this thread; `retry` is set when a call inside it met a
-  // serialisation failure (even if `body` swallowed the error).
+  // for this thread. (A serialisation failure a call inside meets marks the
+  // connection retryable() until the next BEGIN, even if `body` swallowed
+  // the error.)
   struct Pinned {
     const PgStore* store = nullptr;
     Connection* conn = nullptr;
     bool read_only = false;
-    bool retry = false;
   };
   static thread_local Pinned pinned_;
 
-  std::string url_;
-  std::string where_;     // "(host …, database …)", for messages
-  std::string password_;  // scrubbed from messages
-  std::mutex pool_mu_;
-  std::vector<std::unique_ptr<Connection>> pool_;
+  const pg::Endpoint endpoint_;  // the URL, "(host …, database …)", the password to scrub
+  pg::Pool pool_;                // every idle connection kept; empties when the server goes away
 };
 
 thread_local PgStore::Pinned PgStore::pinned_;
 
-// Brings the schema up to kSchemaVersion, one SERIALIZABLE transaction per
-// migration, so that several nodes starting at once apply each exactly once
-// (the loser of a race fails and is retried, then finds the version moved).
-Status Migrate(Connection& c) {
-  for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
-    if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(std::min(1 << attempt, 200)));
-    FB_RETURN_IF_ERROR(c.Script("beginning a migration", "BEGIN ISOLATION LEVEL SERIALIZABLE"));
-    auto step = [&]() -> Result<bool> {
-      FB_ASSIGN_OR_RETURN(PgResult t, c.Run("reading the schema version",
-                                            "SELECT count(*) FROM information_schema.tables "
-                                            "WHERE table_schema = current_schema() AND table_name = 'schema_version'"));
-      FB_ASSIGN_OR_RETURN(int64_t has, t.int64(0, 0));
-      if (has == 0) {
-        FB_RETURN_IF_ERROR(c.Script("creating the schema version",
-                                    "CREATE TABLE schema_version(one INT8 PRIMARY KEY CHECK (one = 1), "
-                                    "version INT8 NOT NULL); INSERT INTO schema_version VALUES (1, 0);"));
-      }
-      FB_ASSIGN_OR_RETURN(PgResult v, c.Run("reading the schema version", "SELECT version FROM schema_version"));
-      if (v.rows() != 1) return tl::make_unexpected(DataLoss("store: the schema version row is missing"));
-      FB_ASSIGN_OR_RETURN(int64_t version, v.int64(0, 0));
-      if (version > kSchemaVersion) {
-        return tl::make_unexpected(FailedPrecondition("store schema version " + std::to_string(version) +
-                                                      " is newer than this build's " +
-                                                      std::to_string(kSchemaVersion)));
-      }
-      if (version == kSchemaVersion) return false;
-      FB_RETURN_IF_ERROR(c.Script("migrating store to version " + std::to_string(version + 1),
-                                  kMigrations[version]));
-      FB_RETURN_IF_ERROR(Drop(c.Run("recording the schema version", "UPDATE schema_version SET version = $1",
-                                  {std::to_string(version + 1)})));
-      return true;
-    };
-    Result<bool> more = step();
-    bool retry = c.retryable();
-    Status end = more ? Status(Ok()) : Status(tl::make_unexpected(more.error()));
-    if (more) {
-      auto committed = c.Run("committing a migration", "COMMIT");
-      if (!committed) {
-        end = tl::make_unexpected(committed.error());
-        retry = c.retryable();
-      }
-    }
-    if (!end) {
-      (void)c.Run("rolling back", "ROLLBACK");
-      // A node that lost the race to create the tables sees a duplicate.
-      if (retry || end.error().code() == ErrorCode::kAlreadyExists) continue;
-      return end;
-    }
-    if (!*more) return Ok();
-    attempt = -1;  // one migration done: the next starts afresh
-  }
-  return tl::make_unexpected(Unavailable("store: migrating met concurrent migrations too often"));
-}
-
-// "(host H, database D)" from the URL, for messages; never the password.
-Result<std::string> Where(const std::string& url, const std::string& password) {
-  char* err = nullptr;
-  PQconninfoOption* opts = PQconninfoParse(url.c_str(), &err);
-  if (!opts) {
-    std::string m = err ? Scrub(err, password) : "out of memory";
-    if (err) PQfreemem(err);
-    return tl::make_unexpected(InvalidArgument("the PostgreSQL store URL is not valid: " + m));
-  }
-  std::string host, port, db, user;
-  for (PQconninfoOption* o = opts; o->keyword; ++o) {
-    std::string_view k = o->keyword;
-    std::string v = o->val ? o->val : "";
-    if (k == "host" || (k == "hostaddr" && host.empty())) host = v;
-    if (k == "port") port = v;
-    if (k == "dbname") db = v;
-    if (k == "user") user = v;
-  }
-  PQconninfoFree(opts);
-  if (host.empty()) host = "the default socket";
-  if (!port.empty()) host += " port " + port;
-  if (db.empty()) db = user.empty() ? "(the user's)" : user;
-  return "(host " + host + ", database " + db + ")";
-}
-
 }  // namespace
 
 Result<std::unique_ptr<Store>> OpenPostgresStore(const std::string& url) {
-  std::string password = UrlPassword(url);
-  FB_ASSIGN_OR_RETURN(std::string where, Where(url, password));
-  FB_ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn, Connection::Open(url, where, password));
-  Status st = Migrate(*conn);
-  if (!st) return tl::make_unexpected(st.error().WithContext("PostgreSQL store " + where));
-  return std::unique_ptr<Store>(new PgStore(url, std::move(where), std::move(password), std::move(conn)));
+  FB_ASSIGN_OR_RETURN(pg::Endpoint at, pg::Endpoint::Parse(url, "the PostgreSQL store"));
+  FB_ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn, Connection::Open(at, {}));
+  Status st = pg::Migrate(*conn, {.name = "store", .version_table = "schema_version", .migrations = kMigrations});
+  if (!st) return tl::make_unexpected(st.error().WithContext("PostgreSQL store " + at.where));
+  return std::unique_ptr<Store>(new PgStore(std::move(at), std::move(conn)));
 }
 
 }  // namespace firebreak::store
