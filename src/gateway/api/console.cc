@@ -6,6 +6,7 @@
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
+#include "gateway/api/api.h"
 #include "gateway/internal/service.h"
 
 namespace firebreak::gateway::internal {
@@ -20,11 +21,6 @@ HttpResponse Forbidden(std::string_view message) {
   return r;
 }
 
-int64_t Now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 }  // namespace
 
 Status Service::OpenConsole() {
@@ -34,7 +30,7 @@ Status Service::OpenConsole() {
     auto t0 = std::chrono::steady_clock::now();
     Status st = c->Refresh();
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::string line = json::serialize(json::object{{"ts", Now()},
+    std::string line = json::serialize(json::object{{"ts", NowSeconds()},
                                                     {"event", "console-index"},
                                                     {"entries", c->indexed()},
                                                     {"ok", bool(st)},
@@ -141,7 +137,7 @@ HttpResponse Service::ConsoleApi(const std::string& path, const std::string& que
   ctx.org_id = org.id;
   ctx.org_name = org.name;
   ctx.scope = std::string(store::ScopeName(scope));
-  ctx.now = Now();
+  ctx.now = NowSeconds();
   ConsoleAccess access = scope == store::Scope::kOversight ? ConsoleAccess::kOversight : ConsoleAccess::kHolder;
   return console_->Handle(std::string_view(path).substr(12), query, access, ctx);
 }

@@ -21,6 +21,7 @@
 #include "base/encoding.h"
 #include "base/files.h"
 #include "entry/entry.h"
+#include "gateway/api/api.h"
 #include "gateway/internal/service.h"
 #include "report/report.h"
 
@@ -30,22 +31,8 @@ namespace {
 namespace json = boost::json;
 namespace fs = std::filesystem;
 
-int64_t NowSeconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-HttpResponse JsonAnswer(int status, const json::value& body) {
-  HttpResponse r;
-  r.status = status;
-  r.body = json::serialize(body) + "\n";
-  return r;
-}
-
 HttpResponse ReleaseProblem(int status, const std::string& field, const std::string& message) {
-  json::object e{{"status", status}, {"message", message}};
-  if (!field.empty()) e["field"] = field;
-  return JsonAnswer(status, json::object{{"error", std::move(e)}});
+  return ProblemResponse({status, field, message});
 }
 
 // A release id is 64 lowercase hex digits (sha256): nothing else reaches a path.
@@ -190,7 +177,7 @@ HttpResponse Service::ConsoleReleases(const HttpRequest& request, const std::str
   std::error_code ec;
   if (dir.empty() || !fs::exists(dir + "/ledger.json", ec)) {
     if (path == "/v1/console/reports") {
-      return JsonAnswer(200, json::object{{"releases", json::array{}},
+      return JsonResponse(200, json::object{{"releases", json::array{}},
                                           {"configured", !dir.empty()},
                                           {"yearly_budget", config_.reports_yearly_budget},
                                           {"spent_this_year", "0"}});
@@ -228,7 +215,7 @@ HttpResponse Service::ConsoleReleases(const HttpRequest& request, const std::str
       gmtime_r(&t, &tm);
       year = tm.tm_year + 1900;
     }
-    return JsonAnswer(200, json::object{{"releases", std::move(list)},
+    return JsonResponse(200, json::object{{"releases", std::move(list)},
                                         {"configured", true},
                                         {"yearly_budget", ledger->yearly_budget().ToString()},
                                         {"spent_this_year", ledger->Spent(year).ToString()}});
@@ -268,7 +255,7 @@ HttpResponse Service::ConsoleReleases(const HttpRequest& request, const std::str
     out.headers.emplace_back("Content-Disposition", "attachment; filename=\"release-" + id.substr(0, 12) + ".csv\"");
   } else {
     json::object body{{"release", r->ToJson()}, {"log_index", *index}};
-    return JsonAnswer(200, body);
+    return JsonResponse(200, body);
   }
   return out;
 }
@@ -368,7 +355,7 @@ HttpResponse Service::MakeConsoleRelease(const std::string& body, const Caller& 
   }
   metrics_.Count("firebreak_releases_total", r->stored ? "result=\"stored\"" : "result=\"made\"");
   json::object out{{"release", r->ToJson()}, {"log_index", *index}, {"logged_now", logged_now}};
-  return JsonAnswer(r->stored ? 200 : 201, out);
+  return JsonResponse(r->stored ? 200 : 201, out);
 }
 
 }  // namespace firebreak::gateway::internal

@@ -16,6 +16,7 @@
 #include "base/files.h"
 #include "entry/entry.h"
 #include "gateway/internal/pipeline.h"
+#include "gateway/api/api.h"
 #include "gateway/internal/service.h"
 #include "ledger/checkpoint.h"
 
@@ -24,23 +25,8 @@ namespace {
 
 namespace json = boost::json;
 
-int64_t Now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-HttpResponse Json(int status, const json::value& body) {
-  HttpResponse r;
-  r.status = status;
-  r.body = json::serialize(body);
-  r.body += '\n';
-  return r;
-}
-
 HttpResponse Fail(int status, const std::string& field, const std::string& message) {
-  json::object e{{"status", status}, {"message", message}};
-  if (!field.empty()) e["field"] = field;
-  return Json(status, json::object{{"error", std::move(e)}});
+  return ProblemResponse({status, field, message});
 }
 
 HttpResponse Fail(const internal::Problem& p) { return Fail(p.status, p.field, p.message); }
@@ -72,12 +58,6 @@ tl::expected<json::object, internal::Problem> AdminBody(const std::string& body,
     if (!x) return tl::make_unexpected(internal::Problem{400, k, std::string("missing `") + k + "`"});
   }
   return std::move(v.get_object());
-}
-
-void AccessLog(const json::object& line) {
-  std::string s = json::serialize(line);
-  s += '\n';
-  std::fwrite(s.data(), 1, s.size(), stderr);
 }
 
 std::string Upper(std::string s) {
@@ -120,7 +100,7 @@ HttpResponse Service::TakeReport(const HttpRequest& request, const Caller& calle
   std::string request_id = hex.substr(64, 32);
   auto token = NewTrackerToken();
   if (!token) return fail("random", token.error());
-  int64_t now = Now();
+  int64_t now = NowSeconds();
 
   store::Subject subject;
   subject.reference = reference;
@@ -180,7 +160,7 @@ HttpResponse Service::TakeReport(const HttpRequest& request, const Caller& calle
                            "never records them.",
                            in.dropped.size(), in.dropped.size() == 1 ? "" : "s", in.dropped.size() == 1 ? "was" : "were");
   }
-  return Json(201, json::object{{"report", report_id},
+  return JsonResponse(201, json::object{{"report", report_id},
                                 {"case_reference", case_id},
                                 {"receipt_token", *token},
                                 {"log_index", *index},
@@ -219,7 +199,7 @@ HttpResponse Service::TrackerView(const HttpRequest& request, const std::string&
     if (!rid) return fail(rid.error());
     json::object e{{"v", entry::kVersion},
                    {"kind", "tracker-view"},
-                   {"time", Now()},
+                   {"time", NowSeconds()},
                    {"request_id", HexEncode(*rid)},
                    {"endpoint", "tracker"},
                    {"requester", json::object{{"org", caller->org.id}, {"org_type", caller->org.type}}}};
@@ -247,7 +227,7 @@ HttpResponse Service::TrackerView(const HttpRequest& request, const std::string&
   }
   auto holds = store_->HoldsFor(covered);
   if (!holds) return fail(holds.error());
-  int64_t now = Now();
+  int64_t now = NowSeconds();
   std::set<uint64_t> hidden;
   for (const store::Hold& h : *holds) {
     if (h.hidden_until > now) hidden.insert(h.log_index);
@@ -331,7 +311,7 @@ HttpResponse Service::TrackerView(const HttpRequest& request, const std::string&
     out["page"] = filter->page;
     out["per_page"] = filter->per_page;
   }
-  HttpResponse r = Json(200, out);
+  HttpResponse r = JsonResponse(200, out);
   r.headers.emplace_back("Cache-Control", "no-store");
   return r;
 }
@@ -349,7 +329,7 @@ HttpResponse Service::TrackerRotate(const HttpRequest& request, const std::optio
   }
   auto fresh = NewTrackerToken();
   if (!fresh) return Fail(500, "", "the token could not be rotated just now");
-  int64_t now = Now();
+  int64_t now = NowSeconds();
   Status st = store_->BulkDurable([&]() -> Status {
     FB_RETURN_IF_ERROR(store_->RevokeTrackerToken((*token)->digest, now));
     return store_->PutTrackerToken({TokenDigest(*fresh), (*token)->subject_id, (*token)->kind, "", now, 0});
@@ -358,7 +338,7 @@ HttpResponse Service::TrackerRotate(const HttpRequest& request, const std::optio
     metrics_.Count("firebreak_errors_total", "kind=\"tracker\"");
     return Fail(500, "", "the token could not be rotated just now");
   }
-  return Json(200, json::object{{"token", *fresh},
+  return JsonResponse(200, json::object{{"token", *fresh},
                                 {"message", "The old token no longer works. Keep this new one safe."}});
 }
 
@@ -378,7 +358,7 @@ HttpResponse Service::TrackerAdmin(const std::string& what, const HttpRequest& r
   auto find_subject = [&](const std::string& ref) -> Result<std::optional<store::Subject>> {
     return store_->FindSubjectByReference(ref);
   };
-  int64_t now = Now();
+  int64_t now = NowSeconds();
   if (what == "tokens") {
     auto body = AdminBody(request.body, {"subject"});
     if (!body) return Fail(body.error());
@@ -393,7 +373,7 @@ HttpResponse Service::TrackerAdmin(const std::string& what, const HttpRequest& r
         !st) {
       return fail(st.error());
     }
-    return Json(201, json::object{{"token", *token}, {"subject", ref}});
+    return JsonResponse(201, json::object{{"token", *token}, {"subject", ref}});
   }
   if (what == "mandates") {
     auto body = AdminBody(request.body, {"subject", "advocate"});
@@ -416,7 +396,7 @@ HttpResponse Service::TrackerAdmin(const std::string& what, const HttpRequest& r
         !st) {
       return fail(st.error());
     }
-    return Json(201, json::object{{"mandate", *token}, {"mandate_id", digest.substr(0, 16)}, {"advocate", advocate},
+    return JsonResponse(201, json::object{{"mandate", *token}, {"mandate_id", digest.substr(0, 16)}, {"advocate", advocate},
                                   {"subject", ref}});
   }
   if (what == "mandates/revoke") {
@@ -435,7 +415,7 @@ HttpResponse Service::TrackerAdmin(const std::string& what, const HttpRequest& r
       if (auto st = store_->BulkDurable([&] { return store_->RevokeTrackerToken(t.digest, now); }); !st) {
         return fail(st.error());
       }
-      return Json(200, json::object{{"revoked", id}});
+      return JsonResponse(200, json::object{{"revoked", id}});
     }
     return Fail(404, "mandate_id", "this subject has no mandate with this id");
   }
@@ -464,7 +444,7 @@ HttpResponse Service::TrackerAdmin(const std::string& what, const HttpRequest& r
     AccessLog(json::object{{"ts", now}, {"event", "tracker-hold"}, {"org", caller.org.id},
                            {"log_index", h.log_index}, {"hidden_until", UnixToDate(h.hidden_until)},
                            {"reason", h.reason}});
-    return Json(200, json::object{{"log_index", h.log_index}, {"hidden_until", UnixToDate(h.hidden_until)},
+    return JsonResponse(200, json::object{{"log_index", h.log_index}, {"hidden_until", UnixToDate(h.hidden_until)},
                                   {"reason", h.reason}});
   }
   return Fail(404, "", "no such tracker administration endpoint");
@@ -474,7 +454,7 @@ std::string Service::RenderTrackerGauges() {
   auto holds = store_->AllHolds();
   if (!holds) return "";
   std::map<std::string, int64_t> by_month;
-  int64_t active = 0, now = Now();
+  int64_t active = 0, now = NowSeconds();
   for (const store::Hold& h : *holds) {
     ++by_month[UnixToDate(h.created).substr(0, 7)];
     if (h.hidden_until > now) ++active;
