@@ -1,15 +1,16 @@
 // `firebreak eval`: decide requests in the wire form of DESIGN §2.
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <cstdio>
-#include <fstream>
+#include <cstring>
 #include <iostream>
 #include <thread>
 #include <vector>
 
-#include <boost/json/monotonic_resource.hpp>
-#include <boost/json/parse.hpp>
-#include <boost/json/parser.hpp>
 #include <boost/json/serialize.hpp>
 #include <fmt/format.h>
 
@@ -50,6 +51,97 @@ void Explain(const json::object& d) {
   }
 }
 
+// `--requests`: reads `fd` in chunks of whole lines; the lines of a chunk are
+// decided on every core (the engine and the reader are immutable), in groups
+// taken in turn so that a core slowed by other work takes fewer, and the
+// answers are written in line order. A line is read by RequestReader, which
+// gives exactly the reference reader's errors.
+int DecideLines(const engine::Engine& engine, int fd, const std::string& name) {
+  const engine::RequestReader reader(engine.schema());
+  const size_t threads = std::max(1u, std::min(8u, std::thread::hardware_concurrency()));
+  constexpr size_t kChunk = size_t{8} << 20;  // bytes read before deciding
+  constexpr size_t kGroup = 256;              // lines a worker takes at once
+  std::string buf;
+  size_t filled = 0;
+  bool eof = false;
+  size_t n = 0;  // lines before this chunk
+  std::atomic<size_t> bad{0};
+  std::vector<std::string_view> lines;
+  std::vector<std::string> outs;
+  std::atomic<size_t> next_group{0};
+  std::vector<engine::Request> requests(threads);
+
+  auto decide_group = [&](size_t g, engine::Request* req) {
+    std::string& out = outs[g];
+    out.clear();
+    for (size_t i = g * kGroup; i < std::min(lines.size(), (g + 1) * kGroup); ++i) {
+      std::string_view line = lines[i];
+      if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
+      if (auto ok = reader.Read(line, req); !ok) {
+        ++bad;
+        const engine::FieldError& e = ok.error();
+        json::object err{{"message", e.message}};
+        if (!e.path.empty()) err["field"] = e.path;
+        out += json::serialize(json::object{{"line", n + 1 + i}, {"error", std::move(err)}});
+      } else {
+        engine.AppendJson(engine.Decide(*req), *req, &out);
+      }
+      out += '\n';
+    }
+  };
+  auto work = [&](size_t t) {
+    for (size_t g; (g = next_group.fetch_add(1)) < outs.size();) decide_group(g, &requests[t]);
+  };
+
+  while (!eof) {
+    // Fill the buffer to a chunk, and past it until it holds a newline.
+    for (;;) {
+      if (buf.size() < filled + kChunk / 4) buf.resize(std::max(kChunk + kChunk / 4, buf.size() * 2));
+      ssize_t got = ::read(fd, buf.data() + filled, buf.size() - filled);
+      if (got < 0 && errno == EINTR) continue;
+      if (got < 0) {
+        fmt::print(stderr, "firebreak eval: cannot read {}: {}\n", name, std::strerror(errno));
+        return kExitUsage;
+      }
+      if (got == 0) {
+        eof = true;
+        break;
+      }
+      filled += size_t(got);
+      if (filled >= kChunk && std::memchr(buf.data() + filled - size_t(got), '\n', size_t(got))) break;
+    }
+    // The chunk: every complete line (and at the end, the last line even
+    // without its newline), split as std::getline splits.
+    size_t end = filled;
+    if (!eof) {
+      const char* last = static_cast<const char*>(::memrchr(buf.data(), '\n', filled));
+      end = last ? size_t(last - buf.data()) + 1 : 0;
+    }
+    lines.clear();
+    for (size_t at = 0; at < end;) {
+      const char* nl = static_cast<const char*>(std::memchr(buf.data() + at, '\n', end - at));
+      size_t stop = nl ? size_t(nl - buf.data()) : end;
+      lines.emplace_back(buf.data() + at, stop - at);
+      at = stop + 1;
+    }
+    if (!lines.empty()) {
+      outs.resize((lines.size() + kGroup - 1) / kGroup);
+      next_group = 0;
+      std::vector<std::thread> pool;
+      for (size_t t = 1; t < std::min(threads, outs.size()); ++t) pool.emplace_back(work, t);
+      work(0);
+      for (auto& th : pool) th.join();
+      for (size_t g = 0; g < outs.size(); ++g) std::fwrite(outs[g].data(), 1, outs[g].size(), stdout);
+      n += lines.size();
+    }
+    // The incomplete last line goes to the front for the next chunk.
+    std::memmove(buf.data(), buf.data() + end, filled - end);
+    filled -= end;
+  }
+  if (bad) fmt::print(stderr, "firebreak eval: {} of {} lines rejected\n", bad.load(), n);
+  return bad ? kExitFindings : kExitOk;
+}
+
 int Run(const EvalOptions& o) {
   auto loaded = policy::LoadPolicySet(o.policies);
   if (!loaded) {
@@ -78,76 +170,17 @@ int Run(const EvalOptions& o) {
     if (o.explain) Explain(d);
     return kExitOk;
   }
-  std::ifstream file;
-  std::istream* in = &std::cin;
+  int fd = 0;
   if (o.requests != "-") {
-    file.open(o.requests);
-    if (!file) {
+    fd = ::open(o.requests.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
       fmt::print(stderr, "firebreak eval: cannot open {}\n", o.requests);
       return kExitUsage;
     }
-    in = &file;
   }
-  // Lines are read in batches; each batch is decided by several threads
-  // (the engine is immutable), and the answers are written in line order.
-  const size_t threads = std::max(1u, std::min(8u, std::thread::hardware_concurrency()));
-  constexpr size_t kBatch = 8192;
-  std::vector<std::string> lines;
-  lines.reserve(kBatch);
-  size_t n = 0;
-  std::atomic<size_t> bad{0};
-  std::vector<std::string> outs(threads);
-  auto decide_slice = [&](size_t t, size_t first_line) {
-    json::parser parser;
-    std::string& out = outs[t];
-    out.clear();
-    size_t per = (lines.size() + threads - 1) / threads;
-    for (size_t i = t * per; i < std::min(lines.size(), (t + 1) * per); ++i) {
-      const std::string& line = lines[i];
-      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-      boost::system::error_code ec;
-      // The line's JSON lives in a buffer on the stack (spilling to the heap
-      // only for a large line) and goes with it.
-      alignas(std::max_align_t) unsigned char scratch[16384];
-      json::monotonic_resource arena(scratch, sizeof scratch);
-      parser.reset(&arena);
-      parser.write(line, ec);
-      if (ec) {
-        ++bad;
-        out += json::serialize(json::object{{"line", first_line + i},
-                                            {"error", {{"message", "malformed JSON: " + ec.message()}}}});
-      } else {
-        auto req = engine::ReadRequest(parser.release(), engine->schema());
-        if (!req) {
-          ++bad;
-          json::object err{{"message", req.error().message}};
-          if (!req.error().path.empty()) err["field"] = req.error().path;
-          out += json::serialize(json::object{{"line", first_line + i}, {"error", std::move(err)}});
-        } else {
-          engine->AppendJson(engine->Decide(*req), *req, &out);
-        }
-      }
-      out += '\n';
-    }
-  };
-  auto flush = [&] {
-    size_t first_line = n + 1;
-    std::vector<std::thread> pool;
-    for (size_t t = 1; t < threads; ++t) pool.emplace_back(decide_slice, t, first_line);
-    decide_slice(0, first_line);
-    for (auto& th : pool) th.join();
-    for (const std::string& out : outs) std::fwrite(out.data(), 1, out.size(), stdout);
-    n += lines.size();
-    lines.clear();
-  };
-  std::string line;
-  while (std::getline(*in, line)) {
-    lines.push_back(std::move(line));
-    if (lines.size() == kBatch) flush();
-  }
-  if (!lines.empty()) flush();
-  if (bad) fmt::print(stderr, "firebreak eval: {} of {} lines rejected\n", bad.load(), n);
-  return bad ? kExitFindings : kExitOk;
+  int rc = DecideLines(*engine, fd, o.requests == "-" ? "standard input" : o.requests);
+  if (fd != 0) ::close(fd);
+  return rc;
 }
 
 }  // namespace
