@@ -51,92 +51,113 @@ void Explain(const json::object& d) {
   }
 }
 
-// `--requests`: reads `fd` in chunks of whole lines; the lines of a chunk are
-// decided on every core (the engine and the reader are immutable), in groups
-// taken in turn so that a core slowed by other work takes fewer, and the
-// answers are written in line order. A line is read by RequestReader, which
-// gives exactly the reference reader's errors.
+// A chunk of the input: whole lines, split as std::getline splits them.
+struct Chunk {
+  std::string buf;
+  std::vector<std::string_view> lines;
+  std::string_view rest;  // the incomplete last line, for the next chunk
+  bool eof = false;
+};
+
+constexpr size_t kChunk = size_t{8} << 20;  // bytes read before deciding
+
+// Reads into `c` (after `carry`, the previous chunk's incomplete line) at
+// least a chunk and up to a newline, or to the end of the input. False on a
+// read error (errno set).
+bool Fill(int fd, std::string_view carry, Chunk* c) {
+  size_t filled = carry.size();
+  if (c->buf.size() < filled + kChunk + kChunk / 4) c->buf.resize(filled + kChunk + kChunk / 4);
+  std::memcpy(c->buf.data(), carry.data(), carry.size());
+  for (;;) {
+    if (c->buf.size() < filled + kChunk / 4) c->buf.resize(c->buf.size() * 2);
+    ssize_t got = ::read(fd, c->buf.data() + filled, c->buf.size() - filled);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) return false;
+    if (got == 0) {
+      c->eof = true;
+      break;
+    }
+    filled += size_t(got);
+    if (filled >= kChunk && std::memchr(c->buf.data() + filled - size_t(got), '\n', size_t(got))) break;
+  }
+  size_t end = filled;
+  if (!c->eof) {
+    const char* last = static_cast<const char*>(::memrchr(c->buf.data(), '\n', filled));
+    end = last ? size_t(last - c->buf.data()) + 1 : 0;
+  }
+  c->lines.clear();
+  for (size_t at = 0; at < end;) {
+    const char* nl = static_cast<const char*>(std::memchr(c->buf.data() + at, '\n', end - at));
+    size_t stop = nl ? size_t(nl - c->buf.data()) : end;
+    c->lines.emplace_back(c->buf.data() + at, stop - at);
+    at = stop + 1;
+  }
+  c->rest = std::string_view(c->buf.data() + end, filled - end);
+  return true;
+}
+
+// `--requests`: the input is read in chunks of whole lines; a chunk's lines
+// are decided on every core (the engine and the reader are immutable), in
+// groups taken in turn so that a core slowed by other work takes fewer, while
+// the next chunk is read and the previous one's answers are written, in line
+// order. A line is read by RequestReader, which gives exactly the reference
+// reader's errors.
 int DecideLines(const engine::Engine& engine, int fd, const std::string& name) {
   const engine::RequestReader reader(engine.schema());
   const size_t threads = std::max(1u, std::min(8u, std::thread::hardware_concurrency()));
-  constexpr size_t kChunk = size_t{8} << 20;  // bytes read before deciding
-  constexpr size_t kGroup = 256;              // lines a worker takes at once
-  std::string buf;
-  size_t filled = 0;
-  bool eof = false;
-  size_t n = 0;  // lines before this chunk
+  constexpr size_t kGroup = 256;  // lines a worker takes at once
   std::atomic<size_t> bad{0};
-  std::vector<std::string_view> lines;
-  std::vector<std::string> outs;
-  std::atomic<size_t> next_group{0};
   std::vector<engine::Request> requests(threads);
+  Chunk chunks[2];
+  std::vector<std::string> outs[2];
+  std::thread writer;
+  size_t n = 0;  // lines before the current chunk
+  int read_error = 0;
 
-  auto decide_group = [&](size_t g, engine::Request* req) {
-    std::string& out = outs[g];
-    out.clear();
-    for (size_t i = g * kGroup; i < std::min(lines.size(), (g + 1) * kGroup); ++i) {
-      std::string_view line = lines[i];
-      if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
-      if (auto ok = reader.Read(line, req); !ok) {
-        ++bad;
-        const engine::FieldError& e = ok.error();
-        json::object err{{"message", e.message}};
-        if (!e.path.empty()) err["field"] = e.path;
-        out += json::serialize(json::object{{"line", n + 1 + i}, {"error", std::move(err)}});
-      } else {
-        engine.AppendJson(engine.Decide(*req), *req, &out);
+  if (!Fill(fd, {}, &chunks[0])) read_error = errno;
+  for (size_t k = 0; !read_error; ++k) {
+    Chunk& cur = chunks[k % 2];
+    std::vector<std::string>& out = outs[k % 2];
+    out.resize((cur.lines.size() + kGroup - 1) / kGroup);
+    std::atomic<size_t> next_group{0};
+    auto work = [&, first_line = n + 1](engine::Request* req) {
+      for (size_t g; (g = next_group.fetch_add(1)) < out.size();) {
+        std::string& o = out[g];
+        o.clear();
+        for (size_t i = g * kGroup; i < std::min(cur.lines.size(), (g + 1) * kGroup); ++i) {
+          std::string_view line = cur.lines[i];
+          if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
+          if (auto ok = reader.Read(line, req); !ok) {
+            ++bad;
+            const engine::FieldError& e = ok.error();
+            json::object err{{"message", e.message}};
+            if (!e.path.empty()) err["field"] = e.path;
+            o += json::serialize(json::object{{"line", first_line + i}, {"error", std::move(err)}});
+          } else {
+            engine.AppendJson(engine.Decide(*req), *req, &o);
+          }
+          o += '\n';
+        }
       }
-      out += '\n';
-    }
-  };
-  auto work = [&](size_t t) {
-    for (size_t g; (g = next_group.fetch_add(1)) < outs.size();) decide_group(g, &requests[t]);
-  };
-
-  while (!eof) {
-    // Fill the buffer to a chunk, and past it until it holds a newline.
-    for (;;) {
-      if (buf.size() < filled + kChunk / 4) buf.resize(std::max(kChunk + kChunk / 4, buf.size() * 2));
-      ssize_t got = ::read(fd, buf.data() + filled, buf.size() - filled);
-      if (got < 0 && errno == EINTR) continue;
-      if (got < 0) {
-        fmt::print(stderr, "firebreak eval: cannot read {}: {}\n", name, std::strerror(errno));
-        return kExitUsage;
-      }
-      if (got == 0) {
-        eof = true;
-        break;
-      }
-      filled += size_t(got);
-      if (filled >= kChunk && std::memchr(buf.data() + filled - size_t(got), '\n', size_t(got))) break;
-    }
-    // The chunk: every complete line (and at the end, the last line even
-    // without its newline), split as std::getline splits.
-    size_t end = filled;
-    if (!eof) {
-      const char* last = static_cast<const char*>(::memrchr(buf.data(), '\n', filled));
-      end = last ? size_t(last - buf.data()) + 1 : 0;
-    }
-    lines.clear();
-    for (size_t at = 0; at < end;) {
-      const char* nl = static_cast<const char*>(std::memchr(buf.data() + at, '\n', end - at));
-      size_t stop = nl ? size_t(nl - buf.data()) : end;
-      lines.emplace_back(buf.data() + at, stop - at);
-      at = stop + 1;
-    }
-    if (!lines.empty()) {
-      outs.resize((lines.size() + kGroup - 1) / kGroup);
-      next_group = 0;
-      std::vector<std::thread> pool;
-      for (size_t t = 1; t < std::min(threads, outs.size()); ++t) pool.emplace_back(work, t);
-      work(0);
-      for (auto& th : pool) th.join();
-      for (size_t g = 0; g < outs.size(); ++g) std::fwrite(outs[g].data(), 1, outs[g].size(), stdout);
-      n += lines.size();
-    }
-    // The incomplete last line goes to the front for the next chunk.
-    std::memmove(buf.data(), buf.data() + end, filled - end);
-    filled -= end;
+    };
+    std::vector<std::thread> pool;
+    for (size_t t = 1; t < std::min(threads, out.size()); ++t) pool.emplace_back(work, &requests[t]);
+    // Meanwhile this thread reads the next chunk, then decides with the others.
+    bool more = !cur.eof;
+    if (more && !Fill(fd, cur.rest, &chunks[(k + 1) % 2])) read_error = errno;
+    work(&requests[0]);
+    for (auto& th : pool) th.join();
+    if (writer.joinable()) writer.join();
+    writer = std::thread([&out] {
+      for (const std::string& o : out) std::fwrite(o.data(), 1, o.size(), stdout);
+    });
+    n += cur.lines.size();
+    if (!more) break;
+  }
+  if (writer.joinable()) writer.join();
+  if (read_error) {
+    fmt::print(stderr, "firebreak eval: cannot read {}: {}\n", name, std::strerror(read_error));
+    return kExitUsage;
   }
   if (bad) fmt::print(stderr, "firebreak eval: {} of {} lines rejected\n", bad.load(), n);
   return bad ? kExitFindings : kExitOk;

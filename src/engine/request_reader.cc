@@ -87,19 +87,43 @@ uint64_t Load64(const char* p) {
   std::memcpy(&v, p, 8);
   return v;
 }
+uint32_t Load32(const char* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
 
+// The names are short (schema values, field names): the first and last 8
+// (or 4) bytes and the length pick the slot.
 uint64_t HashName(std::string_view s) {
-  uint64_t h = s.size() * 0x9E3779B97F4A7C15ull;
-  if (s.size() >= 8) {
-    h ^= Load64(s.data());
-    h = (h ^ (h >> 29)) * 0xBF58476D1CE4E5B9ull;
-    h ^= Load64(s.data() + s.size() - 8);
-    if (s.size() > 16) h ^= Load64(s.data() + s.size() / 2 - 4) * 0x94D049BB133111EBull;
+  const char* p = s.data();
+  size_t n = s.size();
+  uint64_t h;
+  if (n >= 8) {
+    h = Load64(p) * 0x9E3779B97F4A7C15ull ^ Load64(p + n - 8) * 0xC2B2AE3D27D4EB4Full;
+    if (n > 16) h ^= Load64(p + n / 2 - 4) * 0x165667B19E3779F9ull;
+  } else if (n >= 4) {
+    h = (uint64_t{Load32(p)} << 32 | Load32(p + n - 4)) * 0x9E3779B97F4A7C15ull;
   } else {
-    for (char c : s) h = (h ^ static_cast<unsigned char>(c)) * 0x100000001B3ull;
+    h = 0;
+    for (size_t i = 0; i < n; ++i) h = h << 8 | static_cast<unsigned char>(p[i]);
+    h *= 0x9E3779B97F4A7C15ull;
   }
-  h = (h ^ (h >> 31)) * 0x94D049BB133111EBull;
-  return h ^ (h >> 32);
+  h ^= n * 0xFF51AFD7ED558CCDull;
+  return h ^ (h >> 29) ^ (h >> 47);
+}
+
+// Equal names, given equal lengths.
+bool SameBytes(const char* a, const char* b, size_t n) {
+  if (n >= 8) {
+    if (Load64(a) != Load64(b) || Load64(a + n - 8) != Load64(b + n - 8)) return false;
+    return n <= 16 || std::memcmp(a + 8, b + 8, n - 16) == 0;
+  }
+  if (n >= 4) return Load32(a) == Load32(b) && Load32(a + n - 4) == Load32(b + n - 4);
+  for (size_t i = 0; i < n; ++i) {
+    if (a[i] != b[i]) return false;
+  }
+  return true;
 }
 
 // Names to small indices: open addressing, power-of-two slots, every hit
@@ -124,7 +148,7 @@ class NameTable {
     for (size_t at = HashName(s) & mask_;; at = (at + 1) & mask_) {
       const Slot& slot = slots_[at];
       if (slot.index < 0) return -1;
-      if (slot.name.size() == s.size() && std::memcmp(slot.name.data(), s.data(), s.size()) == 0) return slot.index;
+      if (slot.name.size() == s.size() && SameBytes(slot.name.data(), s.data(), s.size())) return slot.index;
     }
   }
 
