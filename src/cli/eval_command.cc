@@ -59,7 +59,7 @@ struct Chunk {
   bool eof = false;
 };
 
-constexpr size_t kChunk = size_t{8} << 20;  // bytes read before deciding
+constexpr size_t kChunk = size_t{2} << 20;  // bytes read before deciding
 
 // Reads into `c` (after `carry`, the previous chunk's incomplete line) at
 // least a chunk and up to a newline, or to the end of the input. False on a
