@@ -155,6 +155,7 @@ int DecideLines(const engine::Engine& engine, int fd, const std::string& name) {
     if (!more) break;
   }
   if (writer.joinable()) writer.join();
+  std::fflush(stdout);  // the answers before the summary on standard error
   if (read_error) {
     fmt::print(stderr, "firebreak eval: cannot read {}: {}\n", name, std::strerror(read_error));
     return kExitUsage;
