@@ -226,6 +226,49 @@ TEST(Cli, EvalManyRequestsReportsBadLinesAndGoesOn) {
   EXPECT_NE(r.out.find("2 of 5 lines rejected"), std::string::npos) << r.out;
 }
 
+// More than one 2 MiB chunk of input, a line longer than a chunk, CRLF and a
+// last line without its newline: answers come in line order with the right
+// line numbers.
+TEST(Cli, EvalManyRequestsAcrossChunksKeepsLineOrder) {
+  auto good = [](const std::string& id) {
+    return R"({"id": ")" + id +
+           R"(", "requester": {"org": "c", "org_type": "local-authority", "role": "officer"}, "purpose": "statistics", "action": "disclose", "categories": ["incident"], "legal_basis": "ukgdpr-6-1-e"})";
+  };
+  const std::string bad_value = R"({"requester": {"org": "c", "org_type": "local-authority", "role": "officer"}, "purpose": "statistic", "action": "disclose", "categories": [], "legal_basis": "ukgdpr-6-1-e"})";
+  const std::string long_id(3 << 20, 'x');
+  std::string in;
+  const int kLines = 12000;
+  for (int i = 1; i <= kLines; ++i) {
+    if (i == 11501) in += bad_value;  // in the third chunk
+    else if (i == 9000) in += good(long_id);
+    else in += good("r-" + std::to_string(i));
+    if (i == 8000) in += "\r";
+    if (i < kLines) in += "\n";
+  }
+  CliRun r = Firebreak("eval --policy " + kSource + "/src/engine/testdata/semantics --requests -", in);
+  EXPECT_EQ(r.code, 1);
+  std::istringstream lines(r.out);
+  std::string line;
+  std::vector<boost::json::object> outs;
+  while (std::getline(lines, line)) {
+    if (line.rfind("{", 0) == 0) outs.push_back(boost::json::parse(line).as_object());
+  }
+  ASSERT_EQ(outs.size(), size_t(kLines)) << r.out.substr(0, 2000);
+  for (int i = 1; i <= kLines; ++i) {
+    const boost::json::object& o = outs[size_t(i - 1)];
+    if (i == 11501) {
+      EXPECT_EQ(o.at("line"), 11501);
+      EXPECT_EQ(o.at("error").as_object().at("field"), "purpose");
+    } else if (i == 9000) {
+      EXPECT_EQ(o.at("id").as_string().size(), long_id.size());
+    } else {
+      ASSERT_EQ(std::string(o.at("id").as_string()), "r-" + std::to_string(i)) << "line " << i;
+      EXPECT_EQ(o.at("decision"), "permit");
+    }
+  }
+  EXPECT_NE(r.out.find("1 of 12000 lines rejected"), std::string::npos);
+}
+
 TEST(Cli, TestCommandCountsAndFails) {
   CliRun ok = Firebreak("test " + kSource + "/policies/uk/strict-firewall");
   EXPECT_EQ(ok.code, 0) << ok.out;

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -86,6 +87,39 @@ tl::expected<Request, FieldError> ReadRequest(const boost::json::value& json, co
 // the field path.
 Result<Request> ParseRequest(const boost::json::value& json, const policy::Schema& schema);
 Result<Request> ParseRequestText(std::string_view text, const policy::Schema& schema);
+
+// Reads the wire form from JSON text in one pass, without building a JSON
+// tree (what `firebreak eval --requests` does per line). It accepts and reads
+// exactly what `ReadRequest` over `boost::json::parse` does, and refuses with
+// exactly its `FieldError` (for JSON that does not parse: empty path and
+// "malformed JSON: <parser's message>"): whatever its fast path is not sure
+// of, it hands to that reference reader.
+// Thread model: immutable after construction, `Read` may run on many threads;
+// `schema` must outlive the reader.
+//
+//   RequestReader reader(engine->schema());
+//   Request req;  // reused line after line: its strings keep their storage
+//   if (auto ok = reader.Read(line, &req); !ok) Print(ok.error().path, ok.error().message);
+class RequestReader {
+ public:
+  explicit RequestReader(const policy::Schema& schema);
+  ~RequestReader();
+  RequestReader(const RequestReader&) = delete;
+  RequestReader& operator=(const RequestReader&) = delete;
+
+  // On success `*out` is the request; on failure `*out` is unspecified.
+  tl::expected<void, FieldError> Read(std::string_view text, Request* out) const;
+  // The fast path alone: true when it read `text` into `*out`; false when
+  // `text` is not a request it accepts (invalid, or a form it leaves to the
+  // reference reader, such as a key given twice). For tests.
+  bool ReadFast(std::string_view text, Request* out) const;
+
+  struct Tables;
+
+ private:
+  const policy::Schema& schema_;
+  std::unique_ptr<const Tables> tables_;
+};
 
 // The wire form of `request` (the inverse of ParseRequest).
 boost::json::object RequestToJson(const Request& request, const policy::Schema& schema);

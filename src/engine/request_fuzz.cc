@@ -2,6 +2,8 @@
 // `firebreak eval` and DESIGN §2) against the UK schema. Any input is read
 // or refused with a field path; a request that is read must survive
 // RequestToJson → ParseRequest unchanged and be decided without failing.
+// RequestReader (the one-pass reader of `firebreak eval --requests`) must
+// agree with it on every input: the same request, or the same error text.
 #include <cstdio>
 #include <cstdlib>
 
@@ -32,6 +34,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const engine::Engine& e = Strict();
   std::string_view text(reinterpret_cast<const char*>(data), size);
   auto r = engine::ParseRequestText(text, e.schema());
+  static const engine::RequestReader reader(e.schema());
+  engine::Request fast;
+  auto got = reader.Read(text, &fast);
+  std::string want_error = r ? "" : r.error().message();
+  std::string got_error;
+  if (!got) got_error = got.error().path.empty() ? got.error().message : got.error().path + ": " + got.error().message;
+  if (got_error != want_error ||
+      (r && boost::json::serialize(engine::RequestToJson(fast, e.schema())) !=
+                boost::json::serialize(engine::RequestToJson(*r, e.schema())))) {
+    std::fprintf(stderr, "request_fuzz: RequestReader disagrees with ParseRequestText\nwant: %s\ngot:  %s\n",
+                 want_error.c_str(), got_error.c_str());
+    std::abort();
+  }
   if (!r) {
     if (r.error().message().empty()) std::abort();
     return 0;
