@@ -31,7 +31,7 @@ class FactCache {
  public:
   // Holds at most `capacity` subjects and as many credentials; when full it
   // starts again empty (a stamp change empties it too).
-  explicit FactCache(store::Store& store, size_t capacity = 16384);
+  explicit FactCache(store::Store& store, size_t capacity = 4096);
 
   // The store's change stamp now: read once per request, then given to
   // the calls below (what they return is as of that stamp, or newer).
