@@ -20,7 +20,12 @@ nginx. The gateway serves a 100,000-subject demo force (strict-firewall).
 wrk cannot present client certificates: the gateway authenticates the bearer
 tokens the demo turns on.
 
-  scripts/bench_gateway.sh [--seconds N] [--rounds N] [--subjects N] [--no-build]
+  scripts/bench_gateway.sh [--seconds N] [--rounds N] [--subjects N] [--no-build] [--bin PATH]
+
+--bin runs another build of firebreak (e.g. an older commit's, to compare in
+one session); the "cpu us/req" column is the gateway's own CPU time (user +
+system, from /proc) over the run divided by the requests it answered: less
+noisy than requests/s on a shared machine.
 
 Run it under the build lock on an otherwise idle machine:
   flock /tmp/firebreak-build.lock scripts/bench_gateway.sh
@@ -32,12 +37,14 @@ secs=8
 rounds=3
 subjects=100000
 build=1
+bin=build/src/cli/firebreak
 while [ $# -gt 0 ]; do
   case "$1" in
     --seconds) secs="$2"; shift 2 ;;
     --rounds) rounds="$2"; shift 2 ;;
     --subjects) subjects="$2"; shift 2 ;;
     --no-build) build=0; shift ;;
+    --bin) bin="$2"; build=0; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "bench_gateway: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -45,7 +52,6 @@ done
 
 bash scripts/setup.sh --bench >/dev/null
 [ "$build" = 1 ] && bash scripts/build.sh -- firebreak >/dev/null
-bin=build/src/cli/firebreak
 dir=$(mktemp -d /tmp/fb-bench.XXXXXX)
 pid=""
 nginx_pid=""
@@ -93,7 +99,7 @@ nginx -c "$dir/nginx/nginx.conf" -e "$dir/nginx/error.log" &
 nginx_pid=$!
 sleep 0.5
 
-echo "firebreak $(git rev-parse --short HEAD 2>/dev/null || echo '?'); gateway pid $pid port $port; nginx $(nginx -v 2>&1 | sed 's/.*\///') port $nport; $(nproc) cores; $(date -u +%FT%TZ)"
+echo "firebreak $bin at $(git rev-parse --short HEAD 2>/dev/null || echo "?"); gateway pid $pid port $port; nginx $(nginx -v 2>&1 | sed 's/.*\///') port $nport; $(nproc) cores; $(date -u +%FT%TZ)"
 echo "gateway RSS after start ($subjects subjects): $(awk '/VmRSS/{print $2, $3}' /proc/$pid/status)"
 
 lua() {  # token body
@@ -124,12 +130,17 @@ end
 LUA
 } > "$dir/decisions-many.lua"
 
-# One wrk run: NAME URL SCRIPT THREADS CONNECTIONS -> "name rps p50_ms p99_ms non2xx"
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
+
+# One wrk run: NAME URL SCRIPT THREADS CONNECTIONS -> "name rps p50_ms p99_ms non2xx cpu_us_per_request"
 run() {
-  local out
+  local out t0 t1
+  t0=$(cpu_ticks)
   out=$(wrk -t"$4" -c"$5" -d"${secs}s" --latency -s "$3" "$2" 2>&1)
+  t1=$(cpu_ticks)
+  case "$1" in *nginx*) t1=$t0 ;; esac
   echo "$out" > "$dir/wrk-$1-$RANDOM.txt"
-  python3 - "$1" <<PY
+  python3 - "$1" "$((t1 - t0))" "$(getconf CLK_TCK)" <<PY
 import re, sys
 out = """$out"""
 def ms(v):
@@ -139,7 +150,9 @@ rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
 p50 = ms(re.search(r"\s50%\s+(\S+)", out).group(1))
 p99 = ms(re.search(r"\s99%\s+(\S+)", out).group(1))
 bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-print(sys.argv[1], rps, p50, p99, bad.group(1) if bad else 0)
+n = int(re.search(r"(\d+) requests in", out).group(1))
+cpu = int(sys.argv[2]) / int(sys.argv[3]) * 1e6 / max(n, 1)
+print(sys.argv[1], rps, p50, p99, bad.group(1) if bad else 0, round(cpu, 1))
 PY
 }
 
@@ -162,14 +175,15 @@ python3 - "$results" "$rounds" "$secs" <<'PY'
 import statistics, sys
 rows = {}
 for line in open(sys.argv[1]):
-    name, rps, p50, p99, bad = line.split()
-    rows.setdefault(name, []).append((float(rps), float(p50), float(p99), int(bad)))
-med = {k: tuple(statistics.median(x[i] for x in v) for i in range(3)) for k, v in rows.items()}
+    name, rps, p50, p99, bad, cpu = line.split()
+    rows.setdefault(name, []).append((float(rps), float(p50), float(p99), int(bad), float(cpu)))
+med = {k: tuple(statistics.median(x[i] for x in v) for i in (0, 1, 2, 4)) for k, v in rows.items()}
 print(f"\nmedians of {sys.argv[2]} rounds x {sys.argv[3]} s (wrk -t2 -c64; one-client rows -t1 -c1)")
-print(f"{'run':<24}{'requests/s':>12}{'p50 ms':>9}{'p99 ms':>9}{'vs nginx':>10}{'non-2xx':>9}")
+print(f"{'run':<24}{'requests/s':>12}{'p50 ms':>9}{'p99 ms':>9}{'vs nginx':>10}{'non-2xx':>9}{'cpu us/req':>12}")
 for k in ["nginx", "decisions", "disclosures", "decisions-many", "one-client-nginx", "one-client-decisions"]:
     if k not in med: continue
     base = med["one-client-nginx" if k.startswith("one-client") else "nginx"][0]
     bad = sum(x[3] for x in rows[k])
-    print(f"{k:<24}{med[k][0]:>12,.0f}{med[k][1]:>9.2f}{med[k][2]:>9.2f}{med[k][0]/base:>9.3f}x{bad:>9}")
+    cpu = f"{med[k][3]:>12.1f}" if med[k][3] > 0 else f"{'-':>12}"
+    print(f"{k:<24}{med[k][0]:>12,.0f}{med[k][1]:>9.2f}{med[k][2]:>9.2f}{med[k][0]/base:>9.3f}x{bad:>9}{cpu}")
 PY
