@@ -183,6 +183,17 @@ Status Connection::Begin(const std::string& what, bool read_only) {
   return Exec(what, read_only ? "BEGIN ISOLATION LEVEL SERIALIZABLE, READ ONLY" : "BEGIN ISOLATION LEVEL SERIALIZABLE");
 }
 
+Status Connection::Commit(const std::string& what) {
+  FB_ASSIGN_OR_RETURN(Rows r, Query(what, "COMMIT"));
+  const char* tag = r.get() ? PQcmdStatus(r.get()) : nullptr;
+  if (tag && std::string_view(tag) == "ROLLBACK") {
+    return tl::make_unexpected(
+        IoError(options_.message_prefix + what + ": the server rolled the transaction back (a statement in it "
+                "had failed); nothing of it was written"));
+  }
+  return Ok();
+}
+
 Result<Rows> Connection::Check(const std::string& what, Rows r) {
   ExecStatusType st = r.get() ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
   if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return r;
@@ -252,7 +263,7 @@ Status RunTransaction(Pool& pool, const TransactionOptions& options,
         pool.GiveBack(std::move(*conn));
         throw;
       }
-      if (st) st = c.Exec("committing " + options.what, "COMMIT");
+      if (st) st = c.Commit("committing " + options.what);
       // A lost COMMIT is ambiguous: only a caller whose writes are all
       // idempotent asks for it to be run again.
       retry = c.retryable() || (options.retry_lost_connection && c.broken());

@@ -156,6 +156,10 @@ class Connection {
   // BEGIN ISOLATION LEVEL SERIALIZABLE (READ ONLY if asked), and a fresh
   // retryable().
   Status Begin(const std::string& what, bool read_only = false);
+  // COMMIT, and an error if the server rolled the transaction back instead
+  // (it answers a COMMIT after a failed statement with ROLLBACK, not with an
+  // error): writes a body lost must never look committed.
+  Status Commit(const std::string& what);
 
   // Whether the server closed the connection (or it broke).
   bool broken() const;

@@ -316,6 +316,27 @@ TEST_F(PgLiveTest, TheFirstErrorWhichIsNotRetryableEndsTheTransaction) {
   EXPECT_NE(ro.error().message().find("25006"), std::string::npos) << ro.error().message();
 }
 
+// A body that carries on past a failed statement: PostgreSQL answers its
+// COMMIT with ROLLBACK (no error); the transaction must fail, not look done.
+TEST_F(PgLiveTest, ACommitTheServerTurnsIntoARollbackIsAnError) {
+  REQUIRE_PG();
+  auto admin = Open();
+  ASSERT_TRUE(admin);
+  ASSERT_TRUE(Run(*admin, "CREATE TABLE " + table_ + "(a INT8 PRIMARY KEY)"));
+  Pool pool([&] { return Connection::Open(at_, {}); });
+  std::string insert = "INSERT INTO " + table_ + " VALUES (1)";
+  Status st = RunTransaction(pool, Named("writing"), [&](Connection& c) -> Status {
+    FB_RETURN_IF_ERROR(c.Exec("writing", insert.c_str()));
+    (void)c.Exec("dividing", "SELECT 1 / 0");  // failed, and ignored
+    return Ok();
+  });
+  ASSERT_FALSE(st);
+  EXPECT_NE(st.error().message().find("rolled the transaction back"), std::string::npos) << st.error().message();
+  auto rows = admin->Query("counting", ("SELECT count(*) FROM " + table_).c_str());
+  ASSERT_TRUE(rows) << rows.error().ToString();
+  EXPECT_EQ(rows->text(0, 0), "0");
+}
+
 TEST_F(PgLiveTest, APoolEmptiesWhenTheServerDropsItsConnections) {
   REQUIRE_PG();
   std::string app = "firebreak-pool-" + std::to_string(getpid());
