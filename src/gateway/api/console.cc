@@ -14,10 +14,12 @@ namespace {
 
 namespace json = boost::json;
 
-HttpResponse Forbidden(std::string_view message) {
-  HttpResponse r;
-  r.status = 403;
-  r.body = json::serialize(json::object{{"error", json::object{{"status", 403}, {"message", message}}}}) + "\n";
+HttpResponse Forbidden(std::string_view message) { return ProblemResponse({403, "", std::string(message)}); }
+
+// One comparison (diff or replay) at a time: the others are told to wait.
+HttpResponse ComparisonRunning() {
+  HttpResponse r = ProblemResponse({503, "", "a comparison is running; try again"});
+  r.headers.emplace_back("Retry-After", "5");
   return r;
 }
 
@@ -89,20 +91,10 @@ HttpResponse Service::ConsoleApi(const std::string& path, const std::string& que
     // the DPO only, one at a time.
     if (scope != store::Scope::kAdmin) return Forbidden("comparing policies is for the holder's DPO (admin scope)");
     std::unique_lock lock(console_diff_mu_, std::try_to_lock);
-    if (!lock.owns_lock()) {
-      HttpResponse r = Forbidden("");
-      r.status = 503;
-      r.body = json::serialize(json::object{{"error", json::object{{"status", 503},
-                                                                    {"message", "a comparison is running; try again"}}}}) + "\n";
-      r.headers.emplace_back("Retry-After", "5");
-      return r;
-    }
+    if (!lock.owns_lock()) return ComparisonRunning();
     std::shared_ptr<const PolicyState> state = policy_.load();
     if (!state) {
-      HttpResponse r = Forbidden("");
-      r.status = 503;
-      r.body = json::serialize(json::object{{"error", json::object{{"status", 503}, {"message", "no policy is loaded"}}}}) + "\n";
-      return r;
+      return ProblemResponse({503, "", "no policy is loaded"});
     }
     return ComparePolicies(*state->live, body, config_.shadow_packs);
   }
@@ -112,14 +104,7 @@ HttpResponse Service::ConsoleApi(const std::string& path, const std::string& que
     // time.
     if (scope != store::Scope::kAdmin) return Forbidden("replaying decisions is for the holder's DPO (admin scope)");
     std::unique_lock lock(console_diff_mu_, std::try_to_lock);
-    if (!lock.owns_lock()) {
-      HttpResponse r = Forbidden("");
-      r.status = 503;
-      r.body = json::serialize(json::object{{"error", json::object{{"status", 503},
-                                                                    {"message", "a comparison is running; try again"}}}}) + "\n";
-      r.headers.emplace_back("Retry-After", "5");
-      return r;
-    }
+    if (!lock.owns_lock()) return ComparisonRunning();
     ConsoleContext ctx;
     if (auto state = policy_.load()) ctx.live = state->live;
     return console_->Replay(body, ctx);
