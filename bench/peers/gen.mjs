@@ -9,7 +9,7 @@
 // of the requests start from the shape of one of the packs' permits (its
 // parties, purposes, actions, legal bases), a quarter of those with one of the
 // four fields then redrawn at random, so that permits and denies are both
-// common; the rest are uniform. About one request in eight carries no subject
+// common; the rest are uniform. About one request in six carries no subject
 // facts (docs/language.md "Attributes"): two thirds of those say
 // `"subject": "none"` (a request about no person, `subject is none`), the rest
 // leave `subject` out (a person who could not be resolved: every subject fact
