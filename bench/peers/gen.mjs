@@ -9,8 +9,13 @@
 // of the requests start from the shape of one of the packs' permits (its
 // parties, purposes, actions, legal bases), a quarter of those with one of the
 // four fields then redrawn at random, so that permits and denies are both
-// common; the rest are uniform. About one request in eight has no subject
-// ("no person": every subject fact unknown, docs/language.md "Unknown facts").
+// common; the rest are uniform. About one request in six carries no subject
+// facts (docs/language.md "Attributes"): two thirds of those say
+// `"subject": "none"` (a request about no person, `subject is none`), the rest
+// leave `subject` out (a person who could not be resolved: every subject fact
+// unknown). A subject sometimes carries her application choice
+// (`application`: the recipient she named, often the requester itself, and
+// the categories she chose), and a case sometimes carries `flags`.
 import { readFileSync } from 'node:fs';
 
 function arg(name, dflt) {
@@ -54,8 +59,9 @@ function subset(values, maxSize, bias = [], biasP = 0) {
 // The shapes of the permits of common/, npcc-2020-core/ and the two packs:
 // [org types, declared purposes, actions, legal bases, categories they grant].
 const SHAPES = [
-  // X1_subject_initiated_application_evidence
-  [['home-office-visas'], ['immigration-application-support'], ['disclose'], E.legal_basis, ['identity', 'incident', 'case-outcome']],
+  // X1_subject_initiated_application_evidence (it grants what she chose: these are the
+  // categories she is likely to choose, and the requests ask for)
+  [['home-office-visas', 'immigration-adviser'], ['immigration-application-support'], ['disclose'], E.legal_basis, ['identity', 'incident', 'case-outcome', 'address', 'contact']],
   // X2_marac_safeguarding
   [['local-authority', 'nhs-trust', 'police-force'], ['safeguarding'], ['disclose', 'referral'], ['ukgdpr-6-1-e', 'ca-2004-s11', 'dpa-2018-s35'], ['identity', 'contact', 'address', 'incident', 'health', 'relationships', 'nationality']],
   // X2_nrm_referral
@@ -77,16 +83,23 @@ const ORG_NAMES = {
   'home-office-immigration-enforcement': ['ie-ice-south', 'ie-nccu'],
   'home-office-visas': ['ukvi-dvilr'],
   'home-office-nrm-competent-authority': ['nrm-single-competent-authority'],
+  'immigration-adviser': ['adviser-law-centre', 'adviser-oisc'],
 };
+// Bodies a subject may name for her own application (X1); the requester
+// itself is named more often than any of these.
+const RECIPIENTS = ['ukvi-dvilr', 'adviser-law-centre', 'adviser-oisc', 'ie-nccu', 'example-constabulary'];
+const CHOSEN = ['identity', 'incident', 'case-outcome', 'address', 'contact'];
 const roleWeighted = ['victim', 'victim', 'witness', 'complainant', 'suspect', 'offender', ...E.role];
 
-function subject() {
+function subject(org, purpose) {
   const cases = [];
   const nCases = below(4); // 0–3 cases
   for (let i = 0; i < nCases; i++) {
-    cases.push({ type: pick(E.case_type), status: pick(E.case_status), role: pick(roleWeighted) });
+    const c = { type: pick(E.case_type), status: pick(E.case_status), role: pick(roleWeighted) };
+    if (chance(0.4)) c.flags = subset(E.flag, 2, ['domestic-abuse'], 0.5); // the key is optional
+    cases.push(c);
   }
-  return {
+  const s = {
     roles: subset(E.role, 2, roleWeighted, 0.6),
     flags: subset(E.flag, 2),
     immigration_concern: pick(E.concern),
@@ -95,6 +108,11 @@ function subject() {
     consent_to_ie: chance(0.2),
     cases,
   };
+  // Her application choice: mostly on requests for application evidence.
+  if (chance(purpose === 'immigration-application-support' ? 0.8 : 0.15)) {
+    s.application = { recipient: chance(0.7) ? org : pick(RECIPIENTS), categories: subset(E.category, 4, CHOSEN, 0.7) };
+  }
+  return s;
 }
 
 function request(i) {
@@ -122,8 +140,11 @@ function request(i) {
     purpose, action, categories, legal_basis: legalBasis,
   };
   // Statistics requests mostly carry no subject; other requests rarely do.
+  // Of those without, two thirds are about no person (`"subject": "none"`)
+  // and the rest about a person who could not be resolved (no `subject`).
   const noSubject = purpose === 'statistics' ? chance(0.7) : chance(0.1);
-  if (!noSubject) r.subject = subject();
+  if (!noSubject) r.subject = subject(org, purpose);
+  else if (chance(2 / 3)) r.subject = 'none';
   if (noSubject ? chance(0.2) : chance(0.7)) {
     r.record = { collected_as: pick(roleWeighted) };
     if (chance(0.6)) r.record.case = { type: pick(E.case_type), status: pick(E.case_status) };

@@ -119,17 +119,26 @@ async function cedarEngine() {
     errors: () => errors,
     // The wire form → Cedar: principal entity, context (see the schema).
     build(r, i) {
-      const ctx = { purpose: r.purpose, action: r.action, categories: r.categories, legal_basis: r.legal_basis };
+      const ctx = { purpose: r.purpose, action: r.action, categories: r.categories, legal_basis: r.legal_basis,
+        subject_none: r.subject === 'none' };
       const s = r.subject;
-      if (s != null) {
+      if (s != null && s !== 'none') {
         const roles = new Set(s.roles);
         for (const c of s.cases) roles.add(c.role);
         ctx.subject = {
           roles: [...roles], flags: s.flags, immigration_concern: s.immigration_concern,
           regularisation_pending: s.regularisation_pending, subject_initiated: s.subject_initiated,
           consent_to_ie: s.consent_to_ie,
+          // A case's flags are left out: no rule of these packs reads case.flags
+          // (see the schema).
           cases: s.cases.map((c) => ({ type: c.type, status: c.status, role: c.role })),
         };
+        if (s.application != null) {
+          ctx.subject.application = {
+            recipient: { __entity: { type: 'Requester', id: s.application.recipient } },
+            categories: s.application.categories.map((c) => ({ __entity: { type: 'Category', id: c } })),
+          };
+        }
       }
       if (r.record != null) {
         ctx.record = { collected_as: r.record.collected_as };
@@ -177,15 +186,17 @@ async function casbinEngine() {
     errors: () => 0,
     build(r) {
       const s = r.subject;
+      const known = s != null && s !== 'none';
       const sub = {
-        org_type: r.requester.org_type, role: r.requester.role,
+        org: r.requester.org, org_type: r.requester.org_type, role: r.requester.role,
         purpose: r.purpose, action: r.action, categories: r.categories, legal_basis: r.legal_basis,
-        has_subject: s != null, has_record: r.record != null, record: r.record ?? null, subject: null,
+        has_subject: known, no_subject: s === 'none',
+        has_record: r.record != null, record: r.record ?? null, subject: null,
       };
-      if (s != null) {
+      if (known) {
         const roles = new Set(s.roles);
         for (const c of s.cases) roles.add(c.role);
-        sub.subject = { ...s, roles: [...roles] };
+        sub.subject = { ...s, roles: [...roles], application: s.application ?? null };
       }
       return sub;
     },
