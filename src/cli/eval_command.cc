@@ -67,7 +67,7 @@ constexpr size_t kChunk = size_t{2} << 20;  // bytes read before deciding
 bool Fill(int fd, std::string_view carry, Chunk* c) {
   size_t filled = carry.size();
   if (c->buf.size() < filled + kChunk + kChunk / 4) c->buf.resize(filled + kChunk + kChunk / 4);
-  std::memcpy(c->buf.data(), carry.data(), carry.size());
+  if (!carry.empty()) std::memcpy(c->buf.data(), carry.data(), carry.size());  // (no null source)
   for (;;) {
     if (c->buf.size() < filled + kChunk / 4) c->buf.resize(c->buf.size() * 2);
     ssize_t got = ::read(fd, c->buf.data() + filled, c->buf.size() - filled);
