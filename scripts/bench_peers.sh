@@ -27,6 +27,7 @@ Options:
   --keep DIR     keep requests, decisions and timings in DIR
   -h, --help     this help
 
+FIREBREAK_BIN names another firebreak binary (ctest gives its own build's).
 Needs node and npm (installs bench/peers/node_modules with `npm ci` from the
 committed lockfile when it is missing) and a built build/src/cli/firebreak.
 Run it on an otherwise idle machine, under the build lock:
@@ -58,7 +59,7 @@ done
 cd "$(dirname "$0")/.."
 root=$PWD
 peers=$root/bench/peers
-fb=$root/build/src/cli/firebreak
+fb=${FIREBREAK_BIN:-$root/build/src/cli/firebreak}
 
 command -v node >/dev/null || { echo "bench_peers.sh: node is not installed" >&2; exit 2; }
 # The binary may be in the middle of a rebuild: wait a little for it.
