@@ -24,25 +24,6 @@ namespace json = boost::json;
 
 constexpr uint16_t kNone = 0xFFFF;
 
-http::Response Json(int status, const json::value& body) {
-  http::Response r;
-  r.status = status;
-  r.body = json::serialize(body);
-  r.body += '\n';
-  r.headers.emplace_back("Cache-Control", "no-store");
-  return r;
-}
-
-http::Response Problem(int status, std::string_view field, std::string_view message) {
-  json::object e{{"status", status}, {"message", message}};
-  if (!field.empty()) e["field"] = field;
-  return Json(status, json::object{{"error", std::move(e)}});
-}
-
-std::string_view Str(const json::object& o, std::string_view key) {
-  const json::value* v = o.if_contains(key);
-  return v && v->is_string() ? std::string_view(v->get_string()) : std::string_view();
-}
 
 const json::object* Obj(const json::object& o, std::string_view key) {
   const json::value* v = o.if_contains(key);
@@ -190,7 +171,7 @@ void Console::Add(uint64_t index, std::string_view text) {
   }
   json::object& e = *parsed;
   if (const json::value* t = e.if_contains("time"); t && t->is_int64()) row.time = t->get_int64();
-  std::string_view kind = Str(e, "kind");
+  std::string_view kind = ConsoleString(e, "kind");
   if (kind.empty() && e.if_contains("sealed")) kind = "decision";  // version 2
   if (kind == "policy") {
     row.kind = kPolicy;
@@ -199,8 +180,8 @@ void Console::Add(uint64_t index, std::string_view text) {
       PolicyLoad load;
       load.index = index;
       load.time = row.time;
-      load.hash = std::string(Str(e, "policy_hash"));
-      load.trigger = std::string(Str(e, "trigger"));
+      load.hash = std::string(ConsoleString(e, "policy_hash"));
+      load.trigger = std::string(ConsoleString(e, "trigger"));
       load.guarantees_proved = Strings(Arr(e, "guarantees_proved"));
       load.pins_checked = Strings(Arr(e, "pins_checked"));
       loads_.push_back(std::move(load));
@@ -211,17 +192,17 @@ void Console::Add(uint64_t index, std::string_view text) {
     row.kind = kDelivery;
   } else if (kind == "decision") {
     row.kind = kDecision;
-    row.endpoint = Str(e, "endpoint") == "decisions" ? 1 : 0;
+    row.endpoint = ConsoleString(e, "endpoint") == "decisions" ? 1 : 0;
     if (const json::object* req = Obj(e, "requester")) {
-      row.org = Intern(strings_, string_ids_, Str(*req, "org"));
-      row.org_type = Intern(strings_, string_ids_, Str(*req, "org_type"));
+      row.org = Intern(strings_, string_ids_, ConsoleString(*req, "org"));
+      row.org_type = Intern(strings_, string_ids_, ConsoleString(*req, "org_type"));
     }
-    row.purpose = Intern(strings_, string_ids_, Str(e, "purpose"));
-    std::string_view d = Str(e, "decision");
+    row.purpose = Intern(strings_, string_ids_, ConsoleString(e, "purpose"));
+    std::string_view d = ConsoleString(e, "decision");
     if (!d.empty()) row.permit = d == "permit" ? 1 : 0;
     if (entry::OpenParsed(e, keys_)) {
       if (const json::object* o = Obj(e, "opened")) {
-        std::string_view sd = Str(*o, "decision");
+        std::string_view sd = ConsoleString(*o, "decision");
         if (!sd.empty()) row.permit = sd == "permit" ? 1 : 0;
         for (const std::string& ob : Strings(Arr(*o, "obligations"))) {
           uint16_t id = Intern(obligation_names_, obligation_ids_, ob);
@@ -257,7 +238,7 @@ Status Console::Refresh() {
 http::Response Console::Handle(std::string_view rest, std::string_view query, ConsoleAccess access,
                                const ConsoleContext& ctx) {
   if (rest == "whoami") return Whoami(access, ctx);
-  if (!Refresh()) return Problem(500, "", "the console could not read the log");
+  if (!Refresh()) return ConsoleProblem(500, "", "the console could not read the log");
   if (rest == "overview") return Overview(query, ctx);
   if (rest == "decisions") return Decisions(query, access);
   if (rest.rfind("decisions/", 0) == 0) return Decision(rest.substr(10), access, ctx);
@@ -265,12 +246,12 @@ http::Response Console::Handle(std::string_view rest, std::string_view query, Co
   if (rest == "agreements") return Agreements(query, ctx);
   if (rest == "log") return Log(ctx);
   if (rest.rfind("log/entries/", 0) == 0) return Proof(rest.substr(12));
-  return Problem(404, "", "no such console endpoint");
+  return ConsoleProblem(404, "", "no such console endpoint");
 }
 
 http::Response Console::Whoami(ConsoleAccess access, const ConsoleContext& ctx) {
   json::array views{"overview", "decisions", "policies", "agreements", "log", "reports"};
-  return Json(200, json::object{{"org", ctx.org_id},
+  return ConsoleJson(200, json::object{{"org", ctx.org_id},
                                 {"name", ctx.org_name},
                                 {"scope", ctx.scope},
                                 {"sees_subjects", access == ConsoleAccess::kHolder},
@@ -279,11 +260,11 @@ http::Response Console::Whoami(ConsoleAccess access, const ConsoleContext& ctx) 
 
 http::Response Console::Overview(std::string_view query, const ConsoleContext& ctx) {
   std::map<std::string, std::string> q;
-  if (!ParseQuery(query, &q)) return Problem(400, "query", "malformed query string");
+  if (!ParseQuery(query, &q)) return ConsoleProblem(400, "query", "malformed query string");
   uint64_t hours = 24;
   if (auto it = q.find("hours"); it != q.end()) {
     if (!ParseUint(it->second, &hours) || hours < 1 || hours > 720) {
-      return Problem(400, "hours", "must be an integer from 1 to 720");
+      return ConsoleProblem(400, "hours", "must be an integer from 1 to 720");
     }
   }
   std::lock_guard lock(mu_);
@@ -377,7 +358,7 @@ http::Response Console::Overview(std::string_view query, const ConsoleContext& c
     policy["pins_checked"] = json::array();
   }
   policy["guarantees"] = ctx.live ? ctx.live->policy_set().guarantees.size() : 0;
-  return Json(200, json::object{
+  return ConsoleJson(200, json::object{
                        {"generated_at", now},
                        {"window", json::object{{"hours", hours}, {"start", start}, {"end", end}}},
                        {"totals", json::object{{"decisions", total},
@@ -401,25 +382,25 @@ http::Response Console::Overview(std::string_view query, const ConsoleContext& c
 
 http::Response Console::Decisions(std::string_view query, ConsoleAccess access) {
   std::map<std::string, std::string> q;
-  if (!ParseQuery(query, &q)) return Problem(400, "query", "malformed query string");
+  if (!ParseQuery(query, &q)) return ConsoleProblem(400, "query", "malformed query string");
   uint64_t limit = 50, before = UINT64_MAX;
   for (const auto& [key, value] : q) {
     if (key == "limit") {
       if (!ParseUint(value, &limit) || limit < 1 || limit > 200) {
-        return Problem(400, "limit", "must be an integer from 1 to 200");
+        return ConsoleProblem(400, "limit", "must be an integer from 1 to 200");
       }
     } else if (key == "before") {
-      if (!ParseUint(value, &before)) return Problem(400, "before", "must be a log index");
+      if (!ParseUint(value, &before)) return ConsoleProblem(400, "before", "must be a log index");
     } else if (key == "decision") {
       if (value != "permit" && value != "deny" && !value.empty()) {
-        return Problem(400, "decision", "must be permit or deny");
+        return ConsoleProblem(400, "decision", "must be permit or deny");
       }
     } else if (key == "endpoint") {
       if (value != "disclosures" && value != "decisions" && !value.empty()) {
-        return Problem(400, "endpoint", "must be disclosures or decisions");
+        return ConsoleProblem(400, "endpoint", "must be disclosures or decisions");
       }
     } else if (key != "purpose" && key != "org_type" && key != "rule") {
-      return Problem(400, key, "unknown parameter");
+      return ConsoleProblem(400, key, "unknown parameter");
     }
   }
   auto want = [&](const char* key) -> std::string {
@@ -477,29 +458,29 @@ http::Response Console::Decisions(std::string_view query, ConsoleAccess access) 
   (void)access;  // the stream holds no subject facts for either scope
   json::object out{{"items", std::move(items)}, {"log_size", indexed_}};
   out["next_before"] = more ? json::value(next) : json::value(nullptr);
-  return Json(200, out);
+  return ConsoleJson(200, out);
 }
 
 http::Response Console::Decision(std::string_view id, ConsoleAccess access, const ConsoleContext& ctx) {
   uint64_t index = 0;
-  if (!ParseUint(id, &index)) return Problem(400, "index", "must be a log index");
+  if (!ParseUint(id, &index)) return ConsoleProblem(400, "index", "must be a log index");
   auto snap = log_.Latest();
-  if (!snap) return Problem(500, "", "the console could not read the log");
-  if (index >= snap->checkpoint.size) return Problem(404, "index", "no such entry in the published log");
+  if (!snap) return ConsoleProblem(500, "", "the console could not read the log");
+  if (index >= snap->checkpoint.size) return ConsoleProblem(404, "index", "no such entry in the published log");
   auto text = log_.Entry(*snap, index);
-  if (!text) return Problem(500, "", "the console could not read the log");
+  if (!text) return ConsoleProblem(500, "", "the console could not read the log");
   auto e = entry::Parse(*text);
-  if (!e) return Problem(422, "index", "the entry does not parse");
-  std::string_view kind = Str(*e, "kind");
+  if (!e) return ConsoleProblem(422, "index", "the entry does not parse");
+  std::string_view kind = ConsoleString(*e, "kind");
   if (kind.empty() && e->if_contains("sealed")) kind = "decision";
-  if (kind != "decision") return Problem(404, "index", "the entry is not a decision");
+  if (kind != "decision") return ConsoleProblem(404, "index", "the entry is not a decision");
   bool opened = bool(entry::OpenParsed(*e, keys_));
   json::object out{{"index", index}, {"kind", "decision"}};
   for (const char* key : {"time", "endpoint", "requester", "purpose", "action", "legal_basis", "asked", "disclosed",
                           "decision", "policy_hash", "request_id"}) {
     if (const json::value* v = e->if_contains(key)) out[key] = *v;
   }
-  out["receipt"] = fmt::format("{}-{}", index, Str(*e, "request_id"));
+  out["receipt"] = fmt::format("{}-{}", index, ConsoleString(*e, "request_id"));
   out["opened"] = opened;
   const json::object* o = opened ? Obj(*e, "opened") : nullptr;
   if (o) {
@@ -526,7 +507,7 @@ http::Response Console::Decision(std::string_view id, ConsoleAccess access, cons
   // The reasons: each deciding rule's `because`, from the policy in force
   // when it is the one that decided (an older policy's text is not kept).
   json::array reasons;
-  if (ctx.live && Str(*e, "policy_hash") == ctx.live->policy_hash()) {
+  if (ctx.live && ConsoleString(*e, "policy_hash") == ctx.live->policy_hash()) {
     if (const json::value* rules = out.if_contains("rules"); rules && rules->is_array()) {
       for (const json::value& name : rules->get_array()) {
         if (!name.is_string()) continue;
@@ -537,11 +518,11 @@ http::Response Console::Decision(std::string_view id, ConsoleAccess access, cons
     }
   }
   out["reasons"] = std::move(reasons);
-  return Json(200, out);
+  return ConsoleJson(200, out);
 }
 
 http::Response Console::Policies(const ConsoleContext& ctx) {
-  if (!ctx.live) return Problem(503, "", "no policy is loaded");
+  if (!ctx.live) return ConsoleProblem(503, "", "no policy is loaded");
   const policy::PolicySet& set = ctx.live->policy_set();
   std::lock_guard lock(mu_);
   std::set<std::string> proved;
@@ -584,7 +565,7 @@ http::Response Console::Policies(const ConsoleContext& ctx) {
     history.push_back(json::object{{"index", it->index}, {"time", it->time}, {"hash", it->hash},
                                    {"trigger", it->trigger}});
   }
-  return Json(200, json::object{{"hash", set.hash},
+  return ConsoleJson(200, json::object{{"hash", set.hash},
                                 {"pack_dirs", json::value_from(ctx.packs)},
                                 {"packs", std::move(packs)},
                                 {"rules", std::move(rules)},
@@ -595,10 +576,10 @@ http::Response Console::Policies(const ConsoleContext& ctx) {
 
 http::Response Console::Agreements(std::string_view query, const ConsoleContext& ctx) {
   std::map<std::string, std::string> q;
-  if (!ParseQuery(query, &q)) return Problem(400, "query", "malformed query string");
+  if (!ParseQuery(query, &q)) return ConsoleProblem(400, "query", "malformed query string");
   std::string format = q.count("format") ? q["format"] : "json";
-  if (format != "json" && format != "csv") return Problem(400, "format", "must be json or csv");
-  if (!ctx.live) return Problem(503, "", "no policy is loaded");
+  if (format != "json" && format != "csv") return ConsoleProblem(400, "format", "must be json or csv");
+  if (!ctx.live) return ConsoleProblem(503, "", "no policy is loaded");
   const policy::PolicySet& set = ctx.live->policy_set();
   const policy::Schema& schema = *set.schema;
   int64_t month = MonthStart(ctx.now);
@@ -683,12 +664,12 @@ http::Response Console::Agreements(std::string_view query, const ConsoleContext&
                                {"because", r.because},
                                {"source", r.source}});
   }
-  return Json(200, json::object{{"month_start", month}, {"policy_hash", set.hash}, {"agreements", std::move(out)}});
+  return ConsoleJson(200, json::object{{"month_start", month}, {"policy_hash", set.hash}, {"agreements", std::move(out)}});
 }
 
 http::Response Console::Log(const ConsoleContext& ctx) {
   auto snap = log_.Latest();
-  if (!snap) return Problem(500, "", "the console could not read the log");
+  if (!snap) return ConsoleProblem(500, "", "the console could not read the log");
   std::string note_text = ctx.served_checkpoint.empty() ? snap->note : ctx.served_checkpoint;
   json::array signatures;
   if (auto note = ledger::ParseNote(note_text)) {
@@ -704,7 +685,7 @@ http::Response Console::Log(const ConsoleContext& ctx) {
       policy_changes.push_back(json::object{{"index", it->index}, {"time", it->time}, {"hash", it->hash}});
     }
   }
-  return Json(200, json::object{{"origin", snap->checkpoint.origin},
+  return ConsoleJson(200, json::object{{"origin", snap->checkpoint.origin},
                                 {"size", snap->checkpoint.size},
                                 {"root_hash", Base64Encode(std::string_view(reinterpret_cast<const char*>(snap->checkpoint.root.data()), snap->checkpoint.root.size()))},
                                 {"checkpoint", note_text},
@@ -716,16 +697,16 @@ http::Response Console::Log(const ConsoleContext& ctx) {
 
 http::Response Console::Proof(std::string_view id) {
   uint64_t index = 0;
-  if (!ParseUint(id, &index)) return Problem(400, "index", "must be a log index");
+  if (!ParseUint(id, &index)) return ConsoleProblem(400, "index", "must be a log index");
   auto snap = log_.Latest();
-  if (!snap) return Problem(500, "", "the console could not read the log");
-  if (index >= snap->checkpoint.size) return Problem(404, "index", "no such entry in the published log");
+  if (!snap) return ConsoleProblem(500, "", "the console could not read the log");
+  if (index >= snap->checkpoint.size) return ConsoleProblem(404, "index", "no such entry in the published log");
   auto receipt = log_.ReceiptFor(*snap, index);
-  if (!receipt) return Problem(500, "", "the console could not build the proof");
+  if (!receipt) return ConsoleProblem(500, "", "the console could not build the proof");
   // The entry as the public log holds it: its sealed part stays sealed.
   json::value entry_json;
   if (auto e = entry::Parse(receipt->extra)) entry_json = std::move(*e);
-  return Json(200, json::object{{"index", index},
+  return ConsoleJson(200, json::object{{"index", index},
                                 {"size", snap->checkpoint.size},
                                 {"entry", std::move(entry_json)},
                                 {"tlog_proof", ledger::FormatReceipt(*receipt)}});
@@ -737,25 +718,25 @@ http::Response ComparePolicies(const engine::Engine& live, std::string_view body
   if (!body.empty()) {
     boost::system::error_code ec;
     json::value v = json::parse(body, ec);
-    if (ec || !v.is_object()) return Problem(400, "", "the body must be a JSON object");
+    if (ec || !v.is_object()) return ConsoleProblem(400, "", "the body must be a JSON object");
     for (const auto& kv : v.get_object()) {
-      if (kv.key() != "packs") return Problem(400, kv.key(), "unknown field");
+      if (kv.key() != "packs") return ConsoleProblem(400, kv.key(), "unknown field");
       if (!kv.value().is_array() || kv.value().get_array().empty()) {
-        return Problem(400, "packs", "must be a non-empty list of pack directories");
+        return ConsoleProblem(400, "packs", "must be a non-empty list of pack directories");
       }
       packs.clear();
       for (const json::value& p : kv.value().get_array()) {
-        if (!p.is_string() || p.get_string().empty()) return Problem(400, "packs", "must be a list of pack directories");
+        if (!p.is_string() || p.get_string().empty()) return ConsoleProblem(400, "packs", "must be a list of pack directories");
         packs.emplace_back(p.get_string());
       }
     }
   }
   if (packs.empty()) {
-    return Problem(400, "packs", "name the candidate's pack directories (no shadow candidate is configured)");
+    return ConsoleProblem(400, "packs", "name the candidate's pack directories (no shadow candidate is configured)");
   }
   auto loaded = policy::LoadPolicySet(packs);
-  if (!loaded) return Problem(422, "packs", loaded.error().ToString());
-  if (!loaded->ok()) return Problem(422, "packs", "the candidate does not check:\n" + loaded->Render());
+  if (!loaded) return ConsoleProblem(422, "packs", loaded.error().ToString());
+  if (!loaded->ok()) return ConsoleProblem(422, "packs", "the candidate does not check:\n" + loaded->Render());
   std::shared_ptr<const policy::PolicySet> a = live.shared_policy_set(), b = loaded->set;
   verify::DiffOptions options;
   options.label_a = "the policy in force";
@@ -763,7 +744,7 @@ http::Response ComparePolicies(const engine::Engine& live, std::string_view body
   options.max_witnesses = 3;
   options.timeout_ms = 20000;
   auto report = verify::DiffSets(a, b, options);
-  if (!report) return Problem(422, "packs", report.error().ToString());
+  if (!report) return ConsoleProblem(422, "packs", report.error().ToString());
   json::array kinds;
   for (const verify::DiffKindResult& k : report->kinds) {
     json::array ws;
@@ -787,12 +768,32 @@ http::Response ComparePolicies(const engine::Engine& live, std::string_view body
     if (!k.reason.empty()) ko["reason"] = k.reason;
     kinds.push_back(std::move(ko));
   }
-  return Json(200, json::object{{"live_hash", a->hash},
+  return ConsoleJson(200, json::object{{"live_hash", a->hash},
                                 {"candidate_hash", b->hash},
                                 {"candidate_packs", json::value_from(packs)},
                                 {"equivalent", report->equivalent()},
                                 {"millis", int64_t(report->millis)},
                                 {"differences", std::move(kinds)}});
+}
+
+http::Response ConsoleJson(int status, const json::value& body) {
+  http::Response r;
+  r.status = status;
+  r.body = json::serialize(body);
+  r.body += '\n';
+  r.headers.emplace_back("Cache-Control", "no-store");
+  return r;
+}
+
+http::Response ConsoleProblem(int status, std::string_view field, std::string_view message) {
+  json::object e{{"status", status}, {"message", message}};
+  if (!field.empty()) e["field"] = field;
+  return ConsoleJson(status, json::object{{"error", std::move(e)}});
+}
+
+std::string_view ConsoleString(const json::object& o, std::string_view key) {
+  const json::value* v = o.if_contains(key);
+  return v && v->is_string() ? std::string_view(v->get_string()) : std::string_view();
 }
 
 }  // namespace firebreak::gateway::internal

@@ -31,6 +31,8 @@
 #include <string_view>
 #include <vector>
 
+#include <boost/json.hpp>
+
 #include "engine/engine.h"
 #include "entry/entry.h"
 #include "http/http.h"
@@ -150,5 +152,12 @@ http::Response ComparePolicies(const engine::Engine& live, std::string_view body
 
 // Parses "a=1&b=x" (percent-decoding values); false on a malformed escape.
 bool ParseQuery(std::string_view query, std::map<std::string, std::string>* out);
+
+// The console's JSON answers (never cached by the browser) and its problem
+// answers ({"error": {status, message[, field]}}); `ConsoleString` is a
+// member's string value, or "" when it is missing or not a string.
+http::Response ConsoleJson(int status, const boost::json::value& body);
+http::Response ConsoleProblem(int status, std::string_view field, std::string_view message);
+std::string_view ConsoleString(const boost::json::object& o, std::string_view key);
 
 }  // namespace firebreak::gateway::internal

@@ -21,26 +21,6 @@ using policy::EnumKind;
 constexpr int64_t kDefaultLast = 1000, kMaxLast = 10000;
 constexpr size_t kMaxReasons = 20;  // distinct reasons listed; the rest are counted under "other"
 
-http::Response Reply(int status, const json::value& body) {
-  http::Response r;
-  r.status = status;
-  r.body = json::serialize(body);
-  r.body += '\n';
-  r.headers.emplace_back("Cache-Control", "no-store");
-  return r;
-}
-
-http::Response Refuse(int status, std::string_view field, std::string_view message) {
-  json::object e{{"status", status}, {"message", message}};
-  if (!field.empty()) e["field"] = field;
-  return Reply(status, json::object{{"error", std::move(e)}});
-}
-
-std::string_view Str(const json::object& o, std::string_view key) {
-  const json::value* v = o.if_contains(key);
-  return v && v->is_string() ? std::string_view(v->get_string()) : std::string_view();
-}
-
 std::vector<std::string> Sorted(const json::array* a) {
   std::vector<std::string> out;
   if (a) {
@@ -76,39 +56,39 @@ http::Response Console::Replay(std::string_view body, const ConsoleContext& ctx)
   int64_t last = kDefaultLast;
   boost::system::error_code ec;
   json::value v = json::parse(body, ec);
-  if (ec || !v.is_object()) return Refuse(400, "", "the body must be a JSON object");
+  if (ec || !v.is_object()) return ConsoleProblem(400, "", "the body must be a JSON object");
   for (const auto& kv : v.get_object()) {
     if (kv.key() == "packs") {
       if (!kv.value().is_array() || kv.value().get_array().empty()) {
-        return Refuse(400, "packs", "must be a non-empty list of pack directories");
+        return ConsoleProblem(400, "packs", "must be a non-empty list of pack directories");
       }
       for (const json::value& p : kv.value().get_array()) {
-        if (!p.is_string() || p.get_string().empty()) return Refuse(400, "packs", "must be a list of pack directories");
+        if (!p.is_string() || p.get_string().empty()) return ConsoleProblem(400, "packs", "must be a list of pack directories");
         packs.emplace_back(p.get_string());
       }
     } else if (kv.key() == "last") {
       if (!kv.value().is_int64() || kv.value().get_int64() < 1 || kv.value().get_int64() > kMaxLast) {
-        return Refuse(400, "last", fmt::format("must be a whole number from 1 to {}", kMaxLast));
+        return ConsoleProblem(400, "last", fmt::format("must be a whole number from 1 to {}", kMaxLast));
       }
       last = kv.value().get_int64();
     } else {
-      return Refuse(400, kv.key(), "unknown field");
+      return ConsoleProblem(400, kv.key(), "unknown field");
     }
   }
-  if (packs.empty()) return Refuse(400, "packs", "name the candidate's pack directories");
+  if (packs.empty()) return ConsoleProblem(400, "packs", "name the candidate's pack directories");
   for (const std::string& p : packs) {
     struct stat st {};
     if (::stat(p.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-      return Refuse(400, "packs", fmt::format("`{}` is not a directory on the gateway", p));
+      return ConsoleProblem(400, "packs", fmt::format("`{}` is not a directory on the gateway", p));
     }
   }
   auto loaded = policy::LoadPolicySet(packs);
-  if (!loaded) return Refuse(400, "packs", loaded.error().ToString());
-  if (!loaded->ok()) return Refuse(400, "packs", "the candidate does not check:\n" + loaded->Render());
+  if (!loaded) return ConsoleProblem(400, "packs", loaded.error().ToString());
+  if (!loaded->ok()) return ConsoleProblem(400, "packs", "the candidate does not check:\n" + loaded->Render());
   std::shared_ptr<const engine::Engine> candidate = engine::Engine::Compile(loaded->set);
   const policy::Schema& schema = candidate->schema();
 
-  if (!Refresh()) return Refuse(500, "", "the console could not read the log");
+  if (!Refresh()) return ConsoleProblem(500, "", "the console could not read the log");
   std::vector<uint64_t> chosen;  // ascending log indices of the last `last` decisions
   {
     std::lock_guard lock(mu_);
@@ -132,7 +112,7 @@ http::Response Console::Replay(std::string_view body, const ConsoleContext& ctx)
   };
   if (!chosen.empty()) {
     auto snap = log_.Latest();
-    if (!snap) return Refuse(500, "", "the console could not read the log");
+    if (!snap) return ConsoleProblem(500, "", "the console could not read the log");
     size_t next = 0;
     auto st = log_.ForEachEntry(
         *snap, chosen.front(), chosen.back() + 1, [&](uint64_t i, std::string_view text) -> Status {
@@ -159,9 +139,9 @@ http::Response Console::Replay(std::string_view body, const ConsoleContext& ctx)
           if (got.kind == engine::Redecision::Kind::kUnresolved) ++unresolved;
           const json::value* opened_v = e->if_contains("opened");
           const json::object& sealed = opened_v->get_object();  // Redecide refuses an entry without it
-          const json::object& said = Str(*e, "endpoint") == "disclosures" ? *e : sealed;
+          const json::object& said = ConsoleString(*e, "endpoint") == "disclosures" ? *e : sealed;
           Side live, cand;
-          live.permit = Str(said, "decision") == "permit";
+          live.permit = ConsoleString(said, "decision") == "permit";
           if (const json::array* r = Arr(sealed, "rules")) {
             for (const json::value& x : *r) {
               if (x.is_string()) live.rules.emplace_back(x.get_string());
@@ -181,14 +161,14 @@ http::Response Console::Replay(std::string_view body, const ConsoleContext& ctx)
           json::object c{{"index", i}, {"live", live.ToJson()}, {"candidate", cand.ToJson()}};
           if (const json::value* t = e->if_contains("time")) c["time"] = *t;
           if (const json::value* r = e->if_contains("requester"); r && r->is_object()) {
-            c["requester_type"] = Str(r->get_object(), "org_type");
+            c["requester_type"] = ConsoleString(r->get_object(), "org_type");
           }
-          c["purpose"] = Str(*e, "purpose");
-          c["endpoint"] = Str(*e, "endpoint");
+          c["purpose"] = ConsoleString(*e, "purpose");
+          c["endpoint"] = ConsoleString(*e, "endpoint");
           changes.push_back(std::move(c));
           return Ok();
         });
-    if (!st) return Refuse(500, "", "the console could not read the log");
+    if (!st) return ConsoleProblem(500, "", "the console could not read the log");
   }
   json::array why;
   for (const auto& [reason, count] : reasons) why.push_back(json::object{{"reason", reason}, {"count", count}});
@@ -204,7 +184,7 @@ http::Response Console::Replay(std::string_view body, const ConsoleContext& ctx)
                    {"not_replayed_reasons", std::move(why)},
                    {"changes", std::move(changes)}};
   if (ctx.live) out["live_hash"] = ctx.live->policy_hash();
-  return Reply(200, out);
+  return ConsoleJson(200, out);
 }
 
 }  // namespace firebreak::gateway::internal

@@ -47,32 +47,33 @@ void FactCache::Align(uint64_t stamp) {
 
 Result<std::optional<store::Organisation>> FactCache::Organisation(const Stamp& now, store::CredentialKind kind,
                                                                    std::string_view sha256_hex) {
-  const std::optional<uint64_t>& stamp = now.value;
-  if (!stamp) {
-    std::lock_guard lock(mu_);
-    ++counts_.uncached;
-  } else {
-    std::string key = CredentialKey(kind, sha256_hex);
+  if (!now.value) {
     {
       std::lock_guard lock(mu_);
-      Align(*stamp);
-      auto it = orgs_.find(key);
-      if (it != orgs_.end()) {
-        ++counts_.hits;
-        return it->second;
-      }
-      ++counts_.misses;
+      ++counts_.uncached;
     }
-    FB_ASSIGN_OR_RETURN(std::optional<store::Organisation> org, store_.FindOrganisationByCredential(kind, sha256_hex));
-    std::lock_guard lock(mu_);
-    // Kept only if nothing changed since the stamp was read before it.
-    if (aligned_ && stamp_ == *stamp) {
-      if (orgs_.size() >= capacity_) orgs_.clear();
-      orgs_.emplace(std::move(key), org);
-    }
-    return org;
+    return store_.FindOrganisationByCredential(kind, sha256_hex);
   }
-  return store_.FindOrganisationByCredential(kind, sha256_hex);
+  uint64_t stamp = *now.value;
+  std::string key = CredentialKey(kind, sha256_hex);
+  {
+    std::lock_guard lock(mu_);
+    Align(stamp);
+    auto it = orgs_.find(key);
+    if (it != orgs_.end()) {
+      ++counts_.hits;
+      return it->second;
+    }
+    ++counts_.misses;
+  }
+  FB_ASSIGN_OR_RETURN(std::optional<store::Organisation> org, store_.FindOrganisationByCredential(kind, sha256_hex));
+  std::lock_guard lock(mu_);
+  // Kept only if nothing changed since the stamp was read before it.
+  if (aligned_ && stamp_ == stamp) {
+    if (orgs_.size() >= capacity_) orgs_.clear();
+    orgs_.emplace(std::move(key), org);
+  }
+  return org;
 }
 
 Result<std::shared_ptr<const Resolution>> FactCache::Resolve(const Stamp& now, const CallerRequest& caller) {
