@@ -10,6 +10,8 @@ Drives, in one run and alternating, over HTTPS keep-alive on loopback with wrk
 (2 threads x 64 connections):
   nginx        answering a fixed JSON body over the same certificate and TLS
                settings (the limit: TLS + HTTP with no work at all)
+  healthz      GET /healthz on the gateway: its own HTTPS server with no work
+               behind it (what the server itself costs, beside nginx)
   decisions    POST /v1/decisions (the holder's API; every decision durably logged)
                about one person (DEMO-R01), and decisions-many: about a
                different person each time, drawn from the whole demo force
@@ -117,6 +119,9 @@ lua "$(cat "$dir/force/tokens/ie-ice-south.token")" \
   '{"purpose":"immigration-enforcement","action":"disclose","categories":["address"],"legal_basis":"iaa-1999-s20","user_role":"immigration-officer","subject":{"reference":"DEMO-R16"}}' \
   > "$dir/disclosures.lua"
 cp "$dir/disclosures.lua" "$dir/nginx.lua"
+# The gateway's own server with no work behind it (GET /healthz): what its
+# HTTPS stack costs, against nginx's.
+echo 'wrk.method = "GET"' > "$dir/healthz.lua"
 # Decisions about a different person each time (uniform over the demo's
 # synthetic subjects EXC-0000001…): what the fact cache cannot keep.
 many=$(( subjects > 14 ? subjects - 14 : 1 ))
@@ -160,6 +165,7 @@ results="$dir/results.txt"
 : > "$results"
 for r in $(seq "$rounds"); do
   run nginx "https://127.0.0.1:$nport/v1/disclosures" "$dir/nginx.lua" 2 64 | tee -a "$results"
+  run healthz "https://127.0.0.1:$port/healthz" "$dir/healthz.lua" 2 64 | tee -a "$results"
   run decisions "https://127.0.0.1:$port/v1/decisions" "$dir/decisions.lua" 2 64 | tee -a "$results"
   run disclosures "https://127.0.0.1:$port/v1/disclosures" "$dir/disclosures.lua" 2 64 | tee -a "$results"
   run decisions-many "https://127.0.0.1:$port/v1/decisions" "$dir/decisions-many.lua" 2 64 | tee -a "$results"
@@ -180,7 +186,7 @@ for line in open(sys.argv[1]):
 med = {k: tuple(statistics.median(x[i] for x in v) for i in (0, 1, 2, 4)) for k, v in rows.items()}
 print(f"\nmedians of {sys.argv[2]} rounds x {sys.argv[3]} s (wrk -t2 -c64; one-client rows -t1 -c1)")
 print(f"{'run':<24}{'requests/s':>12}{'p50 ms':>9}{'p99 ms':>9}{'vs nginx':>10}{'non-2xx':>9}{'cpu us/req':>12}")
-for k in ["nginx", "decisions", "disclosures", "decisions-many", "one-client-nginx", "one-client-decisions"]:
+for k in ["nginx", "healthz", "decisions", "disclosures", "decisions-many", "one-client-nginx", "one-client-decisions"]:
     if k not in med: continue
     base = med["one-client-nginx" if k.startswith("one-client") else "nginx"][0]
     bad = sum(x[3] for x in rows[k])
