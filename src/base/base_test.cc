@@ -1,6 +1,7 @@
 #include "base/base.h"
 
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
 
 namespace firebreak {
 namespace {
@@ -23,6 +24,48 @@ TEST(HmacSha256, Rfc4231Case2) {
   // The context is reusable.
   EXPECT_EQ(Hex(mac.Mac("what do ya want for nothing?")), expected);
   EXPECT_EQ(Hex(HmacSha256Once("Jefe", "what do ya want for nothing?")), expected);
+}
+
+// HmacSha256Once keeps a few keyed contexts per thread: whatever the order
+// of keys, each answer is that key's MAC (more keys than are kept, taking
+// turns, repeated, and keys that share a prefix).
+TEST(HmacSha256, OnceWithManyKeysInTurn) {
+  std::vector<std::string> keys = {"Jefe", "k1", "k2", "k3", "k4", "k5", "Jef", std::string(64, 'x'),
+                                   std::string(65, 'x')};
+  std::vector<std::string> order;
+  for (int round = 0; round < 3; ++round) {
+    for (size_t i = 0; i < keys.size(); ++i) order.push_back(keys[(i * 5 + size_t(round)) % keys.size()]);
+    order.push_back(keys[0]);
+    order.push_back(keys[1]);
+    order.push_back(keys[0]);
+  }
+  for (const std::string& key : order) {
+    HmacSha256 fresh(key);
+    EXPECT_EQ(Hex(HmacSha256Once(key, "message for " + key)), Hex(fresh.Mac("message for " + key))) << key;
+  }
+  EXPECT_EQ(Hex(HmacSha256Once("Jefe", "what do ya want for nothing?")),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+}
+
+TEST(Encoding, Base64EveryLength) {
+  // Against OpenSSL's encoder, and back, for every length 0..64 and every
+  // byte value.
+  for (size_t n = 0; n <= 64; ++n) {
+    std::string bytes;
+    for (size_t i = 0; i < n; ++i) bytes += char((i * 37 + n * 11) & 0xff);
+    std::string enc = Base64Encode(bytes);
+    std::string reference((n + 2) / 3 * 4 + 1, '\0');
+    int len = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(reference.data()),
+                              reinterpret_cast<const unsigned char*>(bytes.data()), int(n));
+    reference.resize(size_t(len));
+    EXPECT_EQ(enc, reference) << n;
+    auto back = Base64Decode(enc);
+    ASSERT_TRUE(back) << n;
+    EXPECT_EQ(*back, bytes) << n;
+  }
+  std::string all;
+  for (int c = 0; c < 256; ++c) all += char(c);
+  EXPECT_EQ(Base64Decode(Base64Encode(all)).value(), all);
 }
 
 TEST(Aes256Gcm, SealOpenAndRejectTampering) {

@@ -6,6 +6,8 @@
 #include <openssl/params.h>
 #include <openssl/rand.h>
 
+#include <algorithm>
+#include <array>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -112,20 +114,29 @@ Digest HmacSha256::Mac(std::string_view data) {
 }
 
 Digest HmacSha256Once(std::string_view key, std::string_view data) {
-  // Callers use one key for many messages (entry seals, pseudonyms): keep
-  // this thread's last keyed context.
-  struct Last {
+  // Callers use a few keys for many messages (a decision's entry seal and
+  // its subject's pseudonym take turns): keep this thread's last few keyed
+  // contexts, the most recently used first.
+  struct Keyed {
     std::string key;
     std::unique_ptr<HmacSha256> mac;
-    ~Last() { OPENSSL_cleanse(key.data(), key.size()); }
+    ~Keyed() { OPENSSL_cleanse(key.data(), key.size()); }
   };
-  thread_local Last last;
-  if (!last.mac || last.key != key) {
-    last.mac = std::make_unique<HmacSha256>(key);
-    OPENSSL_cleanse(last.key.data(), last.key.size());
-    last.key.assign(key);
+  static constexpr size_t kKept = 4;
+  thread_local std::array<Keyed, kKept> kept;
+  size_t i = 0;
+  while (i < kKept && kept[i].mac && kept[i].key != key) ++i;
+  if (i == kKept || !kept[i].mac) {
+    i = std::min(i, kKept - 1);  // the least recently used goes
+    kept[i].mac = std::make_unique<HmacSha256>(key);
+    OPENSSL_cleanse(kept[i].key.data(), kept[i].key.size());
+    kept[i].key.assign(key);
   }
-  return last.mac->Mac(data);
+  for (; i > 0; --i) {  // to the front, by swaps (no copy of a key is left behind)
+    kept[i].key.swap(kept[i - 1].key);
+    kept[i].mac.swap(kept[i - 1].mac);
+  }
+  return kept[0].mac->Mac(data);
 }
 
 Result<std::string> RandomBytes(size_t n) {

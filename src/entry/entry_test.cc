@@ -1,5 +1,7 @@
 #include "entry/entry.h"
 
+#include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 
@@ -30,6 +32,46 @@ TEST(CanonicalJson, SortsKeysAndEscapesMinimally) {
   json::value v = json::parse(R"({"b":[1,"x\n\"y"],"a":{"d":null,"c":true},"é":-3})");
   EXPECT_EQ(CanonicalJson(v), "{\"a\":{\"c\":true,\"d\":null},\"b\":[1,\"x\\n\\\"y\"],\"é\":-3}");
   EXPECT_EQ(CanonicalJson(json::string(std::string("\x01", 1))), "\"\\u0001\"");
+}
+
+// Strings are scanned 8 bytes at a time: every byte value at every offset
+// of strings of 0 to 40 bytes, against the escaping written out one byte at
+// a time.
+TEST(CanonicalJson, EscapesEveryByteAtEveryOffset) {
+  auto reference = [](const std::string& s) {
+    std::string out = "\"";
+    for (unsigned char c : s) {
+      switch (c) {
+        case '"': out += "\\\""; break;
+        case '\\': out += "\\\\"; break;
+        case '\b': out += "\\b"; break;
+        case '\f': out += "\\f"; break;
+        case '\n': out += "\\n"; break;
+        case '\r': out += "\\r"; break;
+        case '\t': out += "\\t"; break;
+        default:
+          if (c < 0x20) {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\u%04x", c);
+            out += buf;
+          } else {
+            out += char(c);
+          }
+      }
+    }
+    return out + "\"";
+  };
+  for (size_t n = 0; n <= 40; ++n) {
+    for (size_t at = 0; at < std::max<size_t>(n, 1); ++at) {
+      for (int c = 0; c < 256; ++c) {
+        std::string s(n, 'a');
+        for (size_t i = 0; i < n; ++i) s[i] = char('A' + (i * 7) % 50);  // letters and [\]^_` …
+        if (n > 0) s[at] = char(c);
+        std::string got = CanonicalJson(json::string(s));
+        ASSERT_EQ(got, reference(s)) << "length " << n << ", byte " << c << " at " << at;
+      }
+    }
+  }
 }
 
 TEST(AuditKey, HasAStablePublicIdAndRejectsBadKeys) {
