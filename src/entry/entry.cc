@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cstdint>
 #include <cstring>
+#include <stdexcept>
 
 #include <boost/container/small_vector.hpp>
 
@@ -17,8 +18,6 @@ namespace firebreak::entry {
 namespace {
 
 namespace json = boost::json;
-
-constexpr size_t kMaxListed = 16;  // cases or records listed in one entry
 
 // Whether any of the 8 bytes in `w` is a control character, '"' or '\\'
 // (the bytes a JSON string escapes): the "has a zero byte" test of
@@ -203,14 +202,118 @@ Result<std::string> FitSealed(json::object base, const std::vector<json::value>&
   return plain;
 }
 
+Result<std::string> FitSealedText(
+    size_t cases, size_t records, size_t rules,
+    const std::function<void(std::string& out, size_t n_cases, size_t n_records, size_t n_rules)>& write) {
+  size_t n_cases = std::min(cases, kMaxListed);
+  size_t n_records = std::min(records, kMaxListed);
+  size_t n_rules = rules;
+  std::string plain;
+  plain.reserve(kSealedSize);
+  write(plain, n_cases, n_records, n_rules);
+  while (plain.size() > kSealedSize) {
+    if (n_records > 0) {
+      --n_records;
+    } else if (n_cases > 0) {
+      --n_cases;
+    } else if (n_rules > 0) {
+      --n_rules;
+    } else {
+      return tl::make_unexpected(Internal(fmt::format(
+          "the sealed part does not fit {} bytes even without cases, records and rules", kSealedSize)));
+    }
+    plain.clear();
+    write(plain, n_cases, n_records, n_rules);
+  }
+  plain.append(kSealedSize - plain.size(), ' ');
+  return plain;
+}
+
+Result<std::string> SealText(const AuditKey& key, std::string_view request_id, std::string_view plaintext) {
+  FB_ASSIGN_OR_RETURN(std::string sealed, SealAes256Gcm(EntryKey(key, request_id), plaintext, request_id));
+  return Base64Encode(sealed);
+}
+
 Status SealInto(json::object& entry, const AuditKey& key, std::string_view plaintext) {
   const json::value* rid = entry.if_contains("request_id");
   if (!rid || !rid->is_string()) return tl::make_unexpected(InvalidArgument("the entry has no request_id"));
-  std::string_view id = rid->get_string();
-  FB_ASSIGN_OR_RETURN(std::string sealed, SealAes256Gcm(EntryKey(key, id), plaintext, id));
+  FB_ASSIGN_OR_RETURN(std::string sealed, SealText(key, rid->get_string(), plaintext));
   entry["audit_key"] = key.id;
-  entry["sealed"] = Base64Encode(sealed);
+  entry["sealed"] = std::move(sealed);
   return Ok();
+}
+
+// CanonicalWriter.
+
+void CanonicalWriter::Comma() {
+  if (levels_.empty() || levels_.back().object) return;  // a member's value follows its key
+  if (!levels_.back().first) out_ += ',';
+  levels_.back().first = false;
+}
+
+void CanonicalWriter::BeginObject() {
+  Comma();
+  out_ += '{';
+  levels_.push_back({true, true, {}});
+}
+
+void CanonicalWriter::EndObject() {
+  out_ += '}';
+  levels_.pop_back();
+}
+
+void CanonicalWriter::BeginArray() {
+  Comma();
+  out_ += '[';
+  levels_.push_back({false, true, {}});
+}
+
+void CanonicalWriter::EndArray() {
+  out_ += ']';
+  levels_.pop_back();
+}
+
+void CanonicalWriter::Key(std::string_view key) {
+  Level& l = levels_.back();
+  if (!l.first && !(l.last_key < key)) {
+    throw std::logic_error("canonical JSON: key `" + std::string(key) + "` after `" + std::string(l.last_key) + "`");
+  }
+  if (!l.first) out_ += ',';
+  l.first = false;
+  l.last_key = key;
+  CanonicalString(key, out_);
+  out_ += ':';
+}
+
+void CanonicalWriter::String(std::string_view s) {
+  Comma();
+  CanonicalString(s, out_);
+}
+
+void CanonicalWriter::Int(int64_t n) {
+  Comma();
+  CanonicalInt(n, out_);
+}
+
+void CanonicalWriter::Bool(bool b) {
+  Comma();
+  out_ += b ? "true" : "false";
+}
+
+void CanonicalWriter::Null() {
+  Comma();
+  out_ += "null";
+}
+
+void CanonicalWriter::Value(const json::value& v) {
+  Comma();
+  Canonical(v, out_);
+}
+
+void CanonicalWriter::Strings(const std::vector<std::string>& items) {
+  BeginArray();
+  for (const std::string& s : items) String(s);
+  EndArray();
 }
 
 // Entries hold integers only (RFC 8785 would print other numbers in a form

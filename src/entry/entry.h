@@ -38,6 +38,8 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -56,6 +58,41 @@ inline constexpr size_t kSealedSize = 1536;
 // RFC 8785 canonical JSON of `v` (integers only; keys sorted by UTF-16 code
 // units, which for our ASCII keys is byte order).
 std::string CanonicalJson(const boost::json::value& v);
+
+// Writes canonical JSON straight into a string, with no tree, for a writer
+// that knows its keys (the gateway's decision entries): members must be
+// given in canonical order, which `Key` checks (a key out of order throws
+// std::logic_error: a bug, never an entry that is not canonical).
+//
+//   std::string out;
+//   CanonicalWriter w(out);
+//   w.BeginObject();  w.Key("a");  w.Int(1);  w.Key("b");  w.String("x");  w.EndObject();
+class CanonicalWriter {
+ public:
+  explicit CanonicalWriter(std::string& out) : out_(out) {}
+  void BeginObject();
+  void EndObject();
+  void BeginArray();
+  void EndArray();
+  void Key(std::string_view key);
+  void String(std::string_view s);
+  void Int(int64_t n);
+  void Bool(bool b);
+  void Null();
+  // Any value, written as CanonicalJson writes it.
+  void Value(const boost::json::value& v);
+  // A list of strings.
+  void Strings(const std::vector<std::string>& items);
+
+ private:
+  void Comma();  // before a value in an array
+  struct Level {
+    bool object = false, first = true;
+    std::string_view last_key;  // points into the caller's key (string literals here)
+  };
+  std::string& out_;
+  std::vector<Level> levels_;
+};
 
 // An audit key: 32 secret bytes and their public id (16 hex digits of
 // SHA-256("firebreak audit key id" ‖ 0 ‖ key)).
@@ -88,9 +125,25 @@ Result<std::string> FitSealed(boost::json::object base,
                               const std::vector<boost::json::value>& records,
                               const std::vector<std::string>& rules);
 
+// The most cases, and records, a sealed part lists (the rest are counted).
+inline constexpr size_t kMaxListed = 16;
+
+// FitSealed for a writer that writes the sealed object itself:
+// `write(out, n_cases, n_records, n_rules)` appends the object listing the
+// first `n_*` of them (and counting the rest in `*_not_listed`), and is
+// called again with fewer (records first, then cases, then rules, as
+// FitSealed drops them) until the text fits kSealedSize; the text is then
+// padded with spaces to exactly kSealedSize. kInternal when even none fit.
+Result<std::string> FitSealedText(
+    size_t cases, size_t records, size_t rules,
+    const std::function<void(std::string& out, size_t n_cases, size_t n_records, size_t n_rules)>& write);
+
 // Seals `plaintext` into `entry` (which must hold `request_id`): sets
 // `audit_key` and `sealed`.
 Status SealInto(boost::json::object& entry, const AuditKey& key, std::string_view plaintext);
+// The same seal as text: the base64 value of an entry's `sealed` member for
+// `request_id` (the entry's `audit_key` is `key.id`).
+Result<std::string> SealText(const AuditKey& key, std::string_view request_id, std::string_view plaintext);
 
 // Parses an entry and checks its version: a JSON object whose `v` this
 // reader knows (2, 3 or 4). `sp` is the memory it is parsed into (a reader of

@@ -162,7 +162,7 @@ void Service::Decide(const std::shared_ptr<Exchange>& x, bool outward) {
     auto e = DecisionEntry(engine, p->caller, resolution, p->merged, outward, p->request_id, pseudonym_key_,
                            audit_key_, &p->pseudonym);
     if (!e) return fail("seal", e.error());
-    std::string text = entry::CanonicalJson(*e);
+    std::string text = std::move(*e);
     if (outward && !p->merged.permit && config_.refusal_release.count() > 0) {
       p->held = true;
       timers_->At(x->request.arrived + config_.refusal_release, [this, x, p, text = std::move(text)] {

@@ -21,67 +21,159 @@ int64_t NowSeconds() {
       .count();
 }
 
+// The names of the set bits of `mask`, as a JSON list.
+void WriteNames(entry::CanonicalWriter& w, const policy::Schema& schema, EnumKind kind, policy::Mask mask) {
+  const auto& values = schema.Values(kind);
+  w.BeginArray();
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (mask & (policy::Mask{1} << i)) w.String(values[i]);
+  }
+  w.EndArray();
+}
+
+// One per-record evaluation of a sealed part (its members in canonical order).
+void WriteRecord(entry::CanonicalWriter& w, const policy::Schema& schema, const Evaluation& e) {
+  w.BeginObject();
+  if (!e.record->case_id.empty()) {
+    w.Key("case_status");
+    w.String(e.record->case_status);
+    w.Key("case_type");
+    w.String(e.record->case_type);
+  }
+  w.Key("collected_as");
+  w.String(e.record->collected_as);
+  w.Key("decision");
+  w.String(e.decision.permit ? "permit" : "deny");
+  w.Key("disclosed");
+  WriteNames(w, schema, EnumKind::kCategory, e.decision.disclosed);
+  w.Key("rules");
+  w.Strings(e.rules);
+  w.EndObject();
+}
+
 // The sealed part of a decision entry: the subject's facts (or why there is
 // no subject), and what decided. Cases, records and rules are listed as far
-// as the fixed size allows (entry::FitSealed).
+// as the fixed size allows (entry::FitSealedText), written as canonical JSON
+// with no tree: members in canonical order (docs/log-format.md lists them).
 Result<std::string> SealedPart(const engine::Engine& engine, const Resolution& res, const Merged& merged,
                                const std::string& pseudonym, bool outward) {
   const policy::Schema& schema = engine.schema();
-  json::object base;
-  if (!outward) {
-    // The holder's own decisions are always about a person it holds, so
-    // their outcome would tell the public who is protected: sealed.
-    base["decision"] = merged.permit ? "permit" : "deny";
-    base["disclosed"] = Names(schema, EnumKind::kCategory, merged.disclosed);
-  }
-  base["effective_purpose"] = schema.Values(EnumKind::kPurpose)[merged.purpose];
-  std::vector<json::value> cases;
-  if (res.subject) {
-    // The facts as the engine saw them (every evaluation shares them).
-    const engine::Request& r = merged.evaluations.front().request;
-    base["subject"] = pseudonym;
-    base["roles"] = Names(schema, EnumKind::kRole, r.roles);
-    base["flags"] = Names(schema, EnumKind::kFlag, r.flags);
-    base["immigration_concern"] = schema.Values(EnumKind::kConcern)[r.concern];
-    base["regularisation_pending"] = r.regularisation_pending;
-    base["subject_initiated"] = r.subject_initiated;
-    base["consent_to_ie"] = r.consent_to_ie;
-    if (!r.application_recipient.empty()) {
-      // Her own choice for evidence sent for her application (X1).
-      base["application"] = json::object{{"recipient", r.application_recipient},
-                                         {"categories", Names(schema, EnumKind::kCategory, r.chosen_categories)}};
-    }
-    for (const store::Participation& p : res.cases) {
-      json::object c{{"type", p.case_type}, {"status", p.case_status}, {"role", p.role}};
-      if (!p.case_flags.empty()) c["flags"] = json::value_from(p.case_flags);
-      cases.push_back(std::move(c));
-    }
-  } else if (!res.unresolved.empty()) {
-    base["subject"] = nullptr;
-    base["unresolved"] = res.unresolved;
-  } else {
-    // The request named no one (`subject is none`), e.g. statistics.
-    base["subject_none"] = true;
-  }
-  // Not `withheld`: it is the categories asked (in clear) less those
-  // disclosed, and the room is needed for her application choice.
-  base["obligations"] = Names(schema, EnumKind::kObligation, merged.obligations);
-  // Per-record evaluations (provenance), distinct ones only.
-  std::vector<json::value> records;
-  std::set<std::string> seen;
+  // Per-record evaluations (provenance), distinct ones only, each written once.
+  std::vector<std::string> records;
   for (const Evaluation& e : merged.evaluations) {
     if (!e.record) continue;
-    json::object r{{"collected_as", e.record->collected_as},
-                   {"decision", e.decision.permit ? "permit" : "deny"},
-                   {"disclosed", Names(schema, EnumKind::kCategory, e.decision.disclosed)},
-                   {"rules", json::value_from(e.rules)}};
-    if (!e.record->case_id.empty()) {
-      r["case_type"] = e.record->case_type;
-      r["case_status"] = e.record->case_status;
-    }
-    if (seen.insert(json::serialize(r)).second) records.push_back(std::move(r));
+    std::string text;
+    entry::CanonicalWriter w(text);
+    WriteRecord(w, schema, e);
+    if (std::find(records.begin(), records.end(), text) == records.end()) records.push_back(std::move(text));
   }
-  return entry::FitSealed(std::move(base), cases, records, merged.rules);
+  const engine::Request* facts = res.subject ? &merged.evaluations.front().request : nullptr;
+  size_t n_cases_all = res.subject ? res.cases.size() : 0;
+  auto write = [&](std::string& out, size_t n_cases, size_t n_records, size_t n_rules) {
+    entry::CanonicalWriter w(out);
+    w.BeginObject();
+    if (facts && !facts->application_recipient.empty()) {
+      // Her own choice for evidence sent for her application (X1).
+      w.Key("application");
+      w.BeginObject();
+      w.Key("categories");
+      WriteNames(w, schema, EnumKind::kCategory, facts->chosen_categories);
+      w.Key("recipient");
+      w.String(facts->application_recipient);
+      w.EndObject();
+    }
+    w.Key("cases");
+    w.BeginArray();
+    for (size_t i = 0; i < n_cases; ++i) {
+      const store::Participation& p = res.cases[i];
+      w.BeginObject();
+      if (!p.case_flags.empty()) {
+        w.Key("flags");
+        w.Strings(p.case_flags);
+      }
+      w.Key("role");
+      w.String(p.role);
+      w.Key("status");
+      w.String(p.case_status);
+      w.Key("type");
+      w.String(p.case_type);
+      w.EndObject();
+    }
+    w.EndArray();
+    if (n_cases_all > n_cases) {
+      w.Key("cases_not_listed");
+      w.Int(int64_t(n_cases_all - n_cases));
+    }
+    if (facts) {
+      w.Key("consent_to_ie");
+      w.Bool(facts->consent_to_ie);
+    }
+    if (!outward) {
+      // The holder's own decisions are always about a person it holds, so
+      // their outcome would tell the public who is protected: sealed.
+      w.Key("decision");
+      w.String(merged.permit ? "permit" : "deny");
+      w.Key("disclosed");
+      WriteNames(w, schema, EnumKind::kCategory, merged.disclosed);
+    }
+    w.Key("effective_purpose");
+    w.String(schema.Values(EnumKind::kPurpose)[merged.purpose]);
+    if (facts) {
+      // The facts as the engine saw them (every evaluation shares them).
+      w.Key("flags");
+      WriteNames(w, schema, EnumKind::kFlag, facts->flags);
+      w.Key("immigration_concern");
+      w.String(schema.Values(EnumKind::kConcern)[facts->concern]);
+    }
+    // Not `withheld`: it is the categories asked (in clear) less those
+    // disclosed, and the room is needed for her application choice.
+    w.Key("obligations");
+    WriteNames(w, schema, EnumKind::kObligation, merged.obligations);
+    w.Key("records");
+    out += '[';
+    for (size_t i = 0; i < n_records; ++i) {
+      if (i > 0) out += ',';
+      out += records[i];  // already canonical
+    }
+    out += ']';
+    if (records.size() > n_records) {
+      w.Key("records_not_listed");
+      w.Int(int64_t(records.size() - n_records));
+    }
+    if (facts) {
+      w.Key("regularisation_pending");
+      w.Bool(facts->regularisation_pending);
+      w.Key("roles");
+      WriteNames(w, schema, EnumKind::kRole, facts->roles);
+    }
+    w.Key("rules");
+    w.BeginArray();
+    for (size_t i = 0; i < n_rules; ++i) w.String(merged.rules[i]);
+    w.EndArray();
+    if (merged.rules.size() > n_rules) {
+      w.Key("rules_not_listed");
+      w.Int(int64_t(merged.rules.size() - n_rules));
+    }
+    if (facts) {
+      w.Key("subject");
+      w.String(pseudonym);
+      w.Key("subject_initiated");
+      w.Bool(facts->subject_initiated);
+    } else if (!res.unresolved.empty()) {
+      w.Key("subject");
+      w.Null();
+    } else {
+      // The request named no one (`subject is none`), e.g. statistics.
+      w.Key("subject_none");
+      w.Bool(true);
+    }
+    if (!facts && !res.unresolved.empty()) {
+      w.Key("unresolved");
+      w.String(res.unresolved);
+    }
+    w.EndObject();
+  };
+  return entry::FitSealedText(n_cases_all, records.size(), merged.rules.size(), write);
 }
 
 Result<Resolution> ResolveNow(store::Store& store, const CallerRequest& caller);
@@ -267,35 +359,59 @@ bool ShadowDiffers(const policy::Schema& ls, const Merged& live, const policy::S
          ss.Names(EnumKind::kObligation, shadow.obligations) != ls.Names(EnumKind::kObligation, live.obligations);
 }
 
-Result<json::object> DecisionEntry(const engine::Engine& engine, const CallerRequest& caller,
-                                   const Resolution& res, const Merged& merged, bool outward,
-                                   const std::string& request_id, const std::string& pseudonym_key,
-                                   const entry::AuditKey& audit_key, std::string* pseudonym_out) {
+Result<std::string> DecisionEntry(const engine::Engine& engine, const CallerRequest& caller,
+                                  const Resolution& res, const Merged& merged, bool outward,
+                                  const std::string& request_id, const std::string& pseudonym_key,
+                                  const entry::AuditKey& audit_key, std::string* pseudonym_out) {
   const policy::Schema& schema = engine.schema();
-  json::object e{{"v", entry::kVersion},
-                 {"kind", "decision"},
-                 {"time", NowSeconds()},
-                 {"request_id", request_id},
-                 {"endpoint", outward ? "disclosures" : "decisions"},
-                 {"requester", caller.base.at("requester")},
-                 {"purpose", schema.Values(EnumKind::kPurpose)[merged.declared_purpose]},
-                 {"action", caller.base.at("action")},
-                 {"legal_basis", caller.base.at("legal_basis")},
-                 {"asked", Names(schema, EnumKind::kCategory, merged.asked)},
-                 {"policy_hash", engine.policy_hash()}};
-  if (outward) {
-    // What the requester was told, and nothing the refusal hides.
-    e["decision"] = merged.permit ? "permit" : "deny";
-    e["disclosed"] = Names(schema, EnumKind::kCategory, merged.disclosed);
-  }
   std::string pseudonym;
   if (res.subject) {
     pseudonym = SubjectPseudonym(pseudonym_key, res.subject->reference);
   }
   FB_ASSIGN_OR_RETURN(std::string plain, SealedPart(engine, res, merged, pseudonym, outward));
-  FB_RETURN_IF_ERROR(entry::SealInto(e, audit_key, plain));
+  FB_ASSIGN_OR_RETURN(std::string sealed, entry::SealText(audit_key, request_id, plain));
+  // The clear part: only what the requester already knows. Members in
+  // canonical order.
+  std::string text;
+  text.reserve(sealed.size() + 1024);
+  entry::CanonicalWriter w(text);
+  w.BeginObject();
+  w.Key("action");
+  w.Value(caller.base.at("action"));
+  w.Key("asked");
+  WriteNames(w, schema, EnumKind::kCategory, merged.asked);
+  w.Key("audit_key");
+  w.String(audit_key.id);
+  if (outward) {
+    // What the requester was told, and nothing the refusal hides.
+    w.Key("decision");
+    w.String(merged.permit ? "permit" : "deny");
+    w.Key("disclosed");
+    WriteNames(w, schema, EnumKind::kCategory, merged.disclosed);
+  }
+  w.Key("endpoint");
+  w.String(outward ? "disclosures" : "decisions");
+  w.Key("kind");
+  w.String("decision");
+  w.Key("legal_basis");
+  w.Value(caller.base.at("legal_basis"));
+  w.Key("policy_hash");
+  w.String(engine.policy_hash());
+  w.Key("purpose");
+  w.String(schema.Values(EnumKind::kPurpose)[merged.declared_purpose]);
+  w.Key("request_id");
+  w.String(request_id);
+  w.Key("requester");
+  w.Value(caller.base.at("requester"));
+  w.Key("sealed");
+  w.String(sealed);
+  w.Key("time");
+  w.Int(NowSeconds());
+  w.Key("v");
+  w.Int(entry::kVersion);
+  w.EndObject();
   if (pseudonym_out) *pseudonym_out = std::move(pseudonym);
-  return e;
+  return text;
 }
 
 std::pair<int, json::object> RenderDisclosure(const engine::Engine& engine, const Merged& merged,

@@ -82,14 +82,15 @@ bool ShadowDiffers(const policy::Schema& live_schema, const Merged& live,
 // "subject:" ‖ reference). The tracker's index is keyed by it.
 std::string SubjectPseudonym(const std::string& pseudonym_key, const std::string& reference);
 
-// The decision's log entry (entry schema 3), sealed: in clear only what the
-// requester already knows. `pseudonym_key` keys the subject's pseudonym,
-// which is also set in `*pseudonym` ("" when there is no subject).
-Result<boost::json::object> DecisionEntry(const engine::Engine& engine, const CallerRequest& caller,
-                                          const Resolution& resolution, const Merged& merged,
-                                          bool outward, const std::string& request_id,
-                                          const std::string& pseudonym_key,
-                                          const entry::AuditKey& audit_key, std::string* pseudonym);
+// The decision's log entry (entry schema 4), sealed, as its canonical text
+// (entry::CanonicalJson's bytes, written with no tree): in clear only what
+// the requester already knows. `pseudonym_key` keys the subject's
+// pseudonym, which is also set in `*pseudonym` ("" when there is no subject).
+Result<std::string> DecisionEntry(const engine::Engine& engine, const CallerRequest& caller,
+                                  const Resolution& resolution, const Merged& merged,
+                                  bool outward, const std::string& request_id,
+                                  const std::string& pseudonym_key, const entry::AuditKey& audit_key,
+                                  std::string* pseudonym);
 
 // The outward answer (/v1/disclosures): only the permitted fields of the
 // permitted records; a refusal has one status and shape whatever its cause.
