@@ -1,6 +1,11 @@
 #include "base/base.h"
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <set>
+#include <string>
 #include <openssl/evp.h>
 
 namespace firebreak {
@@ -66,6 +71,40 @@ TEST(Encoding, Base64EveryLength) {
   std::string all;
   for (int c = 0; c < 256; ++c) all += char(c);
   EXPECT_EQ(Base64Decode(Base64Encode(all)).value(), all);
+}
+
+// Random bytes are drawn from a per-thread buffer: draws differ, and a
+// forked child never repeats what its parent draws next.
+TEST(RandomBytes, DrawsDifferAndForkedChildrenDoNotRepeatTheParent) {
+  std::set<std::string> seen;
+  for (int i = 0; i < 2000; ++i) {
+    auto r = RandomBytes(size_t(1 + i % 40));
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->size(), size_t(1 + i % 40));
+    if (r->size() >= 12) {
+      EXPECT_TRUE(seen.insert(*r).second);
+    }
+  }
+  ASSERT_TRUE(RandomBytes(16));  // the buffer holds more than the next draw
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    auto r = RandomBytes(16);
+    ssize_t n = r ? write(fds[1], r->data(), r->size()) : -1;
+    _exit(n == 16 ? 0 : 1);
+  }
+  auto mine = RandomBytes(16);
+  ASSERT_TRUE(mine);
+  std::string theirs(16, '\0');
+  ASSERT_EQ(read(fds[0], theirs.data(), 16), 16);
+  int status = 0;
+  waitpid(child, &status, 0);
+  close(fds[0]);
+  close(fds[1]);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  EXPECT_NE(*mine, theirs);
 }
 
 TEST(Aes256Gcm, SealOpenAndRejectTampering) {

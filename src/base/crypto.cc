@@ -6,8 +6,13 @@
 #include <openssl/params.h>
 #include <openssl/rand.h>
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <array>
+#include <atomic>
+#include <cstring>
+#include <mutex>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -139,9 +144,53 @@ Digest HmacSha256Once(std::string_view key, std::string_view data) {
   return kept[0].mac->Mac(data);
 }
 
+namespace {
+
+// Bumped in a forked child, so that no buffered random bytes are used in
+// both processes.
+std::atomic<uint64_t> fork_generation{0};
+
+// A thread's random bytes, drawn from OpenSSL's generator 512 at a time:
+// one RAND_bytes call (which locks and goes through the provider) costs as
+// much as a few hundred bytes, and a decision takes two small draws (its
+// request id and its seal's nonce). Bytes are erased as they are handed out.
+struct RandomBuffer {
+  unsigned char bytes[512];
+  size_t left = 0;
+  uint64_t generation = 0;
+  ~RandomBuffer() { OPENSSL_cleanse(bytes, sizeof bytes); }
+};
+
+bool FillRandom(unsigned char* dst, size_t n) {
+  if (n > 64) return RAND_bytes(dst, static_cast<int>(n)) == 1;
+  static std::once_flag at_fork;
+  std::call_once(at_fork, [] { pthread_atfork(nullptr, nullptr, [] { fork_generation.fetch_add(1); }); });
+  thread_local RandomBuffer b;
+  uint64_t generation = fork_generation.load(std::memory_order_relaxed);
+  if (b.generation != generation) {
+    OPENSSL_cleanse(b.bytes, sizeof b.bytes);
+    b.left = 0;
+    b.generation = generation;
+  }
+  if (b.left < n) {
+    if (RAND_bytes(b.bytes, static_cast<int>(sizeof b.bytes)) != 1) {
+      b.left = 0;
+      return false;
+    }
+    b.left = sizeof b.bytes;
+  }
+  unsigned char* from = b.bytes + sizeof b.bytes - b.left;
+  std::memcpy(dst, from, n);
+  OPENSSL_cleanse(from, n);
+  b.left -= n;
+  return true;
+}
+
+}  // namespace
+
 Result<std::string> RandomBytes(size_t n) {
   std::string out(n, '\0');
-  if (RAND_bytes(reinterpret_cast<unsigned char*>(out.data()), static_cast<int>(n)) != 1) {
+  if (!FillRandom(reinterpret_cast<unsigned char*>(out.data()), n)) {
     return tl::make_unexpected(Unavailable("the system random number generator failed"));
   }
   return out;
