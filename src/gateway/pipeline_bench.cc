@@ -167,11 +167,14 @@ void BM_RenderDecision(benchmark::State& state) {
   auto base = engine::ReadRequest(c.base, F().engine->schema());
   auto resolution = Resolve(*F().store, c);
   auto merged = Evaluate(*F().engine, *base, *resolution, F().fields);
+  size_t bytes = 0;
   for (auto _ : state) {
     std::string body =
         RenderDecision(*F().engine, *resolution, *merged, "123456-0123456789abcdef0123456789abcdef", 123456);
+    bytes = body.size();
     benchmark::DoNotOptimize(body);
   }
+  state.counters["answer_bytes"] = double(bytes);
 }
 BENCHMARK(BM_RenderDecision);
 
@@ -181,11 +184,14 @@ void BM_RenderDisclosure(benchmark::State& state) {
   auto resolution = Resolve(*F().store, c);
   auto merged = Evaluate(*F().engine, *base, *resolution, F().fields);
   if (!merged->permit) Fixture::Die("disclosure", "the benchmark's disclosure is not permitted");
+  size_t bytes = 0;
   for (auto _ : state) {
     std::string body =
         RenderDisclosure(*F().engine, *merged, F().fields, "123456-0123456789abcdef0123456789abcdef").second;
+    bytes = body.size();
     benchmark::DoNotOptimize(body);
   }
+  state.counters["answer_bytes"] = double(bytes);
 }
 BENCHMARK(BM_RenderDisclosure);
 

@@ -342,7 +342,7 @@ std::pair<int, std::string> RenderDisclosure(const engine::Engine& engine, const
   const policy::Schema& schema = engine.schema();
   bool granted = merged.permit;
   std::string out;
-  out.reserve(1024);
+  out.reserve(512);
   out.append(granted ? "{\"decision\":\"permit\",\"receipt\":" : "{\"decision\":\"refused\",\"receipt\":");
   AppendJsonString(receipt, &out);
   // A refusal lists only what was asked (the requester's own words), so that
@@ -358,6 +358,7 @@ std::pair<int, std::string> RenderDisclosure(const engine::Engine& engine, const
     // A record's disclosed fields by name: a name given twice keeps its
     // first place and its last value (as a JSON object's members did).
     std::vector<std::pair<std::string_view, std::string_view>> fields;
+    fields.reserve(16);
     bool first_record = true;
     for (const Evaluation& e : merged.evaluations) {
       if (!e.record || !e.decision.permit) continue;
