@@ -414,6 +414,7 @@ TEST_F(Render, GeneratedDecisionsAreTheTreesBytes) {
   const policy::Schema& schema = e.schema();
   const policy::PolicySet& set = e.policy_set();
   ASSERT_FALSE(set.rules.empty());
+  ASSERT_FALSE(set.normalisations.empty()) << "the generated decisions would never be normalised";
   Hostile g(42);
   std::vector<std::string> mapped;
   FieldMap fields;
