@@ -1,5 +1,6 @@
 #include "base/base.h"
 
+#include <boost/json.hpp>
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -12,6 +13,12 @@ namespace firebreak {
 namespace {
 
 std::string Hex(const Digest& d) { return HexEncode(DigestBytes(d)); }
+
+std::string JsonString(std::string_view s) {
+  std::string out;
+  AppendJsonString(s, &out);
+  return out;
+}
 
 TEST(Sha256, KnownAnswers) {
   // FIPS 180-2 examples.
@@ -152,6 +159,29 @@ TEST(Encoding, Base64RejectsNonCanonical) {
   EXPECT_FALSE(Base64Decode("Z===").has_value());    // too much padding
   EXPECT_FALSE(Base64Decode("Zg==Zm8=").has_value());  // padding in the middle
   EXPECT_FALSE(Base64Decode("Zm9*").has_value());    // alphabet
+}
+
+// AppendJsonString writes what Boost.JSON's serializer writes, for every
+// byte, at every offset of runs that the 8-byte scan crosses or ends in.
+TEST(Encoding, AppendJsonStringIsBoostJsonsEscaping) {
+  EXPECT_EQ(JsonString(""), "\"\"");
+  EXPECT_EQ(JsonString(std::string("a\"b\\c\n\x01\x1f\x7f\xc3\xa9\0", 12)),
+            "\"a\\\"b\\\\c\\n\\u0001\\u001f\x7f\xc3\xa9\\u0000\"");
+  for (int b = 0; b < 256; ++b) {
+    for (size_t len : {1, 7, 8, 9, 15, 16, 17, 24}) {
+      for (size_t at = 0; at < len; ++at) {
+        std::string s(len, 'x');
+        s[at] = char(b);
+        if (at + 3 < len) s[at + 3] = char(b);  // two in one word
+        std::string expected = boost::json::serialize(boost::json::string(s));
+        ASSERT_EQ(JsonString(s), expected) << "byte " << b << " at " << at << " of " << len;
+      }
+    }
+  }
+  // Appends: what `out` held stays.
+  std::string out = "[";
+  AppendJsonString("a", &out);
+  EXPECT_EQ(out, "[\"a\"");
 }
 
 TEST(Error, ContextAndMacros) {

@@ -1,6 +1,8 @@
 #include "base/encoding.h"
 
 #include <array>
+#include <cstdint>
+#include <cstring>
 
 namespace firebreak {
 namespace {
@@ -149,6 +151,62 @@ std::string HtmlEscape(std::string_view text) {
     }
   }
   return out;
+}
+
+namespace {
+
+// Whether any of the 8 bytes in `w` is below 0x20, '"' or '\\': the
+// "has a byte less than n" and "has a zero byte" tests of bit-twiddling
+// lore, each exact as a yes/no (not per byte).
+bool JsonEscapeIn(uint64_t w) {
+  constexpr uint64_t kOnes = 0x0101010101010101ULL, kHigh = 0x8080808080808080ULL;
+  uint64_t below_space = (w - kOnes * 0x20) & ~w & kHigh;
+  uint64_t quote = w ^ (kOnes * '"'), backslash = w ^ (kOnes * '\\');
+  uint64_t zero = ((quote - kOnes) & ~quote) | ((backslash - kOnes) & ~backslash);
+  return (below_space | (zero & kHigh)) != 0;
+}
+
+}  // namespace
+
+void AppendJsonString(std::string_view s, std::string* out) {
+  out->push_back('"');
+  const char* p = s.data();
+  size_t n = s.size(), run = 0;  // s[run, i) is copied when an escape or the end is reached
+  for (size_t i = 0; i < n; ++i) {
+    // Runs without an escape (most field values) skip 8 bytes at a time.
+    while (i + 8 <= n) {
+      uint64_t w;
+      std::memcpy(&w, p + i, 8);
+      if (JsonEscapeIn(w)) break;
+      i += 8;
+    }
+    if (i == n) break;
+    unsigned char c = static_cast<unsigned char>(p[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out->append(p + run, i - run);
+    run = i + 1;
+    char esc[6] = {'\\', 0, 0, 0, 0, 0};
+    size_t len = 2;
+    switch (c) {
+      case '"': esc[1] = '"'; break;
+      case '\\': esc[1] = '\\'; break;
+      case '\b': esc[1] = 'b'; break;
+      case '\f': esc[1] = 'f'; break;
+      case '\n': esc[1] = 'n'; break;
+      case '\r': esc[1] = 'r'; break;
+      case '\t': esc[1] = 't'; break;
+      default:
+        esc[1] = 'u';
+        esc[2] = '0';
+        esc[3] = '0';
+        esc[4] = kHexDigits[c >> 4];
+        esc[5] = kHexDigits[c & 15];
+        len = 6;
+    }
+    out->append(esc, len);
+  }
+  out->append(p + run, n - run);
+  out->push_back('"');
 }
 
 }  // namespace firebreak

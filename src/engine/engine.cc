@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "base/encoding.h"
+
 namespace firebreak::engine {
 
 using policy::Attr;
@@ -52,7 +54,6 @@ std::shared_ptr<const Engine> Engine::Compile(std::shared_ptr<const PolicySet> s
 }
 
 namespace {
-void AppendJsonString(std::string_view s, std::string* out);
 std::string JsonString(std::string_view s) {
   std::string out;
   AppendJsonString(s, &out);
@@ -375,37 +376,6 @@ boost::json::object Engine::ToJson(const Decision& d, const Request& r) const {
 }
 
 namespace {
-
-// A JSON string as Boost.JSON's serializer writes it: '"' and '\\'
-// escaped, \b \f \n \r \t short, other control characters as \u00xx
-// (lower-case hex), everything else (UTF-8 included) as it is.
-void AppendJsonString(std::string_view s, std::string* out) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out->push_back('"');
-  size_t run = 0;
-  for (size_t i = 0; i < s.size(); ++i) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
-    out->append(s.data() + run, i - run);
-    run = i + 1;
-    out->push_back('\\');
-    switch (c) {
-      case '"': out->push_back('"'); break;
-      case '\\': out->push_back('\\'); break;
-      case '\b': out->push_back('b'); break;
-      case '\f': out->push_back('f'); break;
-      case '\n': out->push_back('n'); break;
-      case '\r': out->push_back('r'); break;
-      case '\t': out->push_back('t'); break;
-      default:
-        out->append("u00");
-        out->push_back(kHex[c >> 4]);
-        out->push_back(kHex[c & 15]);
-    }
-  }
-  out->append(s.data() + run, s.size() - run);
-  out->push_back('"');
-}
 
 // `values` already escaped.
 void AppendNames(const std::vector<std::string>& values, Mask m, std::string* out) {

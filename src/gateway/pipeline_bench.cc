@@ -167,13 +167,33 @@ void BM_RenderDecision(benchmark::State& state) {
   auto base = engine::ReadRequest(c.base, F().engine->schema());
   auto resolution = Resolve(*F().store, c);
   auto merged = Evaluate(*F().engine, *base, *resolution, F().fields);
+  size_t bytes = 0;
   for (auto _ : state) {
-    std::string body = json::serialize(
-        RenderDecision(*F().engine, *resolution, *merged, "123456-0123456789abcdef0123456789abcdef", 123456));
+    std::string body =
+        RenderDecision(*F().engine, *resolution, *merged, "123456-0123456789abcdef0123456789abcdef", 123456);
+    bytes = body.size();
     benchmark::DoNotOptimize(body);
   }
+  state.counters["answer_bytes"] = double(bytes);
 }
 BENCHMARK(BM_RenderDecision);
+
+void BM_RenderDisclosure(benchmark::State& state) {
+  CallerRequest c = Caller(kDisclosure, F().enforcement);
+  auto base = engine::ReadRequest(c.base, F().engine->schema());
+  auto resolution = Resolve(*F().store, c);
+  auto merged = Evaluate(*F().engine, *base, *resolution, F().fields);
+  if (!merged->permit) Fixture::Die("disclosure", "the benchmark's disclosure is not permitted");
+  size_t bytes = 0;
+  for (auto _ : state) {
+    std::string body =
+        RenderDisclosure(*F().engine, *merged, F().fields, "123456-0123456789abcdef0123456789abcdef").second;
+    bytes = body.size();
+    benchmark::DoNotOptimize(body);
+  }
+  state.counters["answer_bytes"] = double(bytes);
+}
+BENCHMARK(BM_RenderDisclosure);
 
 // Every stage of one request, the subject from the fact cache, as the
 // gateway's I/O thread runs them for a decision (`decision`) or a
@@ -191,8 +211,8 @@ void Whole(benchmark::State& state, const char* body, const store::Organisation&
                            F().pseudonym_key, F().audit, &pseudonym);
     std::string text = std::move(*e);
     std::string answer =
-        outward ? json::serialize(RenderDisclosure(*F().engine, *merged, F().fields, "1-x").second)
-                : json::serialize(RenderDecision(*F().engine, **resolution, *merged, "1-x", 1));
+        outward ? RenderDisclosure(*F().engine, *merged, F().fields, "1-x").second
+                : RenderDecision(*F().engine, **resolution, *merged, "1-x", 1);
     benchmark::DoNotOptimize(text);
     benchmark::DoNotOptimize(answer);
   }

@@ -41,6 +41,16 @@ inline HttpResponse JsonResponse(int status, const boost::json::value& body) {
   return r;
 }
 
+// An answer whose body is JSON text already written (pipeline.h's Render*):
+// not a JSON value to serialise.
+inline HttpResponse JsonTextResponse(int status, std::string json_text) {
+  HttpResponse r;
+  r.status = status;
+  r.body = std::move(json_text);
+  r.body += '\n';
+  return r;
+}
+
 inline HttpResponse ProblemResponse(const Problem& p) {
   boost::json::object e{{"status", p.status}, {"message", p.message}};
   if (!p.field.empty()) e["field"] = p.field;

@@ -202,9 +202,9 @@ void Service::AppendAndAnswer(const std::shared_ptr<Exchange>& x, const std::sha
       // The entry is durable: a disclosure whose answer cannot be built from
       // here is logged as not delivered (a follow-up entry) before the 500.
       try {
-        if (!p->outward) return JsonResponse(200, RenderDecision(engine, *p->resolution, m, receipt, *index));
+        if (!p->outward) return JsonTextResponse(200, RenderDecision(engine, *p->resolution, m, receipt, *index));
         auto [status, body] = RenderDisclosure(engine, m, *p->field_map, receipt);
-        HttpResponse r = Released(*x, JsonResponse(status, body), true, p->held);
+        HttpResponse r = Released(*x, JsonTextResponse(status, std::move(body)), true, p->held);
         if (m.permit) r.delivers = receipt;
         return r;
       } catch (const std::exception&) {

@@ -414,68 +414,150 @@ Result<std::string> DecisionEntry(const engine::Engine& engine, const CallerRequ
   return text;
 }
 
-std::pair<int, json::object> RenderDisclosure(const engine::Engine& engine, const Merged& merged,
-                                              const FieldMap& field_map, const std::string& receipt) {
+namespace {
+
+// The answers' JSON is written as text, with no tree (issue 9): the same
+// bytes as serialising the tree each answer was built as before
+// (render_test.cc keeps those trees and compares, string by string).
+
+// `["a","b"]`: the names of the set bits of `m`, in schema order (as Names).
+void AppendNames(const policy::Schema& schema, EnumKind kind, policy::Mask m, std::string* out) {
+  const std::vector<std::string>& values = schema.Values(kind);
+  out->push_back('[');
+  bool first = true;
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (!(m & (policy::Mask{1} << i))) continue;
+    if (!first) out->push_back(',');
+    first = false;
+    AppendJsonString(values[i], out);
+  }
+  out->push_back(']');
+}
+
+void AppendStrings(const std::vector<std::string>& strings, std::string* out) {
+  out->push_back('[');
+  for (size_t i = 0; i < strings.size(); ++i) {
+    if (i) out->push_back(',');
+    AppendJsonString(strings[i], out);
+  }
+  out->push_back(']');
+}
+
+// `,"key":"value"` (the key needs no escape).
+void AppendMember(std::string_view key, std::string_view value, std::string* out) {
+  out->append(",\"");
+  out->append(key);
+  out->append("\":");
+  AppendJsonString(value, out);
+}
+
+}  // namespace
+
+std::pair<int, std::string> RenderDisclosure(const engine::Engine& engine, const Merged& merged,
+                                             const FieldMap& field_map, const std::string& receipt) {
   const policy::Schema& schema = engine.schema();
-  json::array out_records;
-  if (merged.permit) {
+  bool granted = merged.permit;
+  std::string out;
+  out.reserve(512);
+  out.append(granted ? "{\"decision\":\"permit\",\"receipt\":" : "{\"decision\":\"refused\",\"receipt\":");
+  AppendJsonString(receipt, &out);
+  // A refusal lists only what was asked (the requester's own words), so that
+  // it reads the same whatever refused it.
+  out.append(",\"disclosed\":");
+  AppendNames(schema, EnumKind::kCategory, granted ? merged.disclosed : 0, &out);
+  out.append(",\"withheld\":");
+  AppendNames(schema, EnumKind::kCategory, granted ? merged.withheld : merged.asked, &out);
+  out.append(",\"obligations\":");
+  AppendNames(schema, EnumKind::kObligation, granted ? merged.obligations : 0, &out);
+  out.append(",\"records\":[");
+  if (granted) {
+    // A record's disclosed fields by name: a name given twice keeps its
+    // first place and its last value (as a JSON object's members did).
+    std::vector<std::pair<std::string_view, std::string_view>> fields;
+    fields.reserve(16);
+    bool first_record = true;
     for (const Evaluation& e : merged.evaluations) {
       if (!e.record || !e.decision.permit) continue;
-      json::object fields;
+      fields.clear();
       for (const store::Field& f : e.record->fields) {
         auto it = field_map.find(f.name);
         if (it == field_map.end()) continue;
         int c = schema.Find(EnumKind::kCategory, it->second);
-        if (c >= 0 && (e.decision.disclosed >> c) & 1) fields[f.name] = f.value;
+        if (c < 0 || !((e.decision.disclosed >> c) & 1)) continue;
+        auto same = std::find_if(fields.begin(), fields.end(), [&](const auto& kv) { return kv.first == f.name; });
+        if (same != fields.end()) {
+          same->second = f.value;
+        } else {
+          fields.emplace_back(f.name, f.value);
+        }
       }
-      if (!fields.empty()) out_records.push_back(json::object{{"fields", std::move(fields)}});
+      if (fields.empty()) continue;
+      out.append(first_record ? "{\"fields\":{" : ",{\"fields\":{");
+      first_record = false;
+      for (size_t i = 0; i < fields.size(); ++i) {
+        if (i) out.push_back(',');
+        AppendJsonString(fields[i].first, &out);
+        out.push_back(':');
+        AppendJsonString(fields[i].second, &out);
+      }
+      out.append("}}");
     }
   }
-  bool granted = merged.permit;
-  json::object out{
-      {"decision", granted ? "permit" : "refused"},
-      {"receipt", receipt},
-      {"disclosed", granted ? Names(schema, EnumKind::kCategory, merged.disclosed) : json::array()},
-      {"withheld", Names(schema, EnumKind::kCategory, granted ? merged.withheld : merged.asked)},
-      {"obligations", granted ? Names(schema, EnumKind::kObligation, merged.obligations) : json::array()},
-      {"records", std::move(out_records)},
-      {"message", granted ? "Disclosed as the holder's policy permits; see the obligations."
-                          : "No disclosure: the holder's policy does not permit this request."},
-  };
+  out.append(granted ? "],\"message\":\"Disclosed as the holder's policy permits; see the obligations.\"}"
+                     : "],\"message\":\"No disclosure: the holder's policy does not permit this request.\"}");
   return {granted ? 200 : 403, std::move(out)};
 }
 
-json::object RenderDecision(const engine::Engine& engine, const Resolution& res, const Merged& merged,
-                            const std::string& receipt, uint64_t index) {
+std::string RenderDecision(const engine::Engine& engine, const Resolution& res, const Merged& merged,
+                           const std::string& receipt, uint64_t index) {
   const policy::Schema& schema = engine.schema();
   const auto& purposes = schema.Values(EnumKind::kPurpose);
-  json::object out{{"decision", merged.permit ? "permit" : "deny"},
-                   {"disclosed", Names(schema, EnumKind::kCategory, merged.disclosed)},
-                   {"withheld", Names(schema, EnumKind::kCategory, merged.withheld)},
-                   {"rules", json::value_from(merged.rules)},
-                   {"reasons", json::value_from(merged.reasons)},
-                   {"obligations", Names(schema, EnumKind::kObligation, merged.obligations)},
-                   {"purpose", purposes[merged.purpose]},
-                   {"declared_purpose", purposes[merged.declared_purpose]},
-                   {"policy_hash", engine.policy_hash()},
-                   {"receipt", receipt},
-                   {"log_index", index}};
-  json::array evals;
-  for (const Evaluation& e : merged.evaluations) {
-    json::object d = engine.ToJson(e.decision, e.request);
-    if (e.record) {
-      json::object rec{{"id", e.record->id}, {"kind", e.record->kind}, {"collected_as", e.record->collected_as}};
-      if (!e.record->case_id.empty()) {
-        rec["case"] = e.record->case_id;
-        rec["case_type"] = e.record->case_type;
-        rec["case_status"] = e.record->case_status;
-      }
-      d["record"] = std::move(rec);
+  std::string out;
+  out.reserve(1024 + 512 * merged.evaluations.size());
+  out.append(merged.permit ? "{\"decision\":\"permit\",\"disclosed\":" : "{\"decision\":\"deny\",\"disclosed\":");
+  AppendNames(schema, EnumKind::kCategory, merged.disclosed, &out);
+  out.append(",\"withheld\":");
+  AppendNames(schema, EnumKind::kCategory, merged.withheld, &out);
+  out.append(",\"rules\":");
+  AppendStrings(merged.rules, &out);
+  out.append(",\"reasons\":");
+  AppendStrings(merged.reasons, &out);
+  out.append(",\"obligations\":");
+  AppendNames(schema, EnumKind::kObligation, merged.obligations, &out);
+  AppendMember("purpose", purposes[merged.purpose], &out);
+  AppendMember("declared_purpose", purposes[merged.declared_purpose], &out);
+  AppendMember("policy_hash", engine.policy_hash(), &out);
+  AppendMember("receipt", receipt, &out);
+  out.append(",\"log_index\":");
+  out.append(std::to_string(index));
+  out.append(",\"evaluations\":[");
+  for (size_t i = 0; i < merged.evaluations.size(); ++i) {
+    const Evaluation& e = merged.evaluations[i];
+    if (i) out.push_back(',');
+    // The engine's own form of the decision (what `firebreak eval` prints),
+    // and its record as one more member.
+    engine.AppendJson(e.decision, e.request, &out);
+    if (!e.record) continue;
+    out.pop_back();  // the engine's closing '}'
+    const store::Record& r = *e.record;
+    out.append(",\"record\":{\"id\":");
+    out.append(std::to_string(r.id));
+    AppendMember("kind", r.kind, &out);
+    AppendMember("collected_as", r.collected_as, &out);
+    if (!r.case_id.empty()) {
+      AppendMember("case", r.case_id, &out);
+      AppendMember("case_type", r.case_type, &out);
+      AppendMember("case_status", r.case_status, &out);
     }
-    evals.push_back(std::move(d));
+    out.append("}}");
   }
-  out["evaluations"] = std::move(evals);
-  if (res.subject) out["subject"] = json::object{{"reference", res.subject->reference}};
+  out.push_back(']');
+  if (res.subject) {
+    out.append(",\"subject\":{\"reference\":");
+    AppendJsonString(res.subject->reference, &out);
+    out.push_back('}');
+  }
+  out.push_back('}');
   return out;
 }
 

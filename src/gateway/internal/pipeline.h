@@ -94,14 +94,15 @@ Result<std::string> DecisionEntry(const engine::Engine& engine, const CallerRequ
 
 // The outward answer (/v1/disclosures): only the permitted fields of the
 // permitted records; a refusal has one status and shape whatever its cause.
-// Returns (status, body).
-std::pair<int, boost::json::object> RenderDisclosure(const engine::Engine& engine, const Merged& merged,
-                                                     const FieldMap& field_map, const std::string& receipt);
+// Returns (status, body), the body as JSON text (written without a tree).
+std::pair<int, std::string> RenderDisclosure(const engine::Engine& engine, const Merged& merged,
+                                             const FieldMap& field_map, const std::string& receipt);
 
-// The holder's answer (/v1/decisions): the full decision with every
-// per-record evaluation.
-boost::json::object RenderDecision(const engine::Engine& engine, const Resolution& resolution,
-                                   const Merged& merged, const std::string& receipt, uint64_t index);
+// The holder's answer (/v1/decisions), as JSON text: the full decision with
+// every per-record evaluation (each in the engine's form, `Engine::AppendJson`,
+// with its record).
+std::string RenderDecision(const engine::Engine& engine, const Resolution& resolution, const Merged& merged,
+                           const std::string& receipt, uint64_t index);
 
 // The names of the set bits of `mask` in the schema's `kind`, as JSON.
 boost::json::array Names(const policy::Schema& schema, policy::EnumKind kind, policy::Mask mask);
