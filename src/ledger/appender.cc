@@ -87,6 +87,7 @@ Result<std::unique_ptr<Appender>> Appender::Open(LogStorage& storage, const Note
                                                  AppenderOptions options) {
   std::unique_ptr<Appender> a(new Appender(storage, signer, options));
   FB_RETURN_IF_ERROR(a->Recover());
+  a->last_step_end_ = std::chrono::steady_clock::now();
   a->sequencer_ = std::thread([p = a.get()] { p->SequencerLoop(); });
   a->publisher_ = std::thread([p = a.get()] { p->PublisherLoop(); });
   return a;
@@ -435,8 +436,11 @@ std::chrono::steady_clock::time_point Appender::NextStepAt() const {
   // The oldest waiting batch is due at sequenced_at + publish_interval; start
   // early by the last step's duration so that it is published by then. After
   // a step that took longer than the interval this is already past: the next
-  // step starts as soon as there is anything to publish (back to back).
-  return to_publish_.front().sequenced_at + options_.publish_interval - last_step_duration_;
+  // step starts as soon as there is anything to publish (back to back). And
+  // never later than one interval after the last step ended, so that an
+  // entry after a quiet spell is published at once.
+  auto due = to_publish_.front().sequenced_at + options_.publish_interval - last_step_duration_;
+  return std::min(due, last_step_end_ + options_.publish_interval);
 }
 
 void Appender::PublisherLoop() {
@@ -473,7 +477,8 @@ void Appender::PublisherLoop() {
     lock.unlock();
     auto started = std::chrono::steady_clock::now();
     Status st = PublishBatches(std::move(batches));
-    last_step_duration_ = std::chrono::steady_clock::now() - started;
+    last_step_end_ = std::chrono::steady_clock::now();
+    last_step_duration_ = last_step_end_ - started;
     lock.lock();
     if (!st) {
       failure_ = st.error().WithContext("publishing");

@@ -9,8 +9,10 @@
 // sequenced batches, makes them durable (one `syncfs`), then signs and
 // replaces the checkpoint. A step starts when the oldest unpublished batch
 // would otherwise miss `publish_interval`, judged by how long the last step
-// took; so under light load a step covers about one interval of entries, and
-// when steps take long (many entries per second) they run back to back. A
+// took, or one interval after the last step ended if that is sooner; so an
+// entry after a quiet spell is published at once, under steady load a step
+// covers about one interval of entries, and when steps take long (many
+// entries per second) they run back to back. A
 // step covers at most `max_step_entries` (whole batches, at least one), so a
 // backlog is published in several smaller steps, oldest first, each with its
 // own checkpoint, instead of one long step that publishes nothing until the
@@ -196,7 +198,9 @@ class Appender {
   bool publisher_done_ = false;
   std::optional<Error> failure_;
   std::string checkpoint_;
-  // How long the last publishing step took (publisher thread only).
+  // When the last publishing step ended (Open, before any) and how long it
+  // took (publisher thread only).
+  std::chrono::steady_clock::time_point last_step_end_;
   std::chrono::steady_clock::duration last_step_duration_{};
   // Publishing failures are retried (the entries are durable in the WAL
   // already): since when it has been failing, and how often.
