@@ -4,6 +4,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstring>
@@ -86,7 +87,7 @@ Result<std::unique_ptr<Appender>> Appender::Open(LogStorage& storage, const Note
                                                  AppenderOptions options) {
   std::unique_ptr<Appender> a(new Appender(storage, signer, options));
   FB_RETURN_IF_ERROR(a->Recover());
-  a->last_publish_ = std::chrono::steady_clock::now();
+  a->last_step_end_ = std::chrono::steady_clock::now();
   a->sequencer_ = std::thread([p = a.get()] { p->SequencerLoop(); });
   a->publisher_ = std::thread([p = a.get()] { p->PublisherLoop(); });
   return a;
@@ -297,7 +298,7 @@ Result<std::string> Appender::Publish() {
   lock.unlock();
   if (target > 0) FB_RETURN_IF_ERROR(WaitSequenced(target - 1));
   lock.lock();
-  force_publish_ = true;
+  publish_now_below_ = std::max(publish_now_below_, target);
   publish_cv_.notify_all();
   published_cv_.wait(lock, [&] { return published_size_ >= target || failure_ || publisher_done_; });
   FB_RETURN_IF_ERROR(Failed());
@@ -403,6 +404,7 @@ void Appender::SequencerLoop() {
     sequenced_size_ = first + count;
     b.end_size = sequenced_size_;
     b.wal_end = wal_offset_;
+    b.sequenced_at = std::chrono::steady_clock::now();
     to_publish_.push_back(std::move(b));
     if (future_waiters_ > 0) sequenced_cv_.notify_all();
     publish_cv_.notify_all();
@@ -430,7 +432,19 @@ void Appender::SequencerLoop() {
   for (auto& [index, cb] : orphans) cb(tl::make_unexpected(e));
 }
 
+std::chrono::steady_clock::time_point Appender::NextStepAt() const {
+  // The oldest waiting batch is due at sequenced_at + publish_interval; start
+  // early by the last step's duration so that it is published by then. After
+  // a step that took longer than the interval this is already past: the next
+  // step starts as soon as there is anything to publish (back to back). And
+  // never later than one interval after the last step ended, so that an
+  // entry after a quiet spell is published at once.
+  auto due = to_publish_.front().sequenced_at + options_.publish_interval - last_step_duration_;
+  return std::min(due, last_step_end_ + options_.publish_interval);
+}
+
 void Appender::PublisherLoop() {
+  const uint64_t max_step = std::max<uint64_t>(options_.max_step_entries, 1);
   for (;;) {
     std::unique_lock<std::mutex> lock(mu_);
     publish_cv_.wait(lock, [&] {
@@ -441,18 +455,31 @@ void Appender::PublisherLoop() {
       if (sequencer_done_) break;
       continue;
     }
-    // Batch up to the interval, unless asked to publish now or stopping.
-    publish_cv_.wait_until(lock, last_publish_ + options_.publish_interval,
-                           [&] { return force_publish_ || stopping_ || failure_.has_value(); });
+    // Wait until the oldest batch is due, unless Publish() asked for it now
+    // or the log is closing.
+    auto now_wanted = [&] {
+      const Batch& front = to_publish_.front();
+      return stopping_ || failure_.has_value() ||
+             front.end_size - front.leaves.size() < publish_now_below_;
+    };
+    publish_cv_.wait_until(lock, NextStepAt(), now_wanted);
     if (failure_) break;
-    std::vector<Batch> batches(std::make_move_iterator(to_publish_.begin()),
-                               std::make_move_iterator(to_publish_.end()));
-    to_publish_.clear();
-    force_publish_ = false;
+    // Take whole batches, oldest first, up to max_step entries (at least one
+    // batch); the rest goes into the next step, when it is due.
+    std::vector<Batch> batches;
+    uint64_t entries = 0;
+    while (!to_publish_.empty() &&
+           (batches.empty() || entries + to_publish_.front().leaves.size() <= max_step)) {
+      entries += to_publish_.front().leaves.size();
+      batches.push_back(std::move(to_publish_.front()));
+      to_publish_.pop_front();
+    }
     lock.unlock();
+    auto started = std::chrono::steady_clock::now();
     Status st = PublishBatches(std::move(batches));
+    last_step_end_ = std::chrono::steady_clock::now();
+    last_step_duration_ = last_step_end_ - started;
     lock.lock();
-    last_publish_ = std::chrono::steady_clock::now();
     if (!st) {
       failure_ = st.error().WithContext("publishing");
       sequenced_cv_.notify_all();

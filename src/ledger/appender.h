@@ -2,8 +2,21 @@
 // writes them to the write-ahead log in batches with one fdatasync each
 // (group commit) and acknowledges each entry's index once it is durable
 // (**sequenced**); one publisher thread materialises tiles and bundles from
-// the sequenced batches and signs a checkpoint covering them within
+// the sequenced batches and signs a checkpoint covering them within about
 // `publish_interval` (**published**).
+//
+// Publishing in steps: each step writes the tiles and bundles of some
+// sequenced batches, makes them durable (one `syncfs`), then signs and
+// replaces the checkpoint. A step starts when the oldest unpublished batch
+// would otherwise miss `publish_interval`, judged by how long the last step
+// took, or one interval after the last step ended if that is sooner; so an
+// entry after a quiet spell is published at once, under steady load a step
+// covers about one interval of entries, and when steps take long (many
+// entries per second) they run back to back. A
+// step covers at most `max_step_entries` (whole batches, at least one), so a
+// backlog is published in several smaller steps, oldest first, each with its
+// own checkpoint, instead of one long step that publishes nothing until the
+// end.
 //
 // Recovery (`Open`): the latest checkpoint's tiles are the trusted prefix;
 // the write-ahead log after it is replayed batch by batch, each batch checked
@@ -48,9 +61,14 @@
 namespace firebreak::ledger {
 
 struct AppenderOptions {
-  // A sequenced entry is published within about this long (plus the time to
-  // write its tiles).
+  // A sequenced entry is published within about this long, as long as the
+  // publisher keeps up (steps start early enough for the last step's
+  // duration to fit; see "Publishing in steps" above).
   std::chrono::milliseconds publish_interval{500};
+  // The most entries one publishing step covers when more are waiting (256
+  // full bundles and their level-0 tiles: 512 new files). A step always
+  // covers at least one whole batch. REQUIRES: >= 1.
+  uint64_t max_step_entries = uint64_t{1} << 16;
 };
 
 // What /readyz and the metrics report about the appender.
@@ -109,6 +127,7 @@ class Appender {
     uint64_t end_size;         // tree size after the batch
     uint64_t wal_end;          // WAL offset after the batch
     Hash root;                 // tree root after the batch
+    std::chrono::steady_clock::time_point sequenced_at{};  // when it became durable
   };
 
   // One group commit's callers: the entries queued between two cuts. Each
@@ -131,6 +150,9 @@ class Appender {
   static void Resolve(Commit& commit, uint32_t state);
   void SequencerLoop();
   void PublisherLoop();
+  // When the next step should start, given the oldest unpublished batch.
+  // REQUIRES: mu_ held, !to_publish_.empty().
+  std::chrono::steady_clock::time_point NextStepAt() const;
   // Materialises `batches` and signs and writes a checkpoint. Publisher only.
   // `retry`: transient write failures are retried until stopping (the
   // publisher thread); otherwise the first failure is returned (recovery).
@@ -169,13 +191,17 @@ class Appender {
   uint64_t sequenced_size_ = 0;
   uint64_t published_size_ = 0;
   std::deque<Batch> to_publish_;
-  bool force_publish_ = false;
+  // Publish() asked for everything below this size now (no waiting).
+  uint64_t publish_now_below_ = 0;
   bool stopping_ = false;
   bool sequencer_done_ = false;
   bool publisher_done_ = false;
   std::optional<Error> failure_;
   std::string checkpoint_;
-  std::chrono::steady_clock::time_point last_publish_;
+  // When the last publishing step ended (Open, before any) and how long it
+  // took (publisher thread only).
+  std::chrono::steady_clock::time_point last_step_end_;
+  std::chrono::steady_clock::duration last_step_duration_{};
   // Publishing failures are retried (the entries are durable in the WAL
   // already): since when it has been failing, and how often.
   std::optional<std::chrono::steady_clock::time_point> publish_failing_since_;

@@ -414,6 +414,130 @@ TEST(AppenderTest, EnqueueThenWaitAndOversizedEntries) {
   EXPECT_EQ(opened->size, 1001u);
 }
 
+// A storage that records every checkpoint it is given, checking at that
+// moment that every tile and bundle the checkpoint's tree needs is already
+// written (MemoryStorage writes are durable on return), and whose tile writes
+// can be held at a gate.
+class StepRecordingStorage : public MemoryStorage {
+ public:
+  Status WriteFiles(std::span<const TileFile> files) override {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      ++writes_entered_;
+      cv_.notify_all();
+      cv_.wait(lock, [&] { return !held_; });
+    }
+    return MemoryStorage::WriteFiles(files);
+  }
+  Status WriteCheckpoint(std::string_view note) override {
+    // The note's text ends at the blank line before its signatures.
+    auto cp = ParseCheckpoint(note.substr(0, note.find("\n\n") + 1));
+    if (!cp) return tl::make_unexpected(cp.error());
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      sizes_.push_back(cp->size);
+      for (const TileRef& t : TilesForSize(cp->size, /*with_bundles=*/true)) {
+        if (!FilesForTest().count(t.Path())) missing_.push_back(t.Path());
+      }
+    }
+    return MemoryStorage::WriteCheckpoint(note);
+  }
+  void Hold(bool held) {
+    std::lock_guard<std::mutex> lock(mu_);
+    held_ = held;
+    cv_.notify_all();
+  }
+  void WaitWritesEntered(int n) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return writes_entered_ >= n; });
+  }
+  std::vector<uint64_t> sizes() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return sizes_;
+  }
+  std::vector<std::string> missing() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return missing_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool held_ = false;
+  int writes_entered_ = 0;
+  std::vector<uint64_t> sizes_;       // of every checkpoint written, in order
+  std::vector<std::string> missing_;  // tiles a checkpoint needed that were not there
+};
+
+// A backlog is published oldest first in steps of at most max_step_entries
+// (whole batches), each with its own checkpoint, and no checkpoint is written
+// before every tile and bundle of its tree is.
+TEST(AppenderTest, BacklogIsPublishedInBoundedStepsEachTiledBeforeItsCheckpoint) {
+  StepRecordingStorage storage;
+  auto signer = NoteSigner::Generate("firebreak.example/test");
+  ASSERT_TRUE(Appender::InitLog(storage, *signer));
+  AppenderOptions options;
+  options.publish_interval = std::chrono::hours(1);  // only Publish() and Close() publish
+  options.max_step_entries = 100;
+  auto log = Appender::Open(storage, *signer, options);
+  ASSERT_TRUE(log) << log.error().ToString();
+  // One entry per batch (each Add waits for its own commit): 1,000 batches.
+  for (int i = 0; i < 1000; ++i) ASSERT_TRUE((*log)->Add(EntryFor(i)));
+  auto cp = (*log)->Publish();
+  ASSERT_TRUE(cp) << cp.error().ToString();
+  EXPECT_EQ((*log)->published_size(), 1000u);
+  std::vector<uint64_t> sizes = storage.sizes();
+  ASSERT_EQ(sizes.size(), 1u + 10u);  // InitLog's empty tree, then ten steps
+  EXPECT_EQ(sizes.front(), 0u);
+  for (size_t i = 1; i < sizes.size(); ++i) {
+    EXPECT_GT(sizes[i], sizes[i - 1]) << "step " << i;
+    EXPECT_LE(sizes[i] - sizes[i - 1], 100u) << "step " << i;
+  }
+  EXPECT_EQ(sizes.back(), 1000u);
+  EXPECT_TRUE(storage.missing().empty()) << storage.missing().front();
+
+  // A batch larger than the limit is never split: it is one step.
+  uint64_t last = 0;
+  for (int i = 0; i < 300; ++i) last = *(*log)->Enqueue(EntryFor(1000 + i));
+  ASSERT_TRUE((*log)->WaitSequenced(last));
+  ASSERT_TRUE((*log)->Publish());
+  ASSERT_TRUE((*log)->Close());
+  sizes = storage.sizes();
+  EXPECT_EQ(sizes.back(), 1300u);
+  EXPECT_TRUE(storage.missing().empty()) << storage.missing().front();
+  auto report = VerifyLog(ReaderOf(storage), KeyOf(*signer), *cp, nullptr, TilePathsOf(storage));
+  ASSERT_TRUE(report) << report.error().ToString();
+  EXPECT_EQ(report->checkpoint.size, 1300u);
+}
+
+// When a step took longer than the publishing interval, the entries that
+// were sequenced meanwhile are published by a step that starts at once,
+// not one interval later.
+TEST(AppenderTest, AfterALongStepTheNextStartsAtOnce) {
+  StepRecordingStorage storage;
+  auto signer = NoteSigner::Generate("firebreak.example/test");
+  ASSERT_TRUE(Appender::InitLog(storage, *signer));
+  const auto interval = std::chrono::milliseconds(1500);
+  auto log = Appender::Open(storage, *signer, {interval});
+  ASSERT_TRUE(log) << log.error().ToString();
+  ASSERT_TRUE((*log)->Add(EntryFor(0)));
+  storage.Hold(true);
+  // A step for entry 0, forced now, and held while writing its tiles for
+  // longer than the interval.
+  std::thread publish([&] { EXPECT_TRUE((*log)->Publish()); });
+  storage.WaitWritesEntered(1);
+  std::this_thread::sleep_for(interval + std::chrono::milliseconds(100));
+  auto second = (*log)->Add(EntryFor(1));  // sequenced just before the step ends
+  ASSERT_TRUE(second);
+  storage.Hold(false);
+  publish.join();
+  // Due one interval after it was sequenced, but the last step's duration
+  // says to start now: published well within half an interval.
+  EXPECT_TRUE((*log)->WaitPublished(*second, interval / 2));
+  ASSERT_TRUE((*log)->Close());
+  EXPECT_TRUE(storage.missing().empty());
+}
+
 // A copy of the storage taken while entries are sequenced but not yet
 // published is what a crash leaves: reopening publishes them, consistently.
 TEST(AppenderTest, RecoveryPublishesSequencedEntries) {

@@ -786,6 +786,7 @@ TEST(ClusterLogTest, ASequencerThatLostItsLeaseFailsItsEntriesAsUnavailable) {
   ASSERT_TRUE(a);
   ASSERT_TRUE((*a)->Add("{\"n\":0}"));
   ASSERT_TRUE((*a)->health().leading);
+  ASSERT_TRUE((*a)->WaitPublished(0, 10s));  // published while a held the lease
   // Another holder takes the lease over (as after an expiry a's clock did
   // not see): a's next writes are refused by the fence; its callers see a
   // log that is unavailable now (a 503), never another error.
