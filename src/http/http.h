@@ -99,7 +99,7 @@ class Server {
     size_t max_body_bytes = 65536;
     std::chrono::milliseconds header_timeout{10000};
     std::chrono::milliseconds idle_timeout{30000};
-    int io_threads = 2;
+    int io_threads = 2;  // each runs its own share of the connections (dealt in turn)
     int worker_threads = 64;
     size_t max_connections = 0;  // 0: half the descriptor limit, at most 10,000
   };

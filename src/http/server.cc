@@ -1,7 +1,8 @@
 // The HTTPS server (http.h), moved out of the gateway so that every server
 // of Firebreak shares it. Requests are read on the I/O threads; the handler
-// answers through `Respond`, whose thunk runs back on the connection's
-// strand, and the answer is written no earlier than its `not_before`.
+// answers through `Respond`, whose thunk runs back on the connection's own
+// I/O thread (each connection lives on one single-threaded io_context), and
+// the answer is written no earlier than its `not_before`.
 #include "http/http.h"
 
 #include <openssl/ssl.h>
@@ -53,7 +54,18 @@ struct Server::Impl {
   // so anonymous clients cannot keep everyone else out.
   std::atomic<size_t> certless{0};
   std::chrono::milliseconds accept_backoff{0};
-  asio::io_context ioc;
+  // The listeners, the signals and the accept timer live on `ioc`; each
+  // connection lives on one context, `ioc` or one of `more`, each run by
+  // one I/O thread, so that a connection's handlers never need a strand and
+  // what a request allocates is freed on the thread that allocated it.
+  asio::io_context ioc{1};
+  std::vector<std::unique_ptr<asio::io_context>> more;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> more_work;
+  size_t next_context = 0;  // round-robin over the contexts; on ioc's thread
+  asio::io_context& NextContext() {
+    size_t i = next_context++ % (1 + more.size());
+    return i == 0 ? ioc : *more[i - 1];
+  }
   ssl::context ctx{ssl::context::tls_server};
   tcp::acceptor acceptor{ioc};
   tcp::acceptor plain_acceptor{ioc};
@@ -203,7 +215,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     r.arrived = std::chrono::steady_clock::now();
     bool keep_alive = req.keep_alive();
     unsigned version = req.version();
-    // The answer is built on this connection's strand, whichever thread
+    // The answer is built on this connection's I/O thread, whichever thread
     // finishes the request (this one, a worker, or the log's sequencer).
     auto once = std::make_shared<std::atomic<bool>>(false);
     Handler::Respond respond = [self = shared_from_this(), keep_alive, version,
@@ -376,7 +388,7 @@ void Server::Impl::ArmAccept() {
 }
 
 void Server::Impl::Accept() {
-  acceptor.async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+  acceptor.async_accept(NextContext().get_executor(), [this](beast::error_code ec, tcp::socket socket) {
     if (ec == asio::error::operation_aborted || !acceptor.is_open() || stopping.load()) return;
     if (ec == asio::error::no_descriptors || ec.value() == ENFILE || ec.value() == EMFILE ||
         ec == asio::error::no_buffer_space || ec == asio::error::no_memory) {
@@ -406,7 +418,7 @@ void Server::Impl::Accept() {
 }
 
 void Server::Impl::AcceptPlain() {
-  plain_acceptor.async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+  plain_acceptor.async_accept(ioc.get_executor(), [this](beast::error_code ec, tcp::socket socket) {
     if (ec == asio::error::operation_aborted || !plain_acceptor.is_open() || stopping.load()) return;
     if (!ec) {
       // A few scrapers at most; never at the expense of the main listener.
@@ -449,6 +461,7 @@ void Server::Stop() {
   // No more reads; handlers already running finish but their answers are
   // not sent.
   m.ioc.stop();
+  for (auto& c : m.more) c->stop();
   for (auto& t : m.threads) t.join();
   m.threads.clear();
   // No I/O thread runs now: close the listeners (new connections are
@@ -557,9 +570,12 @@ Result<std::unique_ptr<Server>> Server::Start(const Options& options, Handler& h
   impl->accept_timer.emplace(impl->ioc);
   impl->Accept();
   if (impl->plain_acceptor.is_open()) impl->AcceptPlain();
-  for (int i = 0; i < options.io_threads; ++i) {
-    impl->threads.emplace_back([raw = impl.get()] { raw->ioc.run(); });
+  for (int i = 1; i < options.io_threads; ++i) {
+    impl->more.push_back(std::make_unique<asio::io_context>(1));
+    impl->more_work.push_back(asio::make_work_guard(*impl->more.back()));
   }
+  impl->threads.emplace_back([raw = impl.get()] { raw->ioc.run(); });
+  for (auto& c : impl->more) impl->threads.emplace_back([c = c.get()] { c->run(); });
   return std::unique_ptr<Server>(new Server(std::move(impl)));
 }
 
