@@ -160,46 +160,28 @@ const AuditKey* Keyring::Find(std::string_view id) const {
 Result<std::string> FitSealed(json::object base, const std::vector<json::value>& cases,
                               const std::vector<json::value>& records,
                               const std::vector<std::string>& rules) {
-  size_t n_cases = std::min(cases.size(), kMaxListed);
-  size_t n_records = std::min(records.size(), kMaxListed);
-  size_t n_rules = rules.size();
-  // One object, its lists shortened in place until the whole fits.
-  json::object& o = base;
-  auto set_lists = [&] {
-    o["cases"] = json::array(cases.begin(), cases.begin() + std::ptrdiff_t(n_cases));
-    o["records"] = json::array(records.begin(), records.begin() + std::ptrdiff_t(n_records));
-    json::array u;
-    for (size_t i = 0; i < n_rules; ++i) u.push_back(json::string(rules[i]));
-    o["rules"] = std::move(u);
-    auto count = [&](const char* key, size_t all, size_t listed) {
-      if (all > listed) {
-        o[key] = all - listed;
-      } else {
-        o.erase(key);
-      }
-    };
-    count("cases_not_listed", cases.size(), n_cases);
-    count("records_not_listed", records.size(), n_records);
-    count("rules_not_listed", rules.size(), n_rules);
-  };
-  set_lists();
-  std::string plain = CanonicalJson(o);
-  while (plain.size() > kSealedSize) {
-    if (n_records > 0) {
-      --n_records;
-    } else if (n_cases > 0) {
-      --n_cases;
-    } else if (n_rules > 0) {
-      --n_rules;
-    } else {
-      return tl::make_unexpected(Internal(fmt::format(
-          "the sealed part does not fit {} bytes even without cases, records and rules", kSealedSize)));
-    }
-    set_lists();
-    plain = CanonicalJson(o);
-  }
-  plain.append(kSealedSize - plain.size(), ' ');
-  return plain;
+  // One object, its lists set to the listed prefixes each time it is written.
+  json::value v(std::move(base));
+  json::object& o = v.get_object();
+  return FitSealedText(cases.size(), records.size(), rules.size(),
+                       [&](std::string& out, size_t n_cases, size_t n_records, size_t n_rules) {
+                         o["cases"] = json::array(cases.begin(), cases.begin() + std::ptrdiff_t(n_cases));
+                         o["records"] = json::array(records.begin(), records.begin() + std::ptrdiff_t(n_records));
+                         json::array u;
+                         for (size_t i = 0; i < n_rules; ++i) u.push_back(json::string(rules[i]));
+                         o["rules"] = std::move(u);
+                         auto count = [&](const char* key, size_t all, size_t listed) {
+                           if (all > listed) {
+                             o[key] = all - listed;
+                           } else {
+                             o.erase(key);
+                           }
+                         };
+                         count("cases_not_listed", cases.size(), n_cases);
+                         count("records_not_listed", records.size(), n_records);
+                         count("rules_not_listed", rules.size(), n_rules);
+                         Canonical(v, out);
+                       });
 }
 
 Result<std::string> FitSealedText(
