@@ -19,49 +19,10 @@ namespace {
 
 namespace json = boost::json;
 
-// Whether any of the 8 bytes in `w` is a control character, '"' or '\\'
-// (the bytes a JSON string escapes): the "has a zero byte" test of
-// bit-twiddling lore, exact as a yes/no.
-bool NeedsEscape(uint64_t w) {
-  constexpr uint64_t kOnes = 0x0101010101010101ULL, kHigh = 0x8080808080808080ULL;
-  auto has_zero = [](uint64_t x) { return (x - kOnes) & ~x & kHigh; };
-  uint64_t below_space = (w - kOnes * 0x20) & ~w & kHigh;
-  return (below_space | has_zero(w ^ (kOnes * '"')) | has_zero(w ^ (kOnes * '\\'))) != 0;
-}
-
 // A JSON string as RFC 8785 writes it: only '"', '\\' and control bytes
-// escaped, the short forms where JSON has them.
-void CanonicalString(std::string_view str, std::string& out) {
-  out += '"';
-  // Runs that need no escape are appended whole; they are found 8 bytes at
-  // a time (a sealed part's 2,088 base64 characters, in every entry).
-  size_t run = 0;
-  for (size_t i = 0; i < str.size(); ++i) {
-    while (i + 8 <= str.size()) {
-      uint64_t w;
-      std::memcpy(&w, str.data() + i, 8);
-      if (NeedsEscape(w)) break;
-      i += 8;
-    }
-    if (i == str.size()) break;
-    unsigned char c = static_cast<unsigned char>(str[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
-    out.append(str.data() + run, i - run);
-    run = i + 1;
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default: out += fmt::format("\\u{:04x}", c);
-    }
-  }
-  out.append(str.data() + run, str.size() - run);
-  out += '"';
-}
+// escaped, the short forms where JSON has them (base/encoding.h's writer,
+// which Boost.JSON's serializer also agrees with).
+void CanonicalString(std::string_view str, std::string& out) { AppendJsonString(str, &out); }
 
 template <class Int>
 void CanonicalInt(Int n, std::string& out) {
