@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdint>
-#include <cstring>
 #include <stdexcept>
 
 #include <boost/container/small_vector.hpp>
