@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 usage() {
   cat <<'EOF'
 Drives, in one run and alternating, over HTTPS keep-alive on loopback with wrk
-(2 threads x 64 connections):
+(2 threads x 64 connections, or --connections):
   nginx        answering a fixed JSON body over the same certificate and TLS
                settings (the limit: TLS + HTTP with no work at all)
   healthz      GET /healthz on the gateway: its own HTTPS server with no work
@@ -22,7 +22,10 @@ nginx. The gateway serves a 100,000-subject demo force (strict-firewall).
 wrk cannot present client certificates: the gateway authenticates the bearer
 tokens the demo turns on.
 
-  scripts/bench_gateway.sh [--seconds N] [--rounds N] [--subjects N] [--no-build] [--bin PATH]
+  scripts/bench_gateway.sh [--seconds N] [--rounds N] [--subjects N] [--connections N] [--no-build] [--bin PATH]
+
+--connections sets wrk's connections for the loaded runs (default 64): fewer
+connections show the latency at a lower load.
 
 --bin runs another build of firebreak (e.g. an older commit's, to compare in
 one session); the "cpu us/req" column is the gateway's own CPU time (user +
@@ -38,6 +41,7 @@ EOF
 secs=8
 rounds=3
 subjects=100000
+conns=64
 build=1
 bin=build/src/cli/firebreak
 while [ $# -gt 0 ]; do
@@ -45,6 +49,7 @@ while [ $# -gt 0 ]; do
     --seconds) secs="$2"; shift 2 ;;
     --rounds) rounds="$2"; shift 2 ;;
     --subjects) subjects="$2"; shift 2 ;;
+    --connections) conns="$2"; shift 2 ;;
     --no-build) build=0; shift ;;
     --bin) bin="$2"; build=0; shift 2 ;;
     -h|--help) usage; exit 0 ;;
@@ -164,11 +169,11 @@ PY
 results="$dir/results.txt"
 : > "$results"
 for r in $(seq "$rounds"); do
-  run nginx "https://127.0.0.1:$nport/v1/disclosures" "$dir/nginx.lua" 2 64 | tee -a "$results"
-  run healthz "https://127.0.0.1:$port/healthz" "$dir/healthz.lua" 2 64 | tee -a "$results"
-  run decisions "https://127.0.0.1:$port/v1/decisions" "$dir/decisions.lua" 2 64 | tee -a "$results"
-  run disclosures "https://127.0.0.1:$port/v1/disclosures" "$dir/disclosures.lua" 2 64 | tee -a "$results"
-  run decisions-many "https://127.0.0.1:$port/v1/decisions" "$dir/decisions-many.lua" 2 64 | tee -a "$results"
+  run nginx "https://127.0.0.1:$nport/v1/disclosures" "$dir/nginx.lua" 2 "$conns" | tee -a "$results"
+  run healthz "https://127.0.0.1:$port/healthz" "$dir/healthz.lua" 2 "$conns" | tee -a "$results"
+  run decisions "https://127.0.0.1:$port/v1/decisions" "$dir/decisions.lua" 2 "$conns" | tee -a "$results"
+  run disclosures "https://127.0.0.1:$port/v1/disclosures" "$dir/disclosures.lua" 2 "$conns" | tee -a "$results"
+  run decisions-many "https://127.0.0.1:$port/v1/decisions" "$dir/decisions-many.lua" 2 "$conns" | tee -a "$results"
   run one-client-decisions "https://127.0.0.1:$port/v1/decisions" "$dir/decisions.lua" 1 1 | tee -a "$results"
   run one-client-nginx "https://127.0.0.1:$nport/v1/disclosures" "$dir/nginx.lua" 1 1 | tee -a "$results"
 done
@@ -177,14 +182,14 @@ metrics_port=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["
 if [ "$metrics_port" != "0" ]; then
   curl -s "http://127.0.0.1:$metrics_port/metrics" | grep -E '^firebreak_log_(sequenced|published)_size' || true
 fi
-python3 - "$results" "$rounds" "$secs" <<'PY'
+python3 - "$results" "$rounds" "$secs" "$conns" <<'PY'
 import statistics, sys
 rows = {}
 for line in open(sys.argv[1]):
     name, rps, p50, p99, bad, cpu = line.split()
     rows.setdefault(name, []).append((float(rps), float(p50), float(p99), int(bad), float(cpu)))
 med = {k: tuple(statistics.median(x[i] for x in v) for i in (0, 1, 2, 4)) for k, v in rows.items()}
-print(f"\nmedians of {sys.argv[2]} rounds x {sys.argv[3]} s (wrk -t2 -c64; one-client rows -t1 -c1)")
+print(f"\nmedians of {sys.argv[2]} rounds x {sys.argv[3]} s (wrk -t2 -c{sys.argv[4]}; one-client rows -t1 -c1)")
 print(f"{'run':<24}{'requests/s':>12}{'p50 ms':>9}{'p99 ms':>9}{'vs nginx':>10}{'non-2xx':>9}{'cpu us/req':>12}")
 for k in ["nginx", "healthz", "decisions", "disclosures", "decisions-many", "one-client-nginx", "one-client-decisions"]:
     if k not in med: continue
