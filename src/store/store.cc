@@ -61,15 +61,19 @@ Status CheckStoredText(std::string_view what, std::string_view text) {
 
 namespace {
 
+// What CheckStoredText accepts, without building a message: the checks
+// below name a field only once it has failed.
+bool IsStoredText(std::string_view text) { return text.find('\0') == std::string_view::npos && IsValidUtf8(text); }
+
 // A list of codes kept comma-separated: each one stored text, non-empty and
 // without a comma, or it would not read back as the same list.
 Status CheckCodes(std::string_view what, const std::vector<std::string>& codes) {
   for (size_t i = 0; i < codes.size(); ++i) {
+    const std::string& code = codes[i];
+    if (IsStoredText(code) && !code.empty() && code.find(',') == std::string::npos) continue;
     std::string entry = std::string(what) + " entry " + std::to_string(i + 1);
-    FB_RETURN_IF_ERROR(CheckStoredText(entry, codes[i]));
-    if (codes[i].empty() || codes[i].find(',') != std::string::npos) {
-      return tl::make_unexpected(InvalidArgument(entry + " is empty or holds a comma; each must be one code"));
-    }
+    FB_RETURN_IF_ERROR(CheckStoredText(entry, code));
+    return tl::make_unexpected(InvalidArgument(entry + " is empty or holds a comma; each must be one code"));
   }
   return Ok();
 }
@@ -109,8 +113,8 @@ Status CheckWritable(const Record& record) {
     const Field& f = record.fields[i];
     // A name that is not stored text cannot be shown: the field is named by
     // its place instead.
-    FB_RETURN_IF_ERROR(CheckStoredText("the name of record field " + std::to_string(i + 1), f.name));
-    FB_RETURN_IF_ERROR(CheckStoredText("record field `" + f.name + "`", f.value));
+    if (!IsStoredText(f.name)) return CheckStoredText("the name of record field " + std::to_string(i + 1), f.name);
+    if (!IsStoredText(f.value)) return CheckStoredText("record field `" + f.name + "`", f.value);
   }
   return Ok();
 }
@@ -139,8 +143,8 @@ Status CheckApplicationChoice(const ApplicationChoice& choice) {
   FB_RETURN_IF_ERROR(CheckStoredText("application choice `recorded_by`", choice.recorded_by));
   FB_RETURN_IF_ERROR(CheckStoredText("application choice `recorded_on`", choice.recorded_on));
   for (size_t i = 0; i < choice.categories.size(); ++i) {
-    FB_RETURN_IF_ERROR(
-        CheckStoredText("application choice `categories` entry " + std::to_string(i + 1), choice.categories[i]));
+    if (IsStoredText(choice.categories[i])) continue;
+    return CheckStoredText("application choice `categories` entry " + std::to_string(i + 1), choice.categories[i]);
   }
   if (choice.recipient.empty()) {
     return tl::make_unexpected(InvalidArgument("application choice: the recipient the subject named is empty"));
