@@ -243,6 +243,7 @@ class MemoryStore : public Store {
 
   Result<std::optional<Organisation>> FindOrganisationByCredential(
       CredentialKind kind, std::string_view sha256_hex) override {
+    if (!IsStoredText(sha256_hex)) return std::optional<Organisation>();  // no such key is stored
     std::lock_guard lock(mu_);
     auto it = s_.credentials.find(CredentialKey{kind, std::string(sha256_hex)});
     if (it == s_.credentials.end()) return std::optional<Organisation>();
@@ -250,6 +251,7 @@ class MemoryStore : public Store {
   }
 
   Result<std::optional<Organisation>> GetOrganisation(std::string_view id) override {
+    if (!IsStoredText(id)) return std::optional<Organisation>();  // no such key is stored
     std::lock_guard lock(mu_);
     auto it = s_.orgs.find(std::string(id));
     if (it == s_.orgs.end()) return std::optional<Organisation>();
@@ -257,6 +259,7 @@ class MemoryStore : public Store {
   }
 
   Result<std::optional<Subject>> FindSubjectByReference(std::string_view reference) override {
+    if (!IsStoredText(reference)) return std::optional<Subject>();  // no such key is stored
     std::lock_guard lock(mu_);
     auto it = s_.by_reference.find(std::string(reference));
     if (it == s_.by_reference.end()) return std::optional<Subject>();
@@ -266,6 +269,7 @@ class MemoryStore : public Store {
   Result<std::vector<Subject>> MatchIdentity(std::string_view given_name,
                                              std::string_view family_name,
                                              std::string_view date_of_birth) override {
+    if (!IsStoredText(IdentityKey(given_name, family_name, date_of_birth))) return std::vector<Subject>();
     std::lock_guard lock(mu_);
     std::vector<Subject> out;
     auto range = s_.by_identity.equal_range(IdentityKey(given_name, family_name, date_of_birth));
@@ -311,6 +315,7 @@ class MemoryStore : public Store {
   }
 
   Result<std::optional<Receipt>> GetReceipt(std::string_view id) override {
+    if (!IsStoredText(id)) return std::optional<Receipt>();  // no such key is stored
     std::lock_guard lock(mu_);
     auto it = s_.receipts.find(std::string(id));
     if (it == s_.receipts.end()) return std::optional<Receipt>();
@@ -318,6 +323,7 @@ class MemoryStore : public Store {
   }
 
   Result<std::optional<Report>> GetReport(std::string_view id) override {
+    if (!IsStoredText(id)) return std::optional<Report>();  // no such key is stored
     std::lock_guard lock(mu_);
     auto it = s_.reports.find(std::string(id));
     if (it == s_.reports.end()) return std::optional<Report>();
@@ -325,6 +331,7 @@ class MemoryStore : public Store {
   }
 
   Result<std::optional<TrackerToken>> FindTrackerToken(std::string_view digest) override {
+    if (!IsStoredText(digest)) return std::optional<TrackerToken>();  // no such key is stored
     std::lock_guard lock(mu_);
     auto it = s_.tokens.find(std::string(digest));
     if (it == s_.tokens.end()) return std::optional<TrackerToken>();
@@ -368,6 +375,7 @@ class MemoryStore : public Store {
   }
 
   Result<std::vector<uint64_t>> TrackerIndex(std::string_view pseudonym) override {
+    if (!IsStoredText(pseudonym)) return std::vector<uint64_t>();  // no such key is stored
     std::lock_guard lock(mu_);
     auto it = s_.index.find(std::string(pseudonym));
     if (it == s_.index.end()) return std::vector<uint64_t>();

@@ -563,6 +563,7 @@ class SqliteStore : public Store {
 
   Result<std::optional<Organisation>> FindOrganisationByCredential(
       CredentialKind kind, std::string_view sha256_hex) override {
+    if (!IsStoredText(sha256_hex)) return std::optional<Organisation>();  // no such key is stored
     return Read<std::optional<Organisation>>([&](Connection& c) -> Result<std::optional<Organisation>> {
       FB_ASSIGN_OR_RETURN(sqlite3_stmt * s,
                           c.Prepare("SELECT o.id, o.type, o.name, o.scope FROM credentials k "
@@ -590,6 +591,7 @@ class SqliteStore : public Store {
   }
 
   Result<std::optional<Organisation>> GetOrganisation(std::string_view id) override {
+    if (!IsStoredText(id)) return std::optional<Organisation>();  // no such key is stored
     return Read<std::optional<Organisation>>([&](Connection& c) -> Result<std::optional<Organisation>> {
       FB_ASSIGN_OR_RETURN(sqlite3_stmt * s,
                           c.Prepare("SELECT id, type, name, scope FROM organisations WHERE id = ?"));
@@ -599,6 +601,7 @@ class SqliteStore : public Store {
   }
 
   Result<std::optional<Subject>> FindSubjectByReference(std::string_view reference) override {
+    if (!IsStoredText(reference)) return std::optional<Subject>();  // no such key is stored
     return Read<std::optional<Subject>>([&](Connection& c) -> Result<std::optional<Subject>> {
       static const std::string sql =
           std::string("SELECT ") + kSubjectColumns + kSubjectFrom + " WHERE s.reference = ?";
@@ -614,6 +617,7 @@ class SqliteStore : public Store {
   Result<std::vector<Subject>> MatchIdentity(std::string_view given_name,
                                              std::string_view family_name,
                                              std::string_view date_of_birth) override {
+    if (!IsStoredText(IdentityKey(given_name, family_name, date_of_birth))) return std::vector<Subject>();
     return Read<std::vector<Subject>>([&](Connection& c) -> Result<std::vector<Subject>> {
       static const std::string sql = std::string("SELECT ") + kSubjectColumns + kSubjectFrom +
                                      " WHERE s.identity_key = ? ORDER BY s.id";
@@ -685,6 +689,7 @@ class SqliteStore : public Store {
   }
 
   Result<std::optional<Receipt>> GetReceipt(std::string_view id) override {
+    if (!IsStoredText(id)) return std::optional<Receipt>();  // no such key is stored
     return Read<std::optional<Receipt>>([&](Connection& c) -> Result<std::optional<Receipt>> {
       FB_ASSIGN_OR_RETURN(sqlite3_stmt * s,
                           c.Prepare("SELECT id, log_index, org_id, created FROM receipts "
@@ -701,6 +706,7 @@ class SqliteStore : public Store {
 
 
   Result<std::optional<Report>> GetReport(std::string_view id) override {
+    if (!IsStoredText(id)) return std::optional<Report>();  // no such key is stored
     return Read<std::optional<Report>>([&](Connection& c) -> Result<std::optional<Report>> {
       FB_ASSIGN_OR_RETURN(sqlite3_stmt * s,
                           c.Prepare("SELECT id, subject_id, case_id, org_id, created, dropped_fields "
@@ -715,6 +721,7 @@ class SqliteStore : public Store {
   }
 
   Result<std::optional<TrackerToken>> FindTrackerToken(std::string_view digest) override {
+    if (!IsStoredText(digest)) return std::optional<TrackerToken>();  // no such key is stored
     return Read<std::optional<TrackerToken>>([&](Connection& c) -> Result<std::optional<TrackerToken>> {
       FB_ASSIGN_OR_RETURN(sqlite3_stmt * s,
                           c.Prepare("SELECT digest, subject_id, kind, org_id, created, revoked "
@@ -792,6 +799,7 @@ class SqliteStore : public Store {
   }
 
   Result<std::vector<uint64_t>> TrackerIndex(std::string_view pseudonym) override {
+    if (!IsStoredText(pseudonym)) return std::vector<uint64_t>();  // no such key is stored
     return Read<std::vector<uint64_t>>([&](Connection& c) -> Result<std::vector<uint64_t>> {
       FB_ASSIGN_OR_RETURN(sqlite3_stmt * s,
                           c.Prepare("SELECT log_index FROM tracker_index WHERE pseudonym = ? ORDER BY log_index"));

@@ -50,6 +50,10 @@ void AppendFolded(std::string& out, std::string_view name) {
 }
 }  // namespace
 
+// The checks below name a field only once this has failed: no message is
+// built for text that passes.
+bool IsStoredText(std::string_view text) { return text.find('\0') == std::string_view::npos && IsValidUtf8(text); }
+
 Status CheckStoredText(std::string_view what, std::string_view text) {
   FB_RETURN_IF_ERROR(CheckUtf8(what, text));
   if (size_t nul = text.find('\0'); nul != std::string_view::npos) {
@@ -60,10 +64,6 @@ Status CheckStoredText(std::string_view what, std::string_view text) {
 }
 
 namespace {
-
-// What CheckStoredText accepts, without building a message: the checks
-// below name a field only once it has failed.
-bool IsStoredText(std::string_view text) { return text.find('\0') == std::string_view::npos && IsValidUtf8(text); }
 
 // A list of codes kept comma-separated: each one stored text, non-empty and
 // without a comma, or it would not read back as the same list.

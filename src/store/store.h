@@ -192,6 +192,12 @@ std::string IdentityKey(std::string_view given_name, std::string_view family_nam
 // offset 3)". Shared by the backends; callers may run them first to answer
 // bad input without touching the store.
 Status CheckStoredText(std::string_view what, std::string_view text);
+// What CheckStoredText accepts. Lookups by a key that is not (a reference,
+// an id, a digest, a pseudonym, an identity holding a NUL or bytes that are
+// not UTF-8) find nothing on every backend, without asking the database
+// (PostgreSQL would refuse the key, or cut it short at the NUL and find
+// another).
+bool IsStoredText(std::string_view text);
 Status CheckWritable(const Organisation& org);
 Status CheckWritable(const Subject& subject);  // its application choice too
 Status CheckWritable(const Case& c);
