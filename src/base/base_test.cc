@@ -184,6 +184,108 @@ TEST(Encoding, AppendJsonStringIsBoostJsonsEscaping) {
   EXPECT_EQ(out, "[\"a\"");
 }
 
+// Code point `cp` written in `len` bytes of UTF-8's bit pattern, whether or
+// not that is its shortest form (for overlong forms and out-of-range values).
+std::string EncodeAs(uint32_t cp, int len) {
+  if (len == 1) return std::string(1, char(cp));
+  static const unsigned char kLead[] = {0, 0, 0xC0, 0xE0, 0xF0};
+  std::string out(size_t(len), '\0');
+  for (int i = len - 1; i > 0; --i) {
+    out[size_t(i)] = char(0x80 | (cp & 0x3F));
+    cp >>= 6;
+  }
+  out[0] = char(kLead[len] | cp);
+  return out;
+}
+
+int ShortestLength(uint32_t cp) { return cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4; }
+
+TEST(Utf8, EveryScalarValueIsValidInItsShortestFormOnly) {
+  for (uint32_t cp = 0; cp <= 0x10FFFF; ++cp) {
+    if (cp >= 0xD800 && cp <= 0xDFFF) continue;
+    int len = ShortestLength(cp);
+    std::string s = "a" + EncodeAs(cp, len) + "z";
+    ASSERT_TRUE(IsValidUtf8(s)) << std::hex << "U+" << cp;
+    // Every longer (overlong) form is refused, at the lead byte.
+    for (int longer = len + 1; longer <= 4; ++longer) {
+      ASSERT_EQ(FindInvalidUtf8("a" + EncodeAs(cp, longer) + "z"), std::optional<size_t>(1))
+          << std::hex << "U+" << cp << " in " << longer << " bytes";
+    }
+    // Every proper prefix of a multi-byte form is cut short, at its end and
+    // before an ASCII byte.
+    for (int cut = 1; cut < len; ++cut) {
+      std::string prefix = EncodeAs(cp, len).substr(0, size_t(cut));
+      ASSERT_EQ(FindInvalidUtf8("ab" + prefix), std::optional<size_t>(2)) << std::hex << "U+" << cp;
+      ASSERT_EQ(FindInvalidUtf8("ab" + prefix + "c"), std::optional<size_t>(2)) << std::hex << "U+" << cp;
+    }
+  }
+}
+
+TEST(Utf8, SurrogatesAndCodePointsAboveTheLastAreInvalid) {
+  for (uint32_t cp = 0xD800; cp <= 0xDFFF; ++cp) {
+    ASSERT_EQ(FindInvalidUtf8("x" + EncodeAs(cp, 3)), std::optional<size_t>(1)) << std::hex << cp;
+  }
+  // A high and a low surrogate in a row (CESU-8's pair) is no better.
+  EXPECT_FALSE(IsValidUtf8("\xED\xA0\xBD\xED\xB8\x80"));
+  for (uint32_t cp = 0x110000; cp <= 0x1FFFFF; cp += 0x101) {
+    ASSERT_EQ(FindInvalidUtf8(EncodeAs(cp, 4)), std::optional<size_t>(0)) << std::hex << cp;
+  }
+  EXPECT_TRUE(IsValidUtf8("\xF4\x8F\xBF\xBF"));   // U+10FFFF, the last
+  EXPECT_FALSE(IsValidUtf8("\xF4\x90\x80\x80"));  // U+110000
+}
+
+TEST(Utf8, StrayAndImpossibleBytes) {
+  EXPECT_TRUE(IsValidUtf8(""));
+  EXPECT_TRUE(IsValidUtf8(std::string("a\0b", 3)));  // U+0000 is valid UTF-8
+  EXPECT_TRUE(IsValidUtf8("Siobh\xC3\xA1n \xE5\x90\x8D\xE5\x89\x8D \xF0\x9F\x98\x80"));
+  for (int b = 0x80; b <= 0xBF; ++b) {
+    EXPECT_EQ(FindInvalidUtf8("ok" + std::string(1, char(b))), std::optional<size_t>(2)) << b;  // continuation alone
+  }
+  for (int b : {0xC0, 0xC1, 0xF5, 0xF6, 0xF7, 0xF8, 0xFB, 0xFC, 0xFD, 0xFE, 0xFF}) {
+    EXPECT_EQ(FindInvalidUtf8(std::string(1, char(b)) + "\x80\x80\x80"), std::optional<size_t>(0)) << b;
+  }
+  // A lead byte followed by something that does not continue it.
+  EXPECT_EQ(FindInvalidUtf8("\xC3\xA9\xE2\x28\xA1"), std::optional<size_t>(2));
+  EXPECT_EQ(FindInvalidUtf8("\xF0\x9F\x98"), std::optional<size_t>(0));
+  // The first bad sequence is the one named.
+  EXPECT_EQ(FindInvalidUtf8("abc\xFF\xC3"), std::optional<size_t>(3));
+}
+
+// An independent judge: Boost.JSON's parser refuses a string literal that is
+// not valid UTF-8. Random byte strings, weighted to the bytes that matter,
+// must get the same verdict from both.
+TEST(Utf8, AgreesWithBoostJsonsParser) {
+  uint64_t state = 0x9E3779B97F4A7C15ull;
+  auto next = [&]() {
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    return state;
+  };
+  const unsigned char kInteresting[] = {'a',  0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0, 0xC1, 0xC2,
+                                        0xDF, 0xE0, 0xE1, 0xEC, 0xED, 0xEE, 0xEF, 0xF0, 0xF1, 0xF3, 0xF4,
+                                        0xF5, 0xFF};
+  int valid = 0;
+  for (int i = 0; i < 200000; ++i) {
+    std::string s;
+    size_t len = next() % 7;
+    for (size_t k = 0; k < len; ++k) s += char(kInteresting[next() % std::size(kInteresting)]);
+    boost::system::error_code ec;
+    boost::json::parse("\"" + s + "\"", ec);
+    ASSERT_EQ(IsValidUtf8(s), !ec) << HexEncode(s);
+    valid += !ec;
+  }
+  EXPECT_GT(valid, 1000);  // both verdicts were exercised
+}
+
+TEST(Utf8, CheckNamesTheByteAndOffsetNotTheText) {
+  EXPECT_TRUE(CheckUtf8("record field `given_name`", "Zo\xC3\xAB"));
+  Status bad = CheckUtf8("record field `given_name`", "Ana\xFFsecret");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(bad.error().message(), "record field `given_name` is not valid UTF-8 (byte 0xff at offset 3)");
+}
+
 TEST(Error, ContextAndMacros) {
   auto fails = []() -> Result<int> { return tl::make_unexpected(NotFound("x")); };
   auto caller = [&]() -> Result<int> {

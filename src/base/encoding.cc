@@ -209,4 +209,52 @@ void AppendJsonString(std::string_view s, std::string* out) {
   out->push_back('"');
 }
 
+std::optional<size_t> FindInvalidUtf8(std::string_view text) {
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  const size_t n = text.size();
+  size_t i = 0;
+  while (i < n) {
+    unsigned char b = p[i];
+    if (b < 0x80) {
+      ++i;
+      continue;
+    }
+    // The length of the sequence `b` leads and the range its second byte
+    // must fall in (RFC 3629 §4): the narrower ranges after E0, ED, F0 and F4
+    // rule out overlong forms, surrogates and code points above U+10FFFF.
+    size_t len = 0;
+    unsigned char lo = 0x80, hi = 0xBF;
+    if (b >= 0xC2 && b <= 0xDF) {
+      len = 2;
+    } else if (b >= 0xE0 && b <= 0xEF) {
+      len = 3;
+      if (b == 0xE0) lo = 0xA0;
+      if (b == 0xED) hi = 0x9F;
+    } else if (b >= 0xF0 && b <= 0xF4) {
+      len = 4;
+      if (b == 0xF0) lo = 0x90;
+      if (b == 0xF4) hi = 0x8F;
+    } else {
+      return i;  // a stray continuation byte, C0, C1 (always overlong) or F5..FF
+    }
+    if (n - i < len) return i;  // cut short
+    if (p[i + 1] < lo || p[i + 1] > hi) return i;
+    for (size_t k = 2; k < len; ++k) {
+      if (p[i + k] < 0x80 || p[i + k] > 0xBF) return i;
+    }
+    i += len;
+  }
+  return std::nullopt;
+}
+
+Status CheckUtf8(std::string_view what, std::string_view text) {
+  std::optional<size_t> bad = FindInvalidUtf8(text);
+  if (!bad) return Ok();
+  const char hex[] = "0123456789abcdef";
+  auto b = static_cast<unsigned char>(text[*bad]);
+  std::string byte = {'0', 'x', hex[b >> 4], hex[b & 0xF]};
+  return tl::make_unexpected(InvalidArgument(std::string(what) + " is not valid UTF-8 (byte " + byte + " at offset " +
+                                             std::to_string(*bad) + ")"));
+}
+
 }  // namespace firebreak

@@ -1,5 +1,6 @@
-// Hex and base64 (RFC 4648, standard alphabet with padding) encoding, and
-// JSON string literals written straight into text.
+// Hex and base64 (RFC 4648, standard alphabet with padding) encoding, JSON
+// string literals written straight into text, and the project's one UTF-8
+// validator.
 //
 // Decoding rejects anything that is not canonical: wrong length, characters
 // outside the alphabet, missing or misplaced padding, non-zero trailing bits.
@@ -10,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -33,5 +35,19 @@ std::string HtmlEscape(std::string_view text);
 // hex), everything else (UTF-8, or any other byte) as it is. For answers
 // written without a JSON tree.
 void AppendJsonString(std::string_view s, std::string* out);
+
+// UTF-8 as RFC 3629 defines it (Unicode's "well-formed"): no overlong forms,
+// no surrogates (U+D800..U+DFFF), nothing above U+10FFFF, no sequence cut
+// short, no stray continuation byte. U+0000 is valid UTF-8.
+//
+// The offset of the first byte of the first ill-formed sequence in `text`
+// (the lead byte, or the stray byte), or nullopt when all of it is valid.
+std::optional<size_t> FindInvalidUtf8(std::string_view text);
+inline bool IsValidUtf8(std::string_view text) { return !FindInvalidUtf8(text).has_value(); }
+
+// Ok, or kInvalidArgument "<what> is not valid UTF-8 (byte 0xff at offset 3)".
+// Names the byte and where it is, never the text around it (it may be
+// personal data).
+Status CheckUtf8(std::string_view what, std::string_view text);
 
 }  // namespace firebreak

@@ -46,6 +46,7 @@ struct State {
 class MemoryStore : public Store {
  public:
   Status PutOrganisation(const Organisation& org) override {
+    FB_RETURN_IF_ERROR(CheckWritable(org));
     std::lock_guard lock(mu_);
     ++stamp_;  // before the write: a reader never keeps data newer than its stamp
     if (org.id.empty()) return tl::make_unexpected(InvalidArgument("organisation id is empty"));
@@ -55,6 +56,8 @@ class MemoryStore : public Store {
 
   Status AddCredential(std::string_view org_id, CredentialKind kind,
                        std::string_view sha256_hex) override {
+    FB_RETURN_IF_ERROR(CheckStoredText("credential `org_id`", org_id));
+    FB_RETURN_IF_ERROR(CheckStoredText("credential digest", sha256_hex));
     std::lock_guard lock(mu_);
     ++stamp_;  // before the write: a reader never keeps data newer than its stamp
     if (!s_.orgs.count(std::string(org_id))) {
@@ -69,6 +72,8 @@ class MemoryStore : public Store {
   }
 
   Status SetFieldCategory(std::string_view field, std::string_view category) override {
+    FB_RETURN_IF_ERROR(CheckStoredText("field map `field`", field));
+    FB_RETURN_IF_ERROR(CheckStoredText("field map `category`", category));
     std::lock_guard lock(mu_);
     ++stamp_;  // before the write: a reader never keeps data newer than its stamp
     s_.field_categories[std::string(field)] = std::string(category);
@@ -76,13 +81,13 @@ class MemoryStore : public Store {
   }
 
   Result<int64_t> AddSubject(const Subject& subject) override {
+    FB_RETURN_IF_ERROR(CheckWritable(subject));
     std::lock_guard lock(mu_);
     ++stamp_;  // before the write: a reader never keeps data newer than its stamp
     if (s_.by_reference.count(subject.reference)) {
       return tl::make_unexpected(
           AlreadyExists("subject reference `" + subject.reference + "` already exists"));
     }
-    if (subject.application) FB_RETURN_IF_ERROR(CheckApplicationChoice(*subject.application));
     Subject s = subject;
     s.id = s_.next_subject++;
     s_.by_reference[s.reference] = s.id;
@@ -92,6 +97,7 @@ class MemoryStore : public Store {
   }
 
   Status PutCase(const Case& c) override {
+    FB_RETURN_IF_ERROR(CheckWritable(c));
     std::lock_guard lock(mu_);
     ++stamp_;  // before the write: a reader never keeps data newer than its stamp
     s_.cases[c.id] = c;
@@ -112,6 +118,8 @@ class MemoryStore : public Store {
 
   Status AddParticipant(std::string_view case_id, int64_t subject_id,
                         std::string_view role) override {
+    FB_RETURN_IF_ERROR(CheckStoredText("participant `case_id`", case_id));
+    FB_RETURN_IF_ERROR(CheckStoredText("participant `role`", role));
     std::lock_guard lock(mu_);
     ++stamp_;  // before the write: a reader never keeps data newer than its stamp
     if (!s_.cases.count(std::string(case_id))) {
@@ -131,6 +139,7 @@ class MemoryStore : public Store {
   }
 
   Result<int64_t> AddRecord(const Record& record) override {
+    FB_RETURN_IF_ERROR(CheckWritable(record));
     std::lock_guard lock(mu_);
     ++stamp_;  // before the write: a reader never keeps data newer than its stamp
     if (!s_.subjects.count(record.subject_id)) {
@@ -149,6 +158,7 @@ class MemoryStore : public Store {
   }
 
   Status PutReceipt(const Receipt& receipt) override {
+    FB_RETURN_IF_ERROR(CheckWritable(receipt));
     std::lock_guard lock(mu_);
     if (s_.receipts.count(receipt.id)) {
       return tl::make_unexpected(AlreadyExists("receipt `" + receipt.id + "` already exists"));
@@ -161,6 +171,7 @@ class MemoryStore : public Store {
   }
 
   Status PutReport(const Report& r) override {
+    FB_RETURN_IF_ERROR(CheckWritable(r));
     std::lock_guard lock(mu_);
     if (s_.reports.count(r.id)) return tl::make_unexpected(AlreadyExists("report already exists"));
     if (!s_.subjects.count(r.subject_id) || !s_.cases.count(r.case_id) || !s_.orgs.count(r.org_id)) {
@@ -171,6 +182,7 @@ class MemoryStore : public Store {
   }
 
   Status PutTrackerToken(const TrackerToken& t) override {
+    FB_RETURN_IF_ERROR(CheckWritable(t));
     std::lock_guard lock(mu_);
     if (s_.tokens.count(t.digest)) return tl::make_unexpected(AlreadyExists("tracker token already exists"));
     if (!s_.subjects.count(t.subject_id) || (!t.org_id.empty() && !s_.orgs.count(t.org_id))) {
@@ -181,6 +193,7 @@ class MemoryStore : public Store {
   }
 
   Status RevokeTrackerToken(std::string_view digest, int64_t when) override {
+    FB_RETURN_IF_ERROR(CheckStoredText("tracker token digest", digest));
     std::lock_guard lock(mu_);
     auto it = s_.tokens.find(std::string(digest));
     if (it == s_.tokens.end()) return tl::make_unexpected(NotFound("no such tracker token"));
@@ -189,12 +202,14 @@ class MemoryStore : public Store {
   }
 
   Status PutHold(const Hold& h) override {
+    FB_RETURN_IF_ERROR(CheckWritable(h));
     std::lock_guard lock(mu_);
     s_.holds[h.log_index] = h;
     return Ok();
   }
 
   Status AddTrackerIndex(std::string_view pseudonym, uint64_t log_index) override {
+    FB_RETURN_IF_ERROR(CheckStoredText("tracker index `pseudonym`", pseudonym));
     std::lock_guard lock(mu_);
     s_.index[std::string(pseudonym)].insert(log_index);
     return Ok();
@@ -228,6 +243,7 @@ class MemoryStore : public Store {
 
   Result<std::optional<Organisation>> FindOrganisationByCredential(
       CredentialKind kind, std::string_view sha256_hex) override {
+    if (!IsStoredText(sha256_hex)) return std::optional<Organisation>();  // no such key is stored
     std::lock_guard lock(mu_);
     auto it = s_.credentials.find(CredentialKey{kind, std::string(sha256_hex)});
     if (it == s_.credentials.end()) return std::optional<Organisation>();
@@ -235,6 +251,7 @@ class MemoryStore : public Store {
   }
 
   Result<std::optional<Organisation>> GetOrganisation(std::string_view id) override {
+    if (!IsStoredText(id)) return std::optional<Organisation>();  // no such key is stored
     std::lock_guard lock(mu_);
     auto it = s_.orgs.find(std::string(id));
     if (it == s_.orgs.end()) return std::optional<Organisation>();
@@ -242,6 +259,7 @@ class MemoryStore : public Store {
   }
 
   Result<std::optional<Subject>> FindSubjectByReference(std::string_view reference) override {
+    if (!IsStoredText(reference)) return std::optional<Subject>();  // no such key is stored
     std::lock_guard lock(mu_);
     auto it = s_.by_reference.find(std::string(reference));
     if (it == s_.by_reference.end()) return std::optional<Subject>();
@@ -251,6 +269,7 @@ class MemoryStore : public Store {
   Result<std::vector<Subject>> MatchIdentity(std::string_view given_name,
                                              std::string_view family_name,
                                              std::string_view date_of_birth) override {
+    if (!IsStoredText(IdentityKey(given_name, family_name, date_of_birth))) return std::vector<Subject>();
     std::lock_guard lock(mu_);
     std::vector<Subject> out;
     auto range = s_.by_identity.equal_range(IdentityKey(given_name, family_name, date_of_birth));
@@ -296,6 +315,7 @@ class MemoryStore : public Store {
   }
 
   Result<std::optional<Receipt>> GetReceipt(std::string_view id) override {
+    if (!IsStoredText(id)) return std::optional<Receipt>();  // no such key is stored
     std::lock_guard lock(mu_);
     auto it = s_.receipts.find(std::string(id));
     if (it == s_.receipts.end()) return std::optional<Receipt>();
@@ -303,6 +323,7 @@ class MemoryStore : public Store {
   }
 
   Result<std::optional<Report>> GetReport(std::string_view id) override {
+    if (!IsStoredText(id)) return std::optional<Report>();  // no such key is stored
     std::lock_guard lock(mu_);
     auto it = s_.reports.find(std::string(id));
     if (it == s_.reports.end()) return std::optional<Report>();
@@ -310,6 +331,7 @@ class MemoryStore : public Store {
   }
 
   Result<std::optional<TrackerToken>> FindTrackerToken(std::string_view digest) override {
+    if (!IsStoredText(digest)) return std::optional<TrackerToken>();  // no such key is stored
     std::lock_guard lock(mu_);
     auto it = s_.tokens.find(std::string(digest));
     if (it == s_.tokens.end()) return std::optional<TrackerToken>();
@@ -353,6 +375,7 @@ class MemoryStore : public Store {
   }
 
   Result<std::vector<uint64_t>> TrackerIndex(std::string_view pseudonym) override {
+    if (!IsStoredText(pseudonym)) return std::vector<uint64_t>();  // no such key is stored
     std::lock_guard lock(mu_);
     auto it = s_.index.find(std::string(pseudonym));
     if (it == s_.index.end()) return std::vector<uint64_t>();

@@ -194,6 +194,7 @@ class PgStore : public Store {
   }
 
   Status PutOrganisation(const Organisation& org) override {
+    FB_RETURN_IF_ERROR(CheckWritable(org));
     return Write([&](Connection& c) -> Status {
       return c.Exec("storing organisation",
                       "INSERT INTO organisations(id, type, name, scope) VALUES($1,$2,$3,$4) "
@@ -204,6 +205,8 @@ class PgStore : public Store {
   }
 
   Status AddCredential(std::string_view org_id, CredentialKind kind, std::string_view sha256_hex) override {
+    FB_RETURN_IF_ERROR(CheckStoredText("credential `org_id`", org_id));
+    FB_RETURN_IF_ERROR(CheckStoredText("credential digest", sha256_hex));
     return Write([&](Connection& c) -> Status {
       return c.Exec("storing credential", "INSERT INTO credentials(kind, digest, org_id) VALUES($1,$2,$3)",
                       {Str(int64_t(kind)), std::string(sha256_hex), std::string(org_id)});
@@ -211,6 +214,8 @@ class PgStore : public Store {
   }
 
   Status SetFieldCategory(std::string_view field, std::string_view category) override {
+    FB_RETURN_IF_ERROR(CheckStoredText("field map `field`", field));
+    FB_RETURN_IF_ERROR(CheckStoredText("field map `category`", category));
     return Write([&](Connection& c) -> Status {
       return c.Exec("storing field category",
                       "INSERT INTO field_categories(field, category) VALUES($1,$2) "
@@ -220,7 +225,7 @@ class PgStore : public Store {
   }
 
   Result<int64_t> AddSubject(const Subject& subject) override {
-    if (subject.application) FB_RETURN_IF_ERROR(CheckApplicationChoice(*subject.application));
+    FB_RETURN_IF_ERROR(CheckWritable(subject));  // its application choice too
     int64_t id = 0;
     FB_RETURN_IF_ERROR(Write([&](Connection& c) -> Status {
       FB_ASSIGN_OR_RETURN(id, NextId(c, "subjects"));
@@ -240,6 +245,7 @@ class PgStore : public Store {
   }
 
   Status PutCase(const Case& k) override {
+    FB_RETURN_IF_ERROR(CheckWritable(k));
     return Write([&](Connection& c) -> Status {
       return c.Exec("storing case `" + k.id + "`",
                       "INSERT INTO cases(id, type, status, flags) VALUES($1,$2,$3,$4) "
@@ -255,6 +261,8 @@ class PgStore : public Store {
   }
 
   Status AddParticipant(std::string_view case_id, int64_t subject_id, std::string_view role) override {
+    FB_RETURN_IF_ERROR(CheckStoredText("participant `case_id`", case_id));
+    FB_RETURN_IF_ERROR(CheckStoredText("participant `role`", role));
     return Write([&](Connection& c) -> Status {
       return c.Exec("storing participant", "INSERT INTO participants(subject_id, case_id, role) VALUES($1,$2,$3)",
                       {Str(subject_id), std::string(case_id), std::string(role)});
@@ -262,6 +270,7 @@ class PgStore : public Store {
   }
 
   Result<int64_t> AddRecord(const Record& record) override {
+    FB_RETURN_IF_ERROR(CheckWritable(record));
     int64_t id = 0;
     FB_RETURN_IF_ERROR(Write([&](Connection& c) -> Status {
       FB_ASSIGN_OR_RETURN(id, NextId(c, "records"));
@@ -275,6 +284,7 @@ class PgStore : public Store {
   }
 
   Status PutReceipt(const Receipt& receipt) override {
+    FB_RETURN_IF_ERROR(CheckWritable(receipt));
     return Write([&](Connection& c) -> Status {
       return c.Exec("storing receipt", "INSERT INTO receipts(id, log_index, org_id, created) VALUES($1,$2,$3,$4)",
                       {receipt.id, Str(int64_t(receipt.log_index)), receipt.org_id, Str(receipt.created)});
@@ -282,6 +292,7 @@ class PgStore : public Store {
   }
 
   Status PutReport(const Report& r) override {
+    FB_RETURN_IF_ERROR(CheckWritable(r));
     return Write([&](Connection& c) -> Status {
       return c.Exec("storing report",
                         "INSERT INTO reports(id, subject_id, case_id, org_id, created, dropped_fields) "
@@ -291,6 +302,7 @@ class PgStore : public Store {
   }
 
   Status PutTrackerToken(const TrackerToken& t) override {
+    FB_RETURN_IF_ERROR(CheckWritable(t));
     return Write([&](Connection& c) -> Status {
       return c.Exec("storing tracker token",
                         "INSERT INTO tracker_tokens(digest, subject_id, kind, org_id, created, revoked) "
@@ -301,6 +313,7 @@ class PgStore : public Store {
   }
 
   Status RevokeTrackerToken(std::string_view digest, int64_t when) override {
+    FB_RETURN_IF_ERROR(CheckStoredText("tracker token digest", digest));
     return Write([&](Connection& c) -> Status {
       FB_ASSIGN_OR_RETURN(Rows r, c.Query("revoking tracker token",
                                             "UPDATE tracker_tokens SET revoked = $1 WHERE digest = $2 RETURNING digest",
@@ -311,6 +324,7 @@ class PgStore : public Store {
   }
 
   Status PutHold(const Hold& h) override {
+    FB_RETURN_IF_ERROR(CheckWritable(h));
     return Write([&](Connection& c) -> Status {
       return c.Exec("storing hold",
                         "INSERT INTO holds(log_index, hidden_until, reason, created) VALUES($1,$2,$3,$4) "
@@ -321,6 +335,7 @@ class PgStore : public Store {
   }
 
   Status AddTrackerIndex(std::string_view pseudonym, uint64_t log_index) override {
+    FB_RETURN_IF_ERROR(CheckStoredText("tracker index `pseudonym`", pseudonym));
     return Write([&](Connection& c) -> Status {
       return c.Exec("indexing a log entry for the tracker",
                         "INSERT INTO tracker_index(pseudonym, log_index) VALUES($1,$2) ON CONFLICT DO NOTHING",
@@ -347,6 +362,7 @@ class PgStore : public Store {
 
   Result<std::optional<Organisation>> FindOrganisationByCredential(CredentialKind kind,
                                                                    std::string_view sha256_hex) override {
+    if (!IsStoredText(sha256_hex)) return std::optional<Organisation>();  // no such key is stored
     return Read<std::optional<Organisation>>([&](Connection& c) -> Result<std::optional<Organisation>> {
       FB_ASSIGN_OR_RETURN(Rows r, c.Query("reading organisation",
                                             "SELECT o.id, o.type, o.name, o.scope FROM credentials k "
@@ -358,6 +374,7 @@ class PgStore : public Store {
   }
 
   Result<std::optional<Organisation>> GetOrganisation(std::string_view id) override {
+    if (!IsStoredText(id)) return std::optional<Organisation>();  // no such key is stored
     return Read<std::optional<Organisation>>([&](Connection& c) -> Result<std::optional<Organisation>> {
       FB_ASSIGN_OR_RETURN(Rows r, c.Query("reading organisation",
                                             "SELECT id, type, name, scope FROM organisations WHERE id = $1",
@@ -367,6 +384,7 @@ class PgStore : public Store {
   }
 
   Result<std::optional<Subject>> FindSubjectByReference(std::string_view reference) override {
+    if (!IsStoredText(reference)) return std::optional<Subject>();  // no such key is stored
     return Read<std::optional<Subject>>([&](Connection& c) -> Result<std::optional<Subject>> {
       static const std::string sql = std::string("SELECT ") + kSubjectColumns + kSubjectFrom + " WHERE s.reference = $1";
       FB_ASSIGN_OR_RETURN(Rows r, c.Query("reading subject", sql.c_str(), {std::string(reference)}));
@@ -378,6 +396,7 @@ class PgStore : public Store {
 
   Result<std::vector<Subject>> MatchIdentity(std::string_view given_name, std::string_view family_name,
                                              std::string_view date_of_birth) override {
+    if (!IsStoredText(IdentityKey(given_name, family_name, date_of_birth))) return std::vector<Subject>();
     return Read<std::vector<Subject>>([&](Connection& c) -> Result<std::vector<Subject>> {
       static const std::string sql =
           std::string("SELECT ") + kSubjectColumns + kSubjectFrom + " WHERE s.identity_key = $1 ORDER BY s.id";
@@ -444,6 +463,7 @@ class PgStore : public Store {
   }
 
   Result<std::optional<Receipt>> GetReceipt(std::string_view id) override {
+    if (!IsStoredText(id)) return std::optional<Receipt>();  // no such key is stored
     return Read<std::optional<Receipt>>([&](Connection& c) -> Result<std::optional<Receipt>> {
       FB_ASSIGN_OR_RETURN(Rows r, c.Query("reading receipt",
                                             "SELECT id, log_index, org_id, created FROM receipts WHERE id = $1",
@@ -456,6 +476,7 @@ class PgStore : public Store {
   }
 
   Result<std::optional<Report>> GetReport(std::string_view id) override {
+    if (!IsStoredText(id)) return std::optional<Report>();  // no such key is stored
     return Read<std::optional<Report>>([&](Connection& c) -> Result<std::optional<Report>> {
       FB_ASSIGN_OR_RETURN(Rows r, c.Query("reading report",
                                             "SELECT id, subject_id, case_id, org_id, created, dropped_fields "
@@ -479,6 +500,7 @@ class PgStore : public Store {
   }
 
   Result<std::optional<TrackerToken>> FindTrackerToken(std::string_view digest) override {
+    if (!IsStoredText(digest)) return std::optional<TrackerToken>();  // no such key is stored
     return Read<std::optional<TrackerToken>>([&](Connection& c) -> Result<std::optional<TrackerToken>> {
       FB_ASSIGN_OR_RETURN(Rows r, c.Query("reading tracker token",
                                             "SELECT digest, subject_id, kind, org_id, created, revoked "
@@ -549,6 +571,7 @@ class PgStore : public Store {
   }
 
   Result<std::vector<uint64_t>> TrackerIndex(std::string_view pseudonym) override {
+    if (!IsStoredText(pseudonym)) return std::vector<uint64_t>();  // no such key is stored
     return Read<std::vector<uint64_t>>([&](Connection& c) -> Result<std::vector<uint64_t>> {
       FB_ASSIGN_OR_RETURN(Rows r, c.Query("reading the tracker index",
                                             "SELECT log_index FROM tracker_index WHERE pseudonym = $1 "

@@ -315,6 +315,7 @@ class SqliteStore : public Store {
       : path_(std::move(path)), writer_(std::move(writer)) {}
 
   Status PutOrganisation(const Organisation& org) override {
+    FB_RETURN_IF_ERROR(CheckWritable(org));
     return Write("storing organisation", [&](Connection& c) -> Status {
       FB_ASSIGN_OR_RETURN(sqlite3_stmt * s,
                           c.Prepare("INSERT INTO organisations(id, type, name, scope) VALUES(?,?,?,?) "
@@ -330,6 +331,8 @@ class SqliteStore : public Store {
 
   Status AddCredential(std::string_view org_id, CredentialKind kind,
                        std::string_view sha256_hex) override {
+    FB_RETURN_IF_ERROR(CheckStoredText("credential `org_id`", org_id));
+    FB_RETURN_IF_ERROR(CheckStoredText("credential digest", sha256_hex));
     return Write("storing credential", [&](Connection& c) -> Status {
       FB_ASSIGN_OR_RETURN(sqlite3_stmt * s,
                           c.Prepare("INSERT INTO credentials(kind, digest, org_id) VALUES(?,?,?)"));
@@ -341,6 +344,8 @@ class SqliteStore : public Store {
   }
 
   Status SetFieldCategory(std::string_view field, std::string_view category) override {
+    FB_RETURN_IF_ERROR(CheckStoredText("field map `field`", field));
+    FB_RETURN_IF_ERROR(CheckStoredText("field map `category`", category));
     return Write("storing field category", [&](Connection& c) -> Status {
       FB_ASSIGN_OR_RETURN(sqlite3_stmt * s,
                           c.Prepare("INSERT INTO field_categories(field, category) VALUES(?,?) "
@@ -352,7 +357,7 @@ class SqliteStore : public Store {
   }
 
   Result<int64_t> AddSubject(const Subject& subject) override {
-    if (subject.application) FB_RETURN_IF_ERROR(CheckApplicationChoice(*subject.application));
+    FB_RETURN_IF_ERROR(CheckWritable(subject));  // its application choice too
     int64_t id = 0;
     FB_RETURN_IF_ERROR(Write("storing subject", [&](Connection& c) -> Status {
       FB_ASSIGN_OR_RETURN(
@@ -380,6 +385,7 @@ class SqliteStore : public Store {
   }
 
   Status PutCase(const Case& k) override {
+    FB_RETURN_IF_ERROR(CheckWritable(k));
     return Write("storing case", [&](Connection& c) -> Status {
       FB_ASSIGN_OR_RETURN(sqlite3_stmt * s,
                           c.Prepare("INSERT INTO cases(id, type, status, flags) VALUES(?,?,?,?) "
@@ -402,6 +408,8 @@ class SqliteStore : public Store {
 
   Status AddParticipant(std::string_view case_id, int64_t subject_id,
                         std::string_view role) override {
+    FB_RETURN_IF_ERROR(CheckStoredText("participant `case_id`", case_id));
+    FB_RETURN_IF_ERROR(CheckStoredText("participant `role`", role));
     return Write("storing participant", [&](Connection& c) -> Status {
       FB_ASSIGN_OR_RETURN(sqlite3_stmt * s,
                           c.Prepare("INSERT INTO participants(subject_id, case_id, role) "
@@ -414,6 +422,7 @@ class SqliteStore : public Store {
   }
 
   Result<int64_t> AddRecord(const Record& record) override {
+    FB_RETURN_IF_ERROR(CheckWritable(record));
     int64_t id = 0;
     FB_RETURN_IF_ERROR(Write("storing record", [&](Connection& c) -> Status {
       FB_ASSIGN_OR_RETURN(sqlite3_stmt * s,
@@ -436,6 +445,7 @@ class SqliteStore : public Store {
   }
 
   Status PutReceipt(const Receipt& receipt) override {
+    FB_RETURN_IF_ERROR(CheckWritable(receipt));
     return Write("storing receipt", [&](Connection& c) -> Status {
       FB_ASSIGN_OR_RETURN(sqlite3_stmt * s,
                           c.Prepare("INSERT INTO receipts(id, log_index, org_id, created) "
@@ -450,6 +460,7 @@ class SqliteStore : public Store {
 
 
   Status PutReport(const Report& r) override {
+    FB_RETURN_IF_ERROR(CheckWritable(r));
     return Write("storing report", [&](Connection& c) -> Status {
       FB_ASSIGN_OR_RETURN(sqlite3_stmt * s,
                           c.Prepare("INSERT INTO reports(id, subject_id, case_id, org_id, created, "
@@ -465,6 +476,7 @@ class SqliteStore : public Store {
   }
 
   Status PutTrackerToken(const TrackerToken& t) override {
+    FB_RETURN_IF_ERROR(CheckWritable(t));
     return Write("storing tracker token", [&](Connection& c) -> Status {
       FB_ASSIGN_OR_RETURN(sqlite3_stmt * s,
                           c.Prepare("INSERT INTO tracker_tokens(digest, subject_id, kind, org_id, created, "
@@ -484,6 +496,7 @@ class SqliteStore : public Store {
   }
 
   Status RevokeTrackerToken(std::string_view digest, int64_t when) override {
+    FB_RETURN_IF_ERROR(CheckStoredText("tracker token digest", digest));
     return Write("revoking tracker token", [&](Connection& c) -> Status {
       FB_ASSIGN_OR_RETURN(sqlite3_stmt * s,
                           c.Prepare("UPDATE tracker_tokens SET revoked = ? WHERE digest = ?"));
@@ -496,6 +509,7 @@ class SqliteStore : public Store {
   }
 
   Status PutHold(const Hold& h) override {
+    FB_RETURN_IF_ERROR(CheckWritable(h));
     return Write("storing hold", [&](Connection& c) -> Status {
       FB_ASSIGN_OR_RETURN(sqlite3_stmt * s,
                           c.Prepare("INSERT INTO holds(log_index, hidden_until, reason, created) VALUES(?,?,?,?) "
@@ -510,6 +524,7 @@ class SqliteStore : public Store {
   }
 
   Status AddTrackerIndex(std::string_view pseudonym, uint64_t log_index) override {
+    FB_RETURN_IF_ERROR(CheckStoredText("tracker index `pseudonym`", pseudonym));
     return Write("indexing", [&](Connection& c) -> Status {
       FB_ASSIGN_OR_RETURN(sqlite3_stmt * s,
                           c.Prepare("INSERT INTO tracker_index(pseudonym, log_index) VALUES(?,?) "
@@ -548,6 +563,7 @@ class SqliteStore : public Store {
 
   Result<std::optional<Organisation>> FindOrganisationByCredential(
       CredentialKind kind, std::string_view sha256_hex) override {
+    if (!IsStoredText(sha256_hex)) return std::optional<Organisation>();  // no such key is stored
     return Read<std::optional<Organisation>>([&](Connection& c) -> Result<std::optional<Organisation>> {
       FB_ASSIGN_OR_RETURN(sqlite3_stmt * s,
                           c.Prepare("SELECT o.id, o.type, o.name, o.scope FROM credentials k "
@@ -575,6 +591,7 @@ class SqliteStore : public Store {
   }
 
   Result<std::optional<Organisation>> GetOrganisation(std::string_view id) override {
+    if (!IsStoredText(id)) return std::optional<Organisation>();  // no such key is stored
     return Read<std::optional<Organisation>>([&](Connection& c) -> Result<std::optional<Organisation>> {
       FB_ASSIGN_OR_RETURN(sqlite3_stmt * s,
                           c.Prepare("SELECT id, type, name, scope FROM organisations WHERE id = ?"));
@@ -584,6 +601,7 @@ class SqliteStore : public Store {
   }
 
   Result<std::optional<Subject>> FindSubjectByReference(std::string_view reference) override {
+    if (!IsStoredText(reference)) return std::optional<Subject>();  // no such key is stored
     return Read<std::optional<Subject>>([&](Connection& c) -> Result<std::optional<Subject>> {
       static const std::string sql =
           std::string("SELECT ") + kSubjectColumns + kSubjectFrom + " WHERE s.reference = ?";
@@ -599,6 +617,7 @@ class SqliteStore : public Store {
   Result<std::vector<Subject>> MatchIdentity(std::string_view given_name,
                                              std::string_view family_name,
                                              std::string_view date_of_birth) override {
+    if (!IsStoredText(IdentityKey(given_name, family_name, date_of_birth))) return std::vector<Subject>();
     return Read<std::vector<Subject>>([&](Connection& c) -> Result<std::vector<Subject>> {
       static const std::string sql = std::string("SELECT ") + kSubjectColumns + kSubjectFrom +
                                      " WHERE s.identity_key = ? ORDER BY s.id";
@@ -670,6 +689,7 @@ class SqliteStore : public Store {
   }
 
   Result<std::optional<Receipt>> GetReceipt(std::string_view id) override {
+    if (!IsStoredText(id)) return std::optional<Receipt>();  // no such key is stored
     return Read<std::optional<Receipt>>([&](Connection& c) -> Result<std::optional<Receipt>> {
       FB_ASSIGN_OR_RETURN(sqlite3_stmt * s,
                           c.Prepare("SELECT id, log_index, org_id, created FROM receipts "
@@ -686,6 +706,7 @@ class SqliteStore : public Store {
 
 
   Result<std::optional<Report>> GetReport(std::string_view id) override {
+    if (!IsStoredText(id)) return std::optional<Report>();  // no such key is stored
     return Read<std::optional<Report>>([&](Connection& c) -> Result<std::optional<Report>> {
       FB_ASSIGN_OR_RETURN(sqlite3_stmt * s,
                           c.Prepare("SELECT id, subject_id, case_id, org_id, created, dropped_fields "
@@ -700,6 +721,7 @@ class SqliteStore : public Store {
   }
 
   Result<std::optional<TrackerToken>> FindTrackerToken(std::string_view digest) override {
+    if (!IsStoredText(digest)) return std::optional<TrackerToken>();  // no such key is stored
     return Read<std::optional<TrackerToken>>([&](Connection& c) -> Result<std::optional<TrackerToken>> {
       FB_ASSIGN_OR_RETURN(sqlite3_stmt * s,
                           c.Prepare("SELECT digest, subject_id, kind, org_id, created, revoked "
@@ -777,6 +799,7 @@ class SqliteStore : public Store {
   }
 
   Result<std::vector<uint64_t>> TrackerIndex(std::string_view pseudonym) override {
+    if (!IsStoredText(pseudonym)) return std::vector<uint64_t>();  // no such key is stored
     return Read<std::vector<uint64_t>>([&](Connection& c) -> Result<std::vector<uint64_t>> {
       FB_ASSIGN_OR_RETURN(sqlite3_stmt * s,
                           c.Prepare("SELECT log_index FROM tracker_index WHERE pseudonym = ? ORDER BY log_index"));

@@ -169,7 +169,8 @@ struct Counts {
 // Canonical identity key for matching: names case-folded with runs of
 // non-letters collapsed to one space, then the date of birth.
 // kInvalidArgument unless `choice` names a recipient, who took it and a
-// YYYY-MM-DD date. Shared by the backends.
+// YYYY-MM-DD date, and its text passes CheckStoredText. Shared by the
+// backends.
 // The longest organisation id a subject's application choice may name, and
 // the most categories she may choose: the choice is sealed into every
 // decision log entry about her, whose size is fixed (docs/log-format.md).
@@ -179,6 +180,32 @@ Status CheckApplicationChoice(const ApplicationChoice& choice);
 
 std::string IdentityKey(std::string_view given_name, std::string_view family_name,
                         std::string_view date_of_birth);
+
+// What every backend refuses at its write boundary, before anything is
+// written, so that nothing stored fails to read back as it was written:
+// text that is not valid UTF-8 (record fields are kept as JSON and could not
+// be parsed again; PostgreSQL refuses such text), text holding U+0000
+// (PostgreSQL's text ends at it), and in a list of codes (flags, roles,
+// categories; kept comma-separated) a code that is empty or holds a comma.
+// kInvalidArgument naming the field and where the fault is, never the text
+// itself, e.g. "record field `given_name` is not valid UTF-8 (byte 0xff at
+// offset 3)". Shared by the backends; callers may run them first to answer
+// bad input without touching the store.
+Status CheckStoredText(std::string_view what, std::string_view text);
+// What CheckStoredText accepts. Lookups by a key that is not (a reference,
+// an id, a digest, a pseudonym, an identity holding a NUL or bytes that are
+// not UTF-8) find nothing on every backend, without asking the database
+// (PostgreSQL would refuse the key, or cut it short at the NUL and find
+// another).
+bool IsStoredText(std::string_view text);
+Status CheckWritable(const Organisation& org);
+Status CheckWritable(const Subject& subject);  // its application choice too
+Status CheckWritable(const Case& c);
+Status CheckWritable(const Record& record);
+Status CheckWritable(const Receipt& receipt);
+Status CheckWritable(const Report& report);
+Status CheckWritable(const TrackerToken& token);
+Status CheckWritable(const Hold& hold);
 
 class Store {
  public:

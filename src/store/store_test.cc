@@ -719,6 +719,253 @@ TEST_P(StoreTest, ReportsTokensHoldsAndTrackerIndex) {
   EXPECT_TRUE(empty->empty());
 }
 
+std::string HexTail(const std::string& s) {
+  static const char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : s) out += std::string("\\x") + kHex[c >> 4] + kHex[c & 0xF];
+  return out;
+}
+
+// Everything a subject's decision or an answer reads back, as one string,
+// for "nothing changed" comparisons.
+std::string Snapshot(Store& store, int64_t subject) {
+  std::string out;
+  auto s = store.GetSubject(subject);
+  EXPECT_TRUE(s) << s.error().ToString();
+  if (s && *s) {
+    out += (*s)->reference + "|" + (*s)->given_name + "|" + (*s)->family_name + "|" + (*s)->date_of_birth + "|";
+    for (const auto& f : (*s)->flags) out += f + ";";
+    if ((*s)->application) out += "|app:" + (*s)->application->recorded_by;
+  }
+  auto cases = store.SubjectCases(subject);
+  EXPECT_TRUE(cases) << cases.error().ToString();
+  if (cases) {
+    for (const auto& c : *cases) out += "\ncase " + c.case_id + " " + c.case_type + " " + c.case_status + " " + c.role;
+  }
+  auto records = store.SubjectRecords(subject);
+  EXPECT_TRUE(records) << records.error().ToString();  // a record that cannot be read back: kDataLoss
+  if (records) {
+    for (const auto& r : *records) {
+      out += "\nrecord " + std::to_string(r.id) + " " + r.kind;
+      for (const auto& f : r.fields) out += " " + f.name + "=" + f.value;
+    }
+  }
+  auto fields = store.FieldCategories();
+  EXPECT_TRUE(fields);
+  if (fields) {
+    for (const auto& [f, c] : *fields) out += "\nmap " + f + "=" + c;
+  }
+  auto org = store.GetOrganisation("org");
+  EXPECT_TRUE(org && *org);
+  if (org && *org) out += "\norg " + (*org)->name + " " + (*org)->type;
+  auto holds = store.AllHolds();
+  EXPECT_TRUE(holds);
+  if (holds) {
+    for (const auto& h : *holds) out += "\nhold " + std::to_string(h.log_index) + " " + h.reason;
+  }
+  auto tokens = store.SubjectTrackerTokens(subject);
+  EXPECT_TRUE(tokens);
+  if (tokens) {
+    for (const auto& t : *tokens) out += "\ntoken " + t.digest + " " + t.kind;
+  }
+  auto index = store.TrackerIndex("p-1");
+  EXPECT_TRUE(index);
+  if (index) out += "\nindex " + std::to_string(index->size());
+  auto report = store.GetReport("r1");
+  EXPECT_TRUE(report);
+  if (report && *report) out += "\nreport " + (*report)->case_id;
+  auto counts = store.CountAll();
+  EXPECT_TRUE(counts);
+  if (counts) {
+    out += "\ncounts " + std::to_string(counts->organisations) + " " + std::to_string(counts->subjects) + " " +
+           std::to_string(counts->cases) + " " + std::to_string(counts->participants) + " " +
+           std::to_string(counts->records) + " " + std::to_string(counts->receipts);
+  }
+  return out;
+}
+
+// Text that could not be read back as it was written (not UTF-8: record
+// fields are kept as JSON; U+0000: PostgreSQL's text ends there) is refused
+// by every backend, naming the field, and nothing is written: not by that
+// call, not by the rest of its transaction.
+TEST_P(StoreTest, RefusesTextThatWouldNotReadBackAndWritesNothing) {
+  // Valid UTF-8 beyond ASCII is kept as it was.
+  ASSERT_TRUE(store_->PutOrganisation({"org", "police-force", "Heddlu Dyfed-Powys \xE2\x80\x94 Gw\xC5\xB5r", Scope::kHolder}));
+  ASSERT_TRUE(store_->SetFieldCategory("given_name", "identity"));
+  int64_t id = AddPerson("SFK-1", "Siobh\xC3\xA1n", "\xE5\x90\x8D\xE5\x89\x8D", "1990-01-01");
+  ASSERT_TRUE(store_->PutCase({"CR-1", "assault", "charged", {"domestic-abuse"}}));
+  ASSERT_TRUE(store_->AddParticipant("CR-1", id, "victim"));
+  Record good;
+  good.subject_id = id;
+  good.kind = "victim-statement";
+  good.collected_as = "victim";
+  good.case_id = "CR-1";
+  good.fields = {{"given_name", "Zo\xC3\xAB \xF0\x9F\x98\x80"}, {"phone", "07700 900000"}};
+  ASSERT_TRUE(store_->AddRecord(good));
+  ASSERT_TRUE(store_->PutReport({"r1", id, "CR-1", "org", 100, 0}));
+  ASSERT_TRUE(store_->PutTrackerToken({"d-1", id, "holder", "", 100, 0}));
+  ASSERT_TRUE(store_->PutHold({3, 500, "court-order", 10}));
+  ASSERT_TRUE(store_->AddTrackerIndex("p-1", 3));
+  auto records = store_->SubjectRecords(id);
+  ASSERT_TRUE(records) << records.error().ToString();
+  ASSERT_EQ(records->size(), 1u);
+  EXPECT_EQ((*records)[0].fields[0].value, "Zo\xC3\xAB \xF0\x9F\x98\x80");
+  const std::string before = Snapshot(*store_, id);
+
+  // The exact message: the field, the byte and where it is; never the text.
+  Record named = good;
+  named.fields = {{"phone", "0770"}, {"given_name", "Ana\xFFsecret"}};
+  auto refused = store_->AddRecord(named);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(refused.error().message(), "record field `given_name` is not valid UTF-8 (byte 0xff at offset 3)");
+
+  const std::pair<const char*, std::string> kBad[] = {
+      {"a byte that is never UTF-8", "\xFF"},
+      {"a stray continuation byte", "ab\x80"},
+      {"an overlong '/'", "\xC0\xAF"},
+      {"an overlong U+0800", "\xE0\x80\x80"},
+      {"a surrogate", "\xED\xA0\x80"},
+      {"a code point above U+10FFFF", "\xF4\x90\x80\x80"},
+      {"a sequence cut short", "caf\xC3"},
+      {"Latin-1, not UTF-8", "Siobh\xE1n"},
+      {"U+0000", std::string("a\0b", 3)},
+  };
+  for (const auto& [why, bad] : kBad) {
+    SCOPED_TRACE(why);
+    auto expect_refused = [&](const Status& st, const std::string& names) {
+      ASSERT_FALSE(st) << names;
+      EXPECT_EQ(st.error().code(), ErrorCode::kInvalidArgument) << st.error().ToString();
+      EXPECT_NE(st.error().message().find(names), std::string::npos) << st.error().message();
+      EXPECT_EQ(st.error().message().find(bad), std::string::npos) << "the bad text is echoed";
+    };
+
+    Record r = good;
+    r.fields = {{"phone", "0770"}, {"given_name", bad}};
+    auto rec = store_->AddRecord(r);
+    expect_refused(rec ? Ok() : Status(tl::make_unexpected(rec.error())), "record field `given_name`");
+    r.fields = {{"phone", "0770"}, {"x" + bad, "fine"}};
+    rec = store_->AddRecord(r);
+    expect_refused(rec ? Ok() : Status(tl::make_unexpected(rec.error())), "the name of record field 2");
+    r = good;
+    r.kind = bad;
+    rec = store_->AddRecord(r);
+    expect_refused(rec ? Ok() : Status(tl::make_unexpected(rec.error())), "record `kind`");
+
+    Subject s;
+    s.reference = "SFK-2";
+    s.given_name = "Ana";
+    s.family_name = bad;
+    auto sub = store_->AddSubject(s);
+    expect_refused(sub ? Ok() : Status(tl::make_unexpected(sub.error())), "subject `family_name`");
+    s.family_name = "Pereira";
+    s.reference = bad;
+    sub = store_->AddSubject(s);
+    expect_refused(sub ? Ok() : Status(tl::make_unexpected(sub.error())), "subject `reference`");
+    s.reference = "SFK-2";
+    s.flags = {"child", bad};
+    sub = store_->AddSubject(s);
+    expect_refused(sub ? Ok() : Status(tl::make_unexpected(sub.error())), "subject `flags` entry 2");
+    s.flags = {};
+    s.application = ApplicationChoice{"ukvi-dvilr", {"identity"}, bad, "2026-01-01"};
+    sub = store_->AddSubject(s);
+    expect_refused(sub ? Ok() : Status(tl::make_unexpected(sub.error())), "application choice `recorded_by`");
+    expect_refused(store_->SetApplicationChoice(id, {"ukvi-dvilr", {bad}, "PC 1", "2026-01-01"}),
+                   "application choice `categories` entry 1");
+
+    // Replacing what is there with bad text leaves what is there.
+    expect_refused(store_->PutCase({"CR-1", "assault", bad, {}}), "case `status`");
+    expect_refused(store_->PutCase({"CR-1", "assault", "closed", {bad}}), "case `flags` entry 1");
+    expect_refused(store_->PutOrganisation({"org", "police-force", bad, Scope::kHolder}), "organisation `name`");
+    expect_refused(store_->SetFieldCategory("given_name", bad), "field map `category`");
+    expect_refused(store_->SetFieldCategory(bad, "identity"), "field map `field`");
+    expect_refused(store_->AddCredential("org", CredentialKind::kToken, bad), "credential digest");
+    expect_refused(store_->AddParticipant("CR-1", id, bad), "participant `role`");
+    expect_refused(store_->PutReceipt({bad, 1, "org", 100}), "receipt `id`");
+    expect_refused(store_->PutReport({"r2", id, "CR-1", bad, 100, 0}), "report `org_id`");
+    expect_refused(store_->PutTrackerToken({"d-2", id, bad, "", 100, 0}), "tracker token `kind`");
+    expect_refused(store_->RevokeTrackerToken(bad, 200), "tracker token digest");
+    expect_refused(store_->PutHold({3, 900, bad, 11}), "hold `reason`");
+    expect_refused(store_->AddTrackerIndex(bad, 4), "tracker index `pseudonym`");
+
+    // A batch with one bad write in it is refused whole.
+    Status batch = store_->Bulk([&]() -> Status {
+      Subject t;
+      t.reference = "SFK-3";
+      t.given_name = "Bo";
+      FB_ASSIGN_OR_RETURN(int64_t other, store_->AddSubject(t));
+      FB_RETURN_IF_ERROR(store_->PutCase({"CR-1", "assault", "closed", {}}));
+      Record fine = good;
+      fine.subject_id = other;
+      FB_RETURN_IF_ERROR(store_->AddRecord(fine));
+      FB_RETURN_IF_ERROR(store_->AddRecord(good));
+      Record last = good;
+      last.fields.push_back({"address_line", bad});
+      return store_->AddRecord(last).map([](int64_t) {});
+    });
+    expect_refused(batch, "record field `address_line`");
+
+    EXPECT_EQ(Snapshot(*store_, id), before);
+    auto none = store_->FindSubjectByReference("SFK-3");
+    ASSERT_TRUE(none);
+    EXPECT_FALSE(*none);
+  }
+}
+
+// A lookup by a key no store could hold finds nothing, on every backend
+// alike: PostgreSQL, asked, would refuse bytes that are not UTF-8 (an error
+// where SQLite says "not there") and cut a key short at a NUL (and find
+// another subject).
+TEST_P(StoreTest, LookupsByKeysNoStoreHoldsFindNothing) {
+  ASSERT_TRUE(store_->PutOrganisation({"org", "police-force", "Force", Scope::kHolder}));
+  ASSERT_TRUE(store_->AddCredential("org", CredentialKind::kToken, "abcd"));
+  int64_t id = AddPerson("SFK-1", "Siobh\xC3\xA1n", "Murphy", "1990-01-01");
+  ASSERT_TRUE(store_->PutCase({"CR-1", "assault", "charged", {}}));
+  ASSERT_TRUE(store_->PutReport({"r1", id, "CR-1", "org", 100, 0}));
+  ASSERT_TRUE(store_->PutTrackerToken({"d-1", id, "holder", "", 100, 0}));
+  ASSERT_TRUE(store_->AddTrackerIndex("p-1", 3));
+  ASSERT_TRUE(store_->PutReceipt({"rc-1", 3, "org", 100}));
+  auto found = store_->FindSubjectByReference("SFK-1");
+  ASSERT_TRUE(found && *found);
+  auto matched = store_->MatchIdentity("siobh\xC3\xA1n", "MURPHY", "1990-01-01");
+  ASSERT_TRUE(matched);
+  EXPECT_EQ(matched->size(), 1u);
+
+  for (const std::string& tail : {std::string("\0", 1), std::string("\0x", 2), std::string("\xFF"),
+                                  std::string("\xC3")}) {
+    SCOPED_TRACE(HexTail(tail));
+    auto s = store_->FindSubjectByReference("SFK-1" + tail);
+    ASSERT_TRUE(s) << s.error().ToString();
+    EXPECT_FALSE(*s);
+    auto m = store_->MatchIdentity("Siobh\xC3\xA1n", "Murphy", "1990-01-01" + tail);
+    ASSERT_TRUE(m) << m.error().ToString();
+    EXPECT_TRUE(m->empty());
+    m = store_->MatchIdentity("Siobh\xC3\xA1n" + tail, "Murphy", "1990-01-01");
+    ASSERT_TRUE(m) << m.error().ToString();
+    if (tail[0] != '\0') {
+      EXPECT_TRUE(m->empty());  // (a NUL in a name folds to a space, as any punctuation)
+    }
+    auto o = store_->GetOrganisation("org" + tail);
+    ASSERT_TRUE(o) << o.error().ToString();
+    EXPECT_FALSE(*o);
+    auto c = store_->FindOrganisationByCredential(CredentialKind::kToken, "abcd" + tail);
+    ASSERT_TRUE(c) << c.error().ToString();
+    EXPECT_FALSE(*c);
+    auto rc = store_->GetReceipt("rc-1" + tail);
+    ASSERT_TRUE(rc) << rc.error().ToString();
+    EXPECT_FALSE(*rc);
+    auto rp = store_->GetReport("r1" + tail);
+    ASSERT_TRUE(rp) << rp.error().ToString();
+    EXPECT_FALSE(*rp);
+    auto t = store_->FindTrackerToken("d-1" + tail);
+    ASSERT_TRUE(t) << t.error().ToString();
+    EXPECT_FALSE(*t);
+    auto ix = store_->TrackerIndex("p-1" + tail);
+    ASSERT_TRUE(ix) << ix.error().ToString();
+    EXPECT_TRUE(ix->empty());
+  }
+}
+
 TEST_P(StoreTest, ConcurrentWritersGetDistinctIds) {
   std::mutex mu;
   std::set<int64_t> ids;

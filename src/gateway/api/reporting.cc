@@ -19,6 +19,7 @@
 #include "gateway/api/api.h"
 #include "gateway/internal/service.h"
 #include "ledger/checkpoint.h"
+#include "store/store.h"
 
 namespace firebreak::gateway::internal {
 namespace {
@@ -85,6 +86,17 @@ HttpResponse Service::TakeReport(const HttpRequest& request, const Caller& calle
     return Fail(parsed.error());
   }
   ReportInput& in = *parsed;
+  // Text the store could not keep as it is (U+0000; the JSON parser has
+  // already refused anything that is not UTF-8) is the reporter's to fix:
+  // 400 naming the field, before anything is stored. (The incident's fields
+  // are `narrative` and `injuries`; every other one is the person's.)
+  for (const store::Field& f : in.fields) {
+    std::string path = (f.name == "narrative" || f.name == "injuries" ? "incident." : "person.") + f.name;
+    if (Status ok = store::CheckStoredText("`" + path + "`", f.value); !ok) {
+      metrics_.Count("firebreak_reports_total", "result=\"bad-request\"");
+      return Fail(400, path, ok.error().message() + "; nothing was recorded");
+    }
+  }
   if (!in.dropped.empty()) metrics_.Count("firebreak_report_fields_dropped_total", "", in.dropped.size());
   auto fail = [&](const char* kind, const Error& e) {
     metrics_.Count("firebreak_errors_total", fmt::format("kind=\"{}\"", kind));

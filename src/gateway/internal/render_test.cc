@@ -137,7 +137,8 @@ class Hostile {
  public:
   explicit Hostile(uint64_t seed) : rng_(seed) {}
 
-  // `utf8`: valid UTF-8 only (what can travel in a request's JSON).
+  // `utf8`: valid UTF-8 without NUL only (what every store keeps: store.h's
+  // CheckWritable; and what can travel in a request's JSON).
   std::string Text(size_t max_pieces = 8, bool utf8 = false) {
     if (Uniform(8) == 0) return "";
     // The last three are not UTF-8: a store may hold them all the same.
@@ -153,7 +154,7 @@ class Hostile {
       if (k < kinds) {
         s += kPieces[k];
       } else {
-        s += char(Uniform(32));  // a control byte, NUL included
+        s += char(utf8 ? 1 + Uniform(31) : Uniform(32));  // a control byte, NUL included unless `utf8`
       }
     }
     return s;
@@ -172,8 +173,9 @@ class Hostile {
 };
 
 // Hostile field names mapped to categories (added to the store's field map).
-// `utf8`: valid UTF-8 only (the SQLite store keeps a record's fields as JSON
-// text, and cannot read back bytes that are not UTF-8).
+// `utf8`: valid UTF-8 without NUL only (every store refuses other text: the
+// SQLite store keeps a record's fields as JSON text, PostgreSQL's text ends
+// at a NUL).
 void MapHostileFields(store::Store& st, const policy::Schema& schema, Hostile& g, bool utf8) {
   const auto& categories = schema.Values(EnumKind::kCategory);
   for (int i = 0; i < 12; ++i) {
@@ -369,8 +371,8 @@ TEST_F(Render, DemoForceAnswersAreTheTreesBytes) {
 
 // The in-memory store, as pipeline_test uses it: only hostile subjects
 // (among them two that share an identity), the demo's organisations and
-// field map plus hostile field names; here names and values also hold
-// bytes that are not UTF-8.
+// field map plus hostile field names. (Bytes that are not UTF-8, which no
+// store keeps, reach the renderer in GeneratedDecisionsAreTheTreesBytes.)
 TEST_F(Render, InMemoryStoreAnswersAreTheTreesBytes) {
   auto st = store::NewMemoryStore();
   auto map = demo_->FieldCategories();
@@ -382,9 +384,9 @@ TEST_F(Render, InMemoryStoreAnswersAreTheTreesBytes) {
     ASSERT_TRUE(st->PutOrganisation(**org));
   }
   Hostile g(20261201);
-  ASSERT_NO_FATAL_FAILURE(MapHostileFields(*st, engine().schema(), g, /*utf8=*/false));
+  ASSERT_NO_FATAL_FAILURE(MapHostileFields(*st, engine().schema(), g, /*utf8=*/true));
   std::vector<json::object> subjects;
-  for (const std::string& r : AddHostileSubjects(*st, engine().schema(), g, 150, /*utf8=*/false)) {
+  for (const std::string& r : AddHostileSubjects(*st, engine().schema(), g, 150, /*utf8=*/true)) {
     subjects.push_back(Ref(r));
   }
   for (int twin = 0; twin < 2; ++twin) {
@@ -530,10 +532,10 @@ TEST_F(Render, EveryOutwardRefusalIsTheSameAnswer) {
   for (int i = 0; i < 40; ++i) {
     store::Record r;
     r.subject_id = *vid;
-    r.kind = g.Text();
+    r.kind = g.Text(8, /*utf8=*/true);
     r.collected_as = "victim";
     r.case_id = "CR-9";
-    for (const auto& [field, category] : *map) r.fields.push_back({field, g.Text(16)});
+    for (const auto& [field, category] : *map) r.fields.push_back({field, g.Text(16, /*utf8=*/true)});
     ASSERT_TRUE(st->AddRecord(r));
   }
   store::Subject plain;
