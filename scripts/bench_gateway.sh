@@ -28,9 +28,10 @@ tokens the demo turns on.
 connections show the latency at a lower load.
 
 --bin runs another build of firebreak (e.g. an older commit's, to compare in
-one session); the "cpu us/req" column is the gateway's own CPU time (user +
-system, from /proc) over the run divided by the requests it answered: less
-noisy than requests/s on a shared machine.
+one session); the "cpu us/req" column is the server's own CPU time (user +
+system, from /proc: the gateway's, or nginx's workers' for the nginx rows)
+over the run divided by the requests it answered, and "wrk us/req" is
+wrk's: less noisy than requests/s on a shared machine.
 
 Run it under the build lock on an otherwise idle machine:
   flock /tmp/firebreak-build.lock scripts/bench_gateway.sh
@@ -141,16 +142,25 @@ LUA
 } > "$dir/decisions-many.lua"
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
+# nginx's CPU: its worker processes' (user + system) ticks.
+nginx_ticks() {
+  local t=0 w
+  for w in $(pgrep -P "$nginx_pid" 2>/dev/null); do t=$((t + $(awk '{print $14 + $15}' "/proc/$w/stat"))); done
+  echo "$t"
+}
 
-# One wrk run: NAME URL SCRIPT THREADS CONNECTIONS -> "name rps p50_ms p99_ms non2xx cpu_us_per_request"
+# One wrk run: NAME URL SCRIPT THREADS CONNECTIONS
+#   -> "name rps p50_ms p99_ms non2xx server_cpu_us_per_request wrk_cpu_us_per_request"
+# (the server is nginx for the nginx rows, else the gateway).
 run() {
-  local out t0 t1
-  t0=$(cpu_ticks)
-  out=$(wrk -t"$4" -c"$5" -d"${secs}s" --latency -s "$3" "$2" 2>&1)
-  t1=$(cpu_ticks)
-  case "$1" in *nginx*) t1=$t0 ;; esac
+  local out t0 t1 wrk_cpu
+  case "$1" in *nginx*) t0=$(nginx_ticks) ;; *) t0=$(cpu_ticks) ;; esac
+  local TIMEFORMAT='%U %S'
+  wrk_cpu=$( { time wrk -t"$4" -c"$5" -d"${secs}s" --latency -s "$3" "$2" > "$dir/wrk.out" 2>&1; } 2>&1 )
+  out=$(cat "$dir/wrk.out")
+  case "$1" in *nginx*) t1=$(nginx_ticks) ;; *) t1=$(cpu_ticks) ;; esac
   echo "$out" > "$dir/wrk-$1-$RANDOM.txt"
-  python3 - "$1" "$((t1 - t0))" "$(getconf CLK_TCK)" <<PY
+  python3 - "$1" "$((t1 - t0))" "$(getconf CLK_TCK)" "$wrk_cpu" <<PY
 import re, sys
 out = """$out"""
 def ms(v):
@@ -162,7 +172,8 @@ p99 = ms(re.search(r"\s99%\s+(\S+)", out).group(1))
 bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
 n = int(re.search(r"(\d+) requests in", out).group(1))
 cpu = int(sys.argv[2]) / int(sys.argv[3]) * 1e6 / max(n, 1)
-print(sys.argv[1], rps, p50, p99, bad.group(1) if bad else 0, round(cpu, 1))
+wrk = sum(float(x) for x in sys.argv[4].split()) * 1e6 / max(n, 1)
+print(sys.argv[1], rps, p50, p99, bad.group(1) if bad else 0, round(cpu, 1), round(wrk, 1))
 PY
 }
 
@@ -186,15 +197,16 @@ python3 - "$results" "$rounds" "$secs" "$conns" <<'PY'
 import statistics, sys
 rows = {}
 for line in open(sys.argv[1]):
-    name, rps, p50, p99, bad, cpu = line.split()
-    rows.setdefault(name, []).append((float(rps), float(p50), float(p99), int(bad), float(cpu)))
-med = {k: tuple(statistics.median(x[i] for x in v) for i in (0, 1, 2, 4)) for k, v in rows.items()}
+    name, rps, p50, p99, bad, cpu, wrk = line.split()
+    rows.setdefault(name, []).append((float(rps), float(p50), float(p99), int(bad), float(cpu), float(wrk)))
+med = {k: tuple(statistics.median(x[i] for x in v) for i in (0, 1, 2, 4, 5)) for k, v in rows.items()}
 print(f"\nmedians of {sys.argv[2]} rounds x {sys.argv[3]} s (wrk -t2 -c{sys.argv[4]}; one-client rows -t1 -c1)")
-print(f"{'run':<24}{'requests/s':>12}{'p50 ms':>9}{'p99 ms':>9}{'vs nginx':>10}{'non-2xx':>9}{'cpu us/req':>12}")
+print("cpu us/req: the server's own CPU (nginx's workers for the nginx rows, else the gateway) per request;")
+print("wrk us/req: wrk's, on the same cores")
+print(f"{'run':<24}{'requests/s':>12}{'p50 ms':>9}{'p99 ms':>9}{'vs nginx':>10}{'non-2xx':>9}{'cpu us/req':>12}{'wrk us/req':>12}")
 for k in ["nginx", "healthz", "decisions", "disclosures", "decisions-many", "one-client-nginx", "one-client-decisions"]:
     if k not in med: continue
     base = med["one-client-nginx" if k.startswith("one-client") else "nginx"][0]
     bad = sum(x[3] for x in rows[k])
-    cpu = f"{med[k][3]:>12.1f}" if med[k][3] > 0 else f"{'-':>12}"
-    print(f"{k:<24}{med[k][0]:>12,.0f}{med[k][1]:>9.2f}{med[k][2]:>9.2f}{med[k][0]/base:>9.3f}x{bad:>9}{cpu}")
+    print(f"{k:<24}{med[k][0]:>12,.0f}{med[k][1]:>9.2f}{med[k][2]:>9.2f}{med[k][0]/base:>9.3f}x{bad:>9}{med[k][3]:>12.1f}{med[k][4]:>12.1f}")
 PY

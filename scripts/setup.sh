@@ -15,9 +15,10 @@ packages=(
   chromium  # the web console's browser tests (web/console/test, headless)
 )
 # `--bench`: also what the benchmark scripts use (a peer web server to measure
-# the machine's HTTPS limit, and Python for their statistics).
+# the machine's HTTPS limit, Python for their statistics, pgrep for nginx's
+# workers).
 if [ "${1:-}" = "--bench" ]; then
-  packages+=(nginx-light python3)
+  packages+=(nginx-light python3 procps)
 fi
 # `--fuzz`: clang and its sanitizer and libFuzzer runtimes (scripts/fuzz.sh).
 if [ "${1:-}" = "--fuzz" ]; then
