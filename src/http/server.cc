@@ -58,9 +58,11 @@ struct Server::Impl {
   // connection lives on one context, `ioc` or one of `more`, each run by
   // one I/O thread, so that a connection's handlers never need a strand and
   // what a request allocates is freed on the thread that allocated it.
-  asio::io_context ioc{1};
+  // `more` is declared before `ioc`, so it is destroyed after it: an accept
+  // still pending on `ioc` holds a socket of one of `more`.
   std::vector<std::unique_ptr<asio::io_context>> more;
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> more_work;
+  asio::io_context ioc{1};
   size_t next_context = 0;  // round-robin over the contexts; on ioc's thread
   asio::io_context& NextContext() {
     size_t i = next_context++ % (1 + more.size());
