@@ -24,45 +24,14 @@ const unsigned char* Bytes(std::string_view s) {
   return reinterpret_cast<const unsigned char*>(s.data());
 }
 
-// True iff `s` is valid UTF-8 without ASCII control characters (below
-// U+0020, as c2sp.org/signed-note defines them: DEL is allowed) other than "\n".
+// True iff `s` is valid UTF-8 (base/encoding.h) without ASCII control
+// characters (below U+0020, as c2sp.org/signed-note defines them: DEL is
+// allowed) other than "\n".
 bool IsNoteText(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) {
-      if (c < 0x20 && c != '\n') return false;
-      ++i;
-      continue;
-    }
-    size_t n;
-    uint32_t cp;
-    if ((c & 0xe0) == 0xc0) {
-      n = 1;
-      cp = c & 0x1f;
-    } else if ((c & 0xf0) == 0xe0) {
-      n = 2;
-      cp = c & 0x0f;
-    } else if ((c & 0xf8) == 0xf0) {
-      n = 3;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (i + n >= s.size()) return false;
-    for (size_t k = 1; k <= n; ++k) {
-      auto d = static_cast<unsigned char>(s[i + k]);
-      if ((d & 0xc0) != 0x80) return false;
-      cp = (cp << 6) | (d & 0x3f);
-    }
-    // Reject overlong forms, surrogates and values beyond U+10FFFF.
-    if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
-        (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff) {
-      return false;
-    }
-    i += n + 1;
+  for (char c : s) {
+    if (static_cast<unsigned char>(c) < 0x20 && c != '\n') return false;
   }
-  return true;
+  return IsValidUtf8(s);
 }
 
 std::string KeyIdHex(uint32_t id) {

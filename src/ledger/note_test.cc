@@ -179,5 +179,24 @@ TEST(ReceiptTest, RoundTripAndVerify) {
   EXPECT_EQ(VerifyReceipt(*back, "d", *lv, ws, 1).error(), ReceiptError::kInclusionFailed);
 }
 
+// Key names are note text: valid UTF-8 (base's one validator) with no
+// control characters, and no spaces or '+'.
+TEST(NoteKeyName, IsValidUtf8WithoutControlCharacters) {
+  EXPECT_TRUE(IsValidKeyName("witness.example/w1"));
+  EXPECT_TRUE(IsValidKeyName("t\xC3\xA9moin"));           // é
+  EXPECT_TRUE(IsValidKeyName("w\xF0\x9F\x94\x92"));        // U+1F512
+  EXPECT_TRUE(IsValidKeyName("del\x7F"));                  // DEL is allowed
+  EXPECT_FALSE(IsValidKeyName(""));
+  EXPECT_FALSE(IsValidKeyName("bad\x01name"));             // a control character
+  EXPECT_FALSE(IsValidKeyName(std::string("nul\0x", 5)));  // NUL
+  EXPECT_FALSE(IsValidKeyName("over\xC0\xAFlong"));        // overlong '/'
+  EXPECT_FALSE(IsValidKeyName("sur\xED\xA0\x80rogate"));   // U+D800
+  EXPECT_FALSE(IsValidKeyName("big\xF4\x90\x80\x80"));     // above U+10FFFF
+  EXPECT_FALSE(IsValidKeyName("cut\xE2\x82"));             // cut short
+  EXPECT_FALSE(IsValidKeyName("stray\x80"));               // a stray continuation byte
+  EXPECT_FALSE(IsValidKeyName("a+b"));
+  EXPECT_FALSE(IsValidKeyName("a b"));
+}
+
 }  // namespace
 }  // namespace firebreak::ledger
