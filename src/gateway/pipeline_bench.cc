@@ -95,6 +95,28 @@ CallerRequest Caller(const char* body, const store::Organisation& org) {
   return *c;
 }
 
+// One request decided up to the stage a benchmark times: the caller's
+// request, the engine's, the subject from the store, the merged decision.
+struct Decided {
+  CallerRequest caller;
+  engine::Request base;
+  Resolution resolution;
+  Merged merged;
+};
+Decided Decide(const char* body, const store::Organisation& org) {
+  Decided d;
+  d.caller = Caller(body, org);
+  auto base = engine::ReadRequest(d.caller.base, F().engine->schema());
+  auto resolution = Resolve(*F().store, d.caller);
+  if (!base || !resolution) Fixture::Die("decide", "the benchmark's request does not resolve");
+  d.base = std::move(*base);
+  d.resolution = std::move(*resolution);
+  auto merged = Evaluate(*F().engine, d.base, d.resolution, F().fields);
+  if (!merged) Fixture::Die("decide", merged.error().ToString());
+  d.merged = std::move(*merged);
+  return d;
+}
+
 void BM_ParseCaller(benchmark::State& state) {
   for (auto _ : state) benchmark::DoNotOptimize(ParseCaller(kDecision, F().police));
 }
@@ -123,21 +145,16 @@ void BM_ResolveCached(benchmark::State& state) {
 BENCHMARK(BM_ResolveCached);
 
 void BM_Evaluate(benchmark::State& state) {
-  CallerRequest c = Caller(kDecision, F().police);
-  auto base = engine::ReadRequest(c.base, F().engine->schema());
-  auto resolution = Resolve(*F().store, c);
-  for (auto _ : state) benchmark::DoNotOptimize(Evaluate(*F().engine, *base, *resolution, F().fields));
+  Decided d = Decide(kDecision, F().police);
+  for (auto _ : state) benchmark::DoNotOptimize(Evaluate(*F().engine, d.base, d.resolution, F().fields));
 }
 BENCHMARK(BM_Evaluate);
 
 void BM_DecisionEntry(benchmark::State& state) {
-  CallerRequest c = Caller(kDecision, F().police);
-  auto base = engine::ReadRequest(c.base, F().engine->schema());
-  auto resolution = Resolve(*F().store, c);
-  auto merged = Evaluate(*F().engine, *base, *resolution, F().fields);
+  Decided d = Decide(kDecision, F().police);
   std::string pseudonym;
   for (auto _ : state) {
-    benchmark::DoNotOptimize(DecisionEntry(*F().engine, c, *resolution, *merged, false,
+    benchmark::DoNotOptimize(DecisionEntry(*F().engine, d.caller, d.resolution, d.merged, false,
                                            "0123456789abcdef0123456789abcdef", F().pseudonym_key, F().audit,
                                            &pseudonym));
   }
@@ -145,12 +162,9 @@ void BM_DecisionEntry(benchmark::State& state) {
 BENCHMARK(BM_DecisionEntry);
 
 void BM_CanonicalEntry(benchmark::State& state) {
-  CallerRequest c = Caller(kDecision, F().police);
-  auto base = engine::ReadRequest(c.base, F().engine->schema());
-  auto resolution = Resolve(*F().store, c);
-  auto merged = Evaluate(*F().engine, *base, *resolution, F().fields);
+  Decided d = Decide(kDecision, F().police);
   std::string pseudonym;
-  auto e = DecisionEntry(*F().engine, c, *resolution, *merged, false, "0123456789abcdef0123456789abcdef",
+  auto e = DecisionEntry(*F().engine, d.caller, d.resolution, d.merged, false, "0123456789abcdef0123456789abcdef",
                          F().pseudonym_key, F().audit, &pseudonym);
   // The entry is written as canonical text: this is what checking it costs.
   auto tree = json::parse(*e);
@@ -163,14 +177,11 @@ void BM_CanonicalEntry(benchmark::State& state) {
 BENCHMARK(BM_CanonicalEntry);
 
 void BM_RenderDecision(benchmark::State& state) {
-  CallerRequest c = Caller(kDecision, F().police);
-  auto base = engine::ReadRequest(c.base, F().engine->schema());
-  auto resolution = Resolve(*F().store, c);
-  auto merged = Evaluate(*F().engine, *base, *resolution, F().fields);
+  Decided d = Decide(kDecision, F().police);
   size_t bytes = 0;
   for (auto _ : state) {
     std::string body =
-        RenderDecision(*F().engine, *resolution, *merged, "123456-0123456789abcdef0123456789abcdef", 123456);
+        RenderDecision(*F().engine, d.resolution, d.merged, "123456-0123456789abcdef0123456789abcdef", 123456);
     bytes = body.size();
     benchmark::DoNotOptimize(body);
   }
@@ -179,15 +190,12 @@ void BM_RenderDecision(benchmark::State& state) {
 BENCHMARK(BM_RenderDecision);
 
 void BM_RenderDisclosure(benchmark::State& state) {
-  CallerRequest c = Caller(kDisclosure, F().enforcement);
-  auto base = engine::ReadRequest(c.base, F().engine->schema());
-  auto resolution = Resolve(*F().store, c);
-  auto merged = Evaluate(*F().engine, *base, *resolution, F().fields);
-  if (!merged->permit) Fixture::Die("disclosure", "the benchmark's disclosure is not permitted");
+  Decided d = Decide(kDisclosure, F().enforcement);
+  if (!d.merged.permit) Fixture::Die("disclosure", "the benchmark's disclosure is not permitted");
   size_t bytes = 0;
   for (auto _ : state) {
     std::string body =
-        RenderDisclosure(*F().engine, *merged, F().fields, "123456-0123456789abcdef0123456789abcdef").second;
+        RenderDisclosure(*F().engine, d.merged, F().fields, "123456-0123456789abcdef0123456789abcdef").second;
     bytes = body.size();
     benchmark::DoNotOptimize(body);
   }
